@@ -1,0 +1,23 @@
+# Needs only python3 (3.11+) on the PATH: uv is bootstrapped into .tools/ when it is not installed.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+.PHONY: demo test setup bench clean
+
+demo: setup  ## collect from the built-in Reddit simulator into ./lake and query it
+	$(UV) run redditlake demo
+
+test: setup  ## the whole test suite (starts its own simulator, S3 server and Prefect server)
+	$(UV) run pytest -q
+
+bench: setup  ## benchmarks/README.md explains the figures
+	$(UV) run python -m benchmarks.collection
+
+setup: $(UV)
+	$(UV) sync --frozen --quiet
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+clean:
+	rm -rf .venv .tools lake .pytest_cache

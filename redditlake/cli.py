@@ -1,0 +1,155 @@
+"""The ``redditlake`` command.
+
+Every expected failure prints one line (``redditlake: error: …``) and exits
+non-zero; tracebacks are for bugs only. Prefect is imported lazily so that
+``--help`` and ``query`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from redditlake.errors import RedditLakeError
+
+DEMO_SUBREDDITS = ["python", "datascience", "aww"]
+
+SORTS = ["hot", "new", "top", "rising", "controversial"]
+TIME_FILTERS = ["hour", "day", "week", "month", "year", "all"]
+
+
+def _quiet_prefect_env() -> None:
+    # Before Prefect is imported: no telemetry, and no per-task chatter on the console.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="redditlake",
+        description="Collect subreddits through Reddit's API into a Parquet lake, within the rate limit, "
+        "and query it with DuckDB.",
+        epilog="Credentials come from REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET (a 'script' app at "
+        "https://www.reddit.com/prefs/apps). Try `redditlake demo` first: it needs none.",
+    )
+    p.add_argument("--config", help="YAML settings file (default: $REDDITLAKE_CONFIG, else built-in defaults)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    c = sub.add_parser("collect", help="collect subreddits now (runs the Prefect `collect` flow)")
+    c.add_argument("subreddits", nargs="+", metavar="SUB", help="subreddit names, without r/")
+    c.add_argument("--sort", action="append", choices=SORTS, help="listing(s) to collect; repeat for several (default: new)")
+    c.add_argument("--limit", type=int, help="posts per listing, at most 1000 (default: 100)")
+    c.add_argument("--time-filter", choices=TIME_FILTERS, help="window for top/controversial (default: week)")
+    c.add_argument("--comments", dest="comments", action="store_true", default=None, help="collect complete comment trees (default)")
+    c.add_argument("--no-comments", dest="comments", action="store_false", help="posts only")
+    c.add_argument("--lake", help="lake location: a folder or s3://bucket/prefix (default: ./lake)")
+
+    d = sub.add_parser("demo", help="run the built-in Reddit simulator and collect from it into ./lake (no credentials)")
+    d.add_argument("--lake", default="./lake", help="lake folder (default: ./lake)")
+    d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100)")
+    d.add_argument("subreddits", nargs="*", default=DEMO_SUBREDDITS, metavar="SUB")
+
+    s = sub.add_parser("sim", help="serve the Reddit API simulator on 127.0.0.1 until interrupted")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--requests-per-window", type=int, default=100, help="rate budget per client id (default: 100)")
+    s.add_argument("--window-seconds", type=float, default=60.0)
+
+    q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
+    q.add_argument("sql")
+    q.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query}[args.command](args)
+    except RedditLakeError as exc:
+        print(f"redditlake: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("redditlake: interrupted; rerun to resume (nothing written is lost or doubled)", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace):
+    from redditlake.config import load_settings
+
+    settings = load_settings(args.config)
+    updates: dict = {}
+    if getattr(args, "sort", None):
+        updates["sorts"] = list(dict.fromkeys(args.sort))
+    for name in ("limit", "time_filter", "comments"):
+        if getattr(args, name, None) is not None:
+            updates[name] = getattr(args, name)
+    collect = settings.collect.model_validate({**settings.collect.model_dump(), **updates})
+    lake = settings.lake
+    if getattr(args, "lake", None):
+        lake = lake.model_copy(update={"uri": args.lake})
+    return settings.model_copy(update={"collect": collect, "lake": lake})
+
+
+def run_collect(subreddits: list[str], settings) -> int:
+    from redditlake.reddit.client import check_credentials
+
+    check_credentials(settings)  # fail before Prefect spends seconds starting up
+    _quiet_prefect_env()
+    from flows.collect import collect
+
+    print(f"collecting {', '.join(subreddits)} into {settings.lake.uri} ...", file=sys.stderr, flush=True)
+    summaries = asyncio.run(collect(subreddits, settings))
+    for s in summaries:
+        print(s.line())
+    failed = [s for s in summaries if not s.ok]
+    return 1 if failed else 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    return run_collect(args.subreddits, _settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from redditlake.demo import run_demo
+
+    return run_demo(args.subreddits, lake_uri=args.lake, limit=args.limit, config_path=args.config)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from redditlake.simulator import SimulatorConfig, serve_forever
+
+    config = SimulatorConfig(
+        seed=args.seed, requests_per_window=args.requests_per_window, window_seconds=args.window_seconds
+    )
+    try:
+        asyncio.run(serve_forever(config, port=args.port))
+    except OSError as exc:
+        raise RedditLakeError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port") from None
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from redditlake.config import load_settings
+    from redditlake.lake import Lake
+    from redditlake.query import print_result, run_query
+
+    settings = load_settings(args.config)
+    lake = Lake.open(args.lake or settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    print_result(run_query(lake, args.sql), args.format)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

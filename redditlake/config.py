@@ -1,0 +1,133 @@
+"""Configuration as data: a YAML file validated into pydantic models.
+
+Precedence, lowest first: the defaults below, the YAML file (``--config`` or
+``REDDITLAKE_CONFIG``), then environment variables. Secrets (client secret)
+only ever come from the environment or a Prefect block, and are held as
+``SecretStr`` so that printing a settings object cannot leak them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from redditlake.errors import ConfigError
+
+Sort = Literal["hot", "new", "top", "rising", "controversial"]
+TimeFilter = Literal["hour", "day", "week", "month", "year", "all"]
+
+DEFAULT_USER_AGENT = "python:redditlake:0.1.0 (by /u/redditlake-user)"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RedditSettings(_Section):
+    """Where Reddit (or a proxy, or the simulator) is and who we are to it."""
+
+    oauth_url: str = "https://oauth.reddit.com"
+    reddit_url: str = "https://www.reddit.com"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+
+    @field_validator("oauth_url", "reddit_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        # asyncprawcore concatenates the token path onto reddit_url.
+        return value.rstrip("/")
+
+
+class HttpSettings(_Section):
+    """Per-request behaviour. asyncpraw ignores its own ``timeout``; these are
+    applied by redditlake's requestor to every aiohttp call."""
+
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    max_attempts: int = Field(8, ge=1, description="tries per request for transient failures")
+    backoff_base: float = Field(1.0, ge=0)
+    backoff_max: float = Field(30.0, ge=0)
+
+
+class BudgetSettings(_Section):
+    """The request budget of one OAuth client id (shared by every process using it)."""
+
+    requests_per_minute: float = Field(100.0, gt=0)
+    window_seconds: float = Field(60.0, gt=0)
+    burst: int = Field(10, ge=1, description="requests that may go back to back before pacing starts")
+    safety_margin: int = Field(3, ge=0, description="requests kept unspent per window: Reddit can 429 at the edge")
+    max_in_flight: int = Field(4, ge=1)
+    prefect_limit: bool = Field(
+        True, description="also gate requests through a Prefect global concurrency limit when a Prefect run is active"
+    )
+
+
+class BreakerSettings(_Section):
+    failure_threshold: int = Field(5, ge=1)
+    cooldown_seconds: float = Field(15.0, gt=0)
+
+
+class CollectSettings(_Section):
+    sorts: list[Sort] = ["new"]
+    limit: int = Field(100, ge=1, le=1000)
+    time_filter: TimeFilter = "week"
+    comments: bool = True
+    posts_per_comment_task: int = Field(25, ge=1, description="posts whose comment trees one task fetches")
+
+
+class LakeSettings(_Section):
+    uri: str = "./lake"
+    endpoint_url: str | None = None
+
+
+class Settings(_Section):
+    reddit: RedditSettings = RedditSettings()
+    http: HttpSettings = HttpSettings()
+    budget: BudgetSettings = BudgetSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    collect: CollectSettings = CollectSettings()
+    lake: LakeSettings = LakeSettings()
+
+
+# environment variable -> (section, field)
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "REDDIT_OAUTH_URL": ("reddit", "oauth_url"),
+    "REDDIT_URL": ("reddit", "reddit_url"),
+    "REDDIT_CLIENT_ID": ("reddit", "client_id"),
+    "REDDIT_CLIENT_SECRET": ("reddit", "client_secret"),
+    "REDDIT_USER_AGENT": ("reddit", "user_agent"),
+    "REDDITLAKE_LAKE": ("lake", "uri"),
+}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from defaults, an optional YAML file and the environment."""
+    env = os.environ if env is None else env
+    path = path or env.get("REDDITLAKE_CONFIG")
+    data: dict = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist; pass --config PATH or unset REDDITLAKE_CONFIG")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must be a mapping of sections (reddit:, budget:, ...)")
+        data = loaded or {}
+    for var, (section, field) in ENV_OVERRIDES.items():
+        if env.get(var):
+            data.setdefault(section, {})[field] = env[var]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"invalid setting {where}: {err['msg']}") from None

@@ -1,0 +1,46 @@
+"""Errors a user can act on. Each message is one line that says what to do next;
+the CLI prints ``str(error)`` and exits non-zero, never a traceback."""
+
+from __future__ import annotations
+
+
+class RedditLakeError(Exception):
+    """Base class: an expected failure with a message meant for the user."""
+
+
+class ConfigError(RedditLakeError):
+    pass
+
+
+class CredentialsError(RedditLakeError):
+    pass
+
+
+class InvalidSubredditName(RedditLakeError):
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(
+            f"invalid subreddit name {name!r}: use 2-21 letters, digits or underscores, without the r/ prefix"
+        )
+
+
+class SubredditUnavailable(RedditLakeError):
+    """Reddit will not give us this subreddit: it does not exist, is private, banned or quarantined."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"r/{name} is {reason}: check the name, or drop it from the run")
+
+
+class ApiUnavailable(RedditLakeError):
+    """The API kept failing after every retry, or its circuit breaker is open."""
+
+
+class TransientApiError(ApiUnavailable):
+    """One request failed in a way worth retrying (5xx, 429, timeout, reset, bad body)."""
+
+    def __init__(self, error_class: str, detail: str, retry_after: float | None = None):
+        self.error_class = error_class
+        self.retry_after = retry_after
+        super().__init__(f"{error_class}: {detail}")

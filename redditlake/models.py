@@ -1,0 +1,230 @@
+"""Reddit JSON things → typed rows → Arrow tables.
+
+One pydantic model per lake table. ``from_api`` takes the ``data`` object of a
+Reddit thing (t3 post, t1 comment, t5 subreddit, t2 account) exactly as the API
+sends it with ``raw_json=1``; the Arrow schema of each table is derived from the
+model's fields, so a table's schema is stable whatever the batch contains.
+Column names keep Reddit's names; timestamps become UTC timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def utc(epoch: Any) -> datetime | None:
+    """Reddit sends epoch floats; ``edited`` is ``false`` when never edited."""
+    if epoch is None or epoch is False or epoch is True:
+        return None
+    return datetime.fromtimestamp(float(epoch), tz=UTC)
+
+
+def clean_text(value: Any) -> str | None:
+    """Text as Reddit sent it, minus what Parquet/UTF-8 cannot hold.
+
+    Emoji, RTL, CJK and zero-width characters are kept as they are (they are
+    data); only lone surrogates, which cannot be encoded, are replaced.
+    """
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _json_or_none(value: Any) -> str | None:
+    if value in (None, "", [], {}):
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class Row(BaseModel):
+    """A lake row. Subclasses declare ``table`` and their columns."""
+
+    model_config = ConfigDict(frozen=True)
+    table: ClassVar[str]
+
+    id: str
+    created_utc: datetime
+    collected_at: datetime
+
+    @classmethod
+    def arrow_schema(cls) -> pa.Schema:
+        return pa.schema([pa.field(name, _arrow_type(f.annotation)) for name, f in cls.model_fields.items()])
+
+    @classmethod
+    def to_arrow(cls, rows: typing.Iterable[Row]) -> pa.Table:
+        schema = cls.arrow_schema()
+        return pa.Table.from_pylist([r.model_dump() for r in rows], schema=schema)
+
+
+def _arrow_type(annotation: Any) -> pa.DataType:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(a for a in args if a is not type(None))
+    return {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_(), datetime: TIMESTAMP}[annotation]
+
+
+class Post(Row):
+    table: ClassVar[str] = "posts"
+
+    name: str
+    subreddit: str
+    subreddit_id: str | None
+    title: str
+    selftext: str | None
+    author: str | None
+    author_fullname: str | None
+    score: int
+    upvote_ratio: float | None
+    num_comments: int
+    edited_utc: datetime | None
+    url: str | None
+    domain: str | None
+    permalink: str | None
+    post_hint: str | None
+    is_self: bool
+    is_video: bool
+    is_gallery: bool
+    over_18: bool
+    spoiler: bool
+    stickied: bool
+    locked: bool
+    distinguished: str | None
+    link_flair_text: str | None
+    crosspost_parent: str | None
+    removed_by_category: str | None
+    media: str | None  # JSON text: the shape varies by provider
+    gallery_items: int | None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], collected_at: datetime) -> Post:
+        gallery = d.get("gallery_data") or {}
+        return cls(
+            id=d["id"],
+            name=d.get("name") or f"t3_{d['id']}",
+            subreddit=d["subreddit"],
+            subreddit_id=d.get("subreddit_id"),
+            title=clean_text(d.get("title")) or "",
+            selftext=clean_text(d.get("selftext")),
+            author=d.get("author"),
+            author_fullname=d.get("author_fullname"),
+            score=int(d.get("score") or 0),
+            upvote_ratio=d.get("upvote_ratio"),
+            num_comments=int(d.get("num_comments") or 0),
+            created_utc=utc(d["created_utc"]),
+            edited_utc=utc(d.get("edited")),
+            url=clean_text(d.get("url")),
+            domain=d.get("domain"),
+            permalink=d.get("permalink"),
+            post_hint=d.get("post_hint"),
+            is_self=bool(d.get("is_self")),
+            is_video=bool(d.get("is_video")),
+            is_gallery=bool(d.get("is_gallery")),
+            over_18=bool(d.get("over_18")),
+            spoiler=bool(d.get("spoiler")),
+            stickied=bool(d.get("stickied")),
+            locked=bool(d.get("locked")),
+            distinguished=d.get("distinguished"),
+            link_flair_text=clean_text(d.get("link_flair_text")),
+            crosspost_parent=d.get("crosspost_parent"),
+            removed_by_category=d.get("removed_by_category"),
+            media=_json_or_none(d.get("media")),
+            gallery_items=len(gallery.get("items") or []) if gallery else None,
+            collected_at=collected_at,
+        )
+
+
+class Comment(Row):
+    table: ClassVar[str] = "comments"
+
+    name: str
+    subreddit: str
+    subreddit_id: str | None
+    link_id: str
+    parent_id: str
+    depth: int
+    author: str | None
+    author_fullname: str | None
+    body: str | None
+    score: int
+    controversiality: int | None
+    edited_utc: datetime | None
+    is_submitter: bool
+    stickied: bool
+    distinguished: str | None
+    permalink: str | None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], collected_at: datetime, depth: int | None = None) -> Comment:
+        return cls(
+            id=d["id"],
+            name=d.get("name") or f"t1_{d['id']}",
+            subreddit=d["subreddit"],
+            subreddit_id=d.get("subreddit_id"),
+            link_id=d["link_id"],
+            parent_id=d["parent_id"],
+            depth=int(d["depth"] if d.get("depth") is not None else (depth or 0)),
+            author=d.get("author"),
+            author_fullname=d.get("author_fullname"),
+            body=clean_text(d.get("body")),
+            score=int(d.get("score") or 0),
+            controversiality=d.get("controversiality"),
+            created_utc=utc(d["created_utc"]),
+            edited_utc=utc(d.get("edited")),
+            is_submitter=bool(d.get("is_submitter")),
+            stickied=bool(d.get("stickied")),
+            distinguished=d.get("distinguished"),
+            permalink=d.get("permalink"),
+            collected_at=collected_at,
+        )
+
+
+class Subreddit(Row):
+    table: ClassVar[str] = "subreddits"
+
+    name: str
+    display_name: str
+    title: str | None
+    public_description: str | None
+    description: str | None
+    subscribers: int | None
+    active_user_count: int | None
+    over18: bool
+    lang: str | None
+    subreddit_type: str | None
+    url: str | None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], collected_at: datetime) -> Subreddit:
+        return cls(
+            id=d["id"],
+            name=d.get("name") or f"t5_{d['id']}",
+            display_name=d["display_name"],
+            title=clean_text(d.get("title")),
+            public_description=clean_text(d.get("public_description")),
+            description=clean_text(d.get("description")),
+            subscribers=d.get("subscribers"),
+            active_user_count=d.get("active_user_count"),
+            created_utc=utc(d["created_utc"]),
+            over18=bool(d.get("over18")),
+            lang=d.get("lang"),
+            subreddit_type=d.get("subreddit_type"),
+            url=d.get("url"),
+            collected_at=collected_at,
+        )
+
+
+MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}

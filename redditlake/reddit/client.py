@@ -1,0 +1,176 @@
+"""The Reddit client: asyncpraw for auth and HTTP, raw JSON out.
+
+We use asyncpraw's ``Reddit.request`` (OAuth, token refresh, ``raw_json=1``)
+and keep the JSON as Reddit sent it: the lake wants every field, not
+asyncpraw's lazy objects. All HTTP goes through ``transport.GatedRequestor``.
+Reddit's answers that mean "you cannot have this subreddit" become one
+``SubredditUnavailable`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpraw
+from asyncprawcore import exceptions as pc
+
+from redditlake.config import Settings
+from redditlake.errors import CredentialsError, SubredditUnavailable
+from redditlake.reddit.budget import RequestBudget
+from redditlake.reddit.transport import GatedRequestor, GateFactory, Transport
+
+log = logging.getLogger("redditlake.client")
+
+LISTING_PAGE = 100  # Reddit's maximum per listing request
+
+
+def make_transport(settings: Settings, gate: GateFactory | None = None) -> Transport:
+    b = settings.budget
+    return Transport(
+        budget=RequestBudget(
+            requests_per_window=b.requests_per_minute * b.window_seconds / 60,
+            window_seconds=b.window_seconds,
+            burst=b.burst,
+            safety_margin=b.safety_margin,
+            max_in_flight=b.max_in_flight,
+        ),
+        http=settings.http,
+        breaker_settings=settings.breaker,
+        gate=gate,
+    )
+
+
+def check_credentials(settings: Settings) -> None:
+    r = settings.reddit
+    if not r.client_id:
+        raise CredentialsError(
+            "REDDIT_CLIENT_ID is not set: create a 'script' app at https://www.reddit.com/prefs/apps and export "
+            "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (or run `redditlake demo` to use the built-in simulator)"
+        )
+    if not r.client_secret or not r.client_secret.get_secret_value():
+        raise CredentialsError("REDDIT_CLIENT_SECRET is not set: export the secret of the app named by REDDIT_CLIENT_ID")
+
+
+class RedditClient:
+    """One client id's connection to Reddit. Share one instance per process:
+    its transport holds the budget, breakers and request log."""
+
+    def __init__(self, settings: Settings, transport: Transport | None = None):
+        check_credentials(settings)
+        self.settings = settings
+        self.transport = transport or make_transport(settings)
+        self._reddit: asyncpraw.Reddit | None = None
+        # Reddit rejects concurrent morechildren calls from one client.
+        self.morechildren_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> RedditClient:
+        r = self.settings.reddit
+        self._reddit = asyncpraw.Reddit(
+            client_id=r.client_id,
+            client_secret=r.client_secret.get_secret_value(),
+            user_agent=r.user_agent,
+            oauth_url=r.oauth_url,
+            reddit_url=r.reddit_url,
+            check_for_updates=False,
+            requestor_class=GatedRequestor,
+            requestor_kwargs={"transport": self.transport},
+            window_size=int(self.settings.budget.window_seconds),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reddit is not None:
+            await self._reddit.close()
+            self._reddit = None
+
+    # -- raw calls ------------------------------------------------------------
+    async def get(self, path: str, params: dict[str, Any] | None = None, *, subreddit: str | None = None) -> Any:
+        return await self._call("GET", path, params=params, subreddit=subreddit)
+
+    async def post(self, path: str, data: dict[str, Any], *, subreddit: str | None = None) -> Any:
+        return await self._call("POST", path, data=data, subreddit=subreddit)
+
+    async def _call(self, method: str, path: str, *, subreddit: str | None, **kwargs: Any) -> Any:
+        assert self._reddit is not None, "use `async with RedditClient(...)`"
+        try:
+            return await self._reddit.request(method=method, path=path, **kwargs)
+        except (pc.OAuthException, pc.InvalidToken) as exc:
+            raise CredentialsError(
+                f"Reddit rejected the app credentials ({type(exc).__name__}): check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET"
+            ) from None
+        except pc.Redirect as exc:
+            if subreddit and "search" in (exc.response.headers.get("location") or ""):
+                raise SubredditUnavailable(subreddit, "not found (Reddit redirected to search)") from None
+            raise
+        except (pc.Forbidden, pc.NotFound, pc.ResponseException) as exc:
+            status = exc.response.status
+            if status == 401:
+                raise CredentialsError(
+                    "Reddit rejected the app credentials (HTTP 401): check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET"
+                ) from None
+            if subreddit and status in (403, 404):
+                reason = await _reason(exc.response)
+                text = {
+                    "private": "private",
+                    "banned": "banned",
+                    "quarantined": "quarantined (opt-in required)",
+                    "gold_only": "restricted to premium members",
+                }.get(reason or "", "not found" if status == 404 else "forbidden (HTTP 403)")
+                raise SubredditUnavailable(subreddit, text) from None
+            raise
+
+    # -- endpoints ------------------------------------------------------------
+    async def about(self, subreddit: str) -> dict[str, Any]:
+        thing = await self.get(f"/r/{subreddit}/about", subreddit=subreddit)
+        if not isinstance(thing, dict) or thing.get("kind") != "t5":
+            raise SubredditUnavailable(subreddit, "not a subreddit (Reddit answered without a t5 thing)")
+        return thing["data"]
+
+    async def listing(
+        self, subreddit: str, sort: str, limit: int, time_filter: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of t3 ``data`` objects, newest page first, until ``limit`` or the listing's end."""
+        after: str | None = None
+        fetched = 0
+        while fetched < limit:
+            params: dict[str, Any] = {"limit": min(LISTING_PAGE, limit - fetched), "count": fetched}
+            if after:
+                params["after"] = after
+            if sort in ("top", "controversial") and time_filter:
+                params["t"] = time_filter
+            listing = await self.get(f"/r/{subreddit}/{sort}", params, subreddit=subreddit)
+            data = _listing_data(listing)
+            posts = [c["data"] for c in data.get("children", []) if c.get("kind") == "t3"]
+            if not posts:
+                return
+            fetched += len(posts)
+            yield posts
+            after = data.get("after")
+            if not after:
+                return
+
+    async def info(self, fullnames: list[str]) -> list[dict[str, Any]]:
+        """Things by fullname, 100 per request (Reddit's maximum)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(fullnames), 100):
+            listing = await self.get("/api/info", {"id": ",".join(fullnames[i : i + 100])})
+            out.extend(c for c in _listing_data(listing).get("children", []))
+        return out
+
+
+async def _reason(response: Any) -> str | None:
+    try:
+        body = await response.json(content_type=None)
+    except Exception:
+        return None
+    return body.get("reason") if isinstance(body, dict) else None
+
+
+def _listing_data(listing: Any) -> dict[str, Any]:
+    if isinstance(listing, dict) and listing.get("kind") == "Listing":
+        return listing.get("data") or {}
+    return {}
+

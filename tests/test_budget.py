@@ -1,0 +1,126 @@
+"""The request budget: paces on the shared rate-limit headers, never overruns them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from redditlake.reddit.budget import Priority, RequestBudget
+
+
+class FixedWindowServer:
+    """Counts requests per fixed window like Reddit and answers with its headers."""
+
+    def __init__(self, per_window: int, window: float):
+        self.per_window, self.window = per_window, window
+        self.start = time.monotonic()
+        self.counts: dict[int, int] = {}
+        self.rejected = 0
+
+    def hit(self) -> dict[str, str]:
+        now = time.monotonic() - self.start
+        w = int(now // self.window)
+        used = self.counts.get(w, 0) + 1
+        self.counts[w] = used
+        if used > self.per_window:
+            self.rejected += 1
+        reset = self.window - (now % self.window)
+        return {
+            "x-ratelimit-used": str(used),
+            "x-ratelimit-remaining": f"{max(self.per_window - used, 0)}.0",
+            "x-ratelimit-reset": str(int(reset)),
+        }
+
+
+async def _client(budget: RequestBudget, server: FixedWindowServer, n: int, latency: float = 0.005) -> None:
+    for _ in range(n):
+        await budget.acquire()
+        await asyncio.sleep(latency)
+        budget.release(server.hit())
+
+
+def test_one_process_spends_a_window_without_overrunning_it():
+    async def main():
+        server = FixedWindowServer(per_window=40, window=3.0)
+        budget = RequestBudget(requests_per_window=40, window_seconds=3.0, burst=5, safety_margin=2, max_in_flight=4)
+        await asyncio.gather(*(_client(budget, server, 25) for _ in range(4)))  # 100 requests: > 2 windows
+        return server
+
+    server = asyncio.run(main())
+    assert server.rejected == 0
+    # Every full window is used up to its margin: the budget is not left idle.
+    full = [c for w, c in sorted(server.counts.items())][:-1]
+    assert full and all(c >= 40 - 2 - 4 for c in full), server.counts
+
+
+def test_budgets_of_separate_processes_share_the_headers_and_stay_inside():
+    """Two budgets (two processes) with one client id: the headers count both."""
+
+    async def main():
+        server = FixedWindowServer(per_window=30, window=3.0)
+        budgets = [RequestBudget(requests_per_window=30, window_seconds=3.0, burst=5, safety_margin=4) for _ in range(2)]
+        await asyncio.gather(*(_client(b, server, 20) for b in budgets for _ in range(2)))
+        return server
+
+    server = asyncio.run(main())
+    assert server.rejected == 0, server.counts
+
+
+def test_waiters_are_served_by_priority_when_the_budget_is_tight():
+    async def main():
+        budget = RequestBudget(requests_per_window=100, window_seconds=60, burst=1, max_in_flight=1)
+        order: list[str] = []
+        await budget.acquire()  # the probe holds the only slot
+
+        async def req(name: str, prio: Priority):
+            await budget.acquire(prio)
+            order.append(name)
+            budget.release({"x-ratelimit-remaining": "90", "x-ratelimit-used": "10", "x-ratelimit-reset": "50"})
+
+        tasks = [asyncio.create_task(req("backfill", Priority.BACKFILL)), asyncio.create_task(req("sweep", Priority.URGENT))]
+        await asyncio.sleep(0.01)
+        budget.release({"x-ratelimit-remaining": "90", "x-ratelimit-used": "10", "x-ratelimit-reset": "50"})
+        await asyncio.gather(*tasks)
+        return order
+
+    assert asyncio.run(main()) == ["sweep", "backfill"]
+
+
+def test_only_one_probe_goes_before_the_first_headers_arrive():
+    async def main():
+        budget = RequestBudget(max_in_flight=8)
+        granted = 0
+
+        async def req():
+            nonlocal granted
+            await budget.acquire()
+            granted += 1
+
+        tasks = [asyncio.create_task(req()) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        first = granted
+        budget.release({"x-ratelimit-remaining": "95", "x-ratelimit-used": "5", "x-ratelimit-reset": "50"})
+        await asyncio.sleep(0.05)
+        for t in tasks:
+            t.cancel()
+        return first, granted
+
+    first, after = asyncio.run(main())
+    assert first == 1
+    assert after == 5
+
+
+@pytest.mark.parametrize("remaining", ["3.0", "0.0"])
+def test_an_exhausted_window_waits_for_the_reset(remaining):
+    async def main():
+        budget = RequestBudget(safety_margin=3, max_in_flight=4)
+        await budget.acquire()
+        budget.release({"x-ratelimit-remaining": remaining, "x-ratelimit-used": "97", "x-ratelimit-reset": "1"})
+        t0 = time.monotonic()
+        await budget.acquire()
+        return time.monotonic() - t0
+
+    waited = asyncio.run(main())
+    assert waited >= 0.9
