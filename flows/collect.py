@@ -17,6 +17,7 @@ from redditlake.lake import Lake
 from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
 from redditlake.reddit.client import RedditClient, make_transport
 from redditlake.reddit.requestlog import requests_for
+from tasks.budget import prefect_request_gate
 from tasks.lake import land
 from tasks.reddit import fetch_about, fetch_comments, fetch_posts
 
@@ -29,14 +30,16 @@ async def collect_subreddit(
 ) -> SubredditSummary:
     """Collect one subreddit: about, posts for each configured sort, complete comment trees."""
     settings = settings or load_settings()
-    if client is None:
-        async with RedditClient(settings) as own:
-            return await collect_subreddit.fn(subreddit, settings, own)
+    if client is None:  # run on its own (a deployment): bring a client, land its request log
+        async with await _client(settings) as own:
+            summary = await collect_subreddit.fn(subreddit, settings, own)
+            await asyncio.to_thread(_land_request_log, _lake(settings), own)
+            return summary
     logger = get_run_logger()
     opts = settings.collect
     started = time.monotonic()
     subreddit = validate_subreddit(subreddit)
-    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    lake = _lake(settings)
     summary = SubredditSummary(subreddit)
     collected_at = now_utc()
     with requests_for(subreddit):
@@ -89,7 +92,7 @@ async def collect(subreddits: list[str], settings: Settings | None = None) -> li
             summaries[raw] = SubredditSummary(raw, ok=False, error=str(exc))
     valid = list(dict.fromkeys(valid))
     if valid:
-        async with RedditClient(settings, make_transport(settings)) as client:
+        async with await _client(settings) as client:
             states = await asyncio.gather(
                 *(collect_subreddit(sub, settings, client, return_state=True) for sub in valid)
             )
@@ -99,11 +102,19 @@ async def collect(subreddits: list[str], settings: Settings | None = None) -> li
                     summaries[sub] = result
                 else:
                     summaries[sub] = SubredditSummary(sub, ok=False, error=_one_line(result))
-            lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
-            await asyncio.to_thread(_land_request_log, lake, client)
+            await asyncio.to_thread(_land_request_log, _lake(settings), client)
     for s in summaries.values():
         (logger.info if s.ok else logger.error)(s.line())
     return [summaries[k] for k in summaries]
+
+
+async def _client(settings: Settings) -> RedditClient:
+    """One client (one budget) per process, gated by the Prefect limits of its client id."""
+    return RedditClient(settings, make_transport(settings, gate=await prefect_request_gate(settings)))
+
+
+def _lake(settings: Settings) -> Lake:
+    return Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
 
 
 def _land_request_log(lake: Lake, client: RedditClient) -> None:
@@ -114,7 +125,7 @@ def _land_request_log(lake: Lake, client: RedditClient) -> None:
     for r in records:
         by_sub.setdefault(r.subreddit or "_all", []).append(r)
     for sub, recs in by_sub.items():
-        lake.append("api_requests", sub, RequestLog.to_arrow(recs))
+        lake.append("api_requests", sub, RequestLog.to_arrow(recs), dt_column="ts")
 
 
 def _one_line(exc: object) -> str:

@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--requests-per-window", type=int, default=100, help="rate budget per client id (default: 100)")
     s.add_argument("--window-seconds", type=float, default=60.0)
 
+    h = sub.add_parser("health", help="check the API, the lake and Prefect; exit 1 when anything is unhealthy")
+    h.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
+    h.add_argument("--minutes", type=float, default=60, help="window of request history to judge (default: 60)")
+
     q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
     q.add_argument("sql")
     q.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -76,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query}[args.command](args)
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -138,6 +142,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RedditLakeError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port") from None
     return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from redditlake.health import health
+
+    report = asyncio.run(health(_settings(args), args.minutes))
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
 
 
 def cmd_query(args: argparse.Namespace) -> int:

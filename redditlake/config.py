@@ -64,7 +64,10 @@ class BudgetSettings(_Section):
     safety_margin: int = Field(3, ge=0, description="requests kept unspent per window: Reddit can 429 at the edge")
     max_in_flight: int = Field(4, ge=1)
     prefect_limit: bool = Field(
-        True, description="also gate requests through a Prefect global concurrency limit when a Prefect run is active"
+        True, description="also gate every request through Prefect global concurrency limits (flows only)"
+    )
+    prefect_rate_headroom: float = Field(
+        1.5, ge=1.0, description="the Prefect rate limit is set this much above the budget: a ceiling, not the pacer"
     )
 
 

@@ -7,7 +7,6 @@ directly. A post's way: ``RedditClient.listing`` (raw t3 JSON) →
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,19 +14,17 @@ from typing import Any
 
 from redditlake.errors import InvalidSubredditName
 from redditlake.lake import Lake, WriteResult
+from redditlake.lake.names import SUBREDDIT_PATTERN
 from redditlake.models import Comment, Post, Row, Subreddit
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree
 
-SUBREDDIT_NAME = re.compile(r"^[A-Za-z0-9_]{2,21}$")
-
-
 def validate_subreddit(name: str) -> str:
     """A subreddit name becomes a path segment in the lake: this is a security boundary."""
     name = name.strip()
     name = name[2:] if name.lower().startswith("r/") else name
-    if not SUBREDDIT_NAME.fullmatch(name):
+    if not SUBREDDIT_PATTERN.fullmatch(name):
         raise InvalidSubredditName(name)
     return name
 

@@ -59,6 +59,7 @@ class RequestRecord:
     ratelimit_remaining: float | None
     ratelimit_used: int | None
     ratelimit_reset: float | None
+    breaker: str = "closed"  # the host's circuit breaker state when the request went out
 
 
 REQUEST_SCHEMA = pa.schema(
@@ -75,6 +76,7 @@ REQUEST_SCHEMA = pa.schema(
         ("ratelimit_remaining", pa.float64()),
         ("ratelimit_used", pa.int64()),
         ("ratelimit_reset", pa.float64()),
+        ("breaker", pa.string()),
     ]
 )
 

@@ -87,7 +87,7 @@ class Transport:
             attempt += 1
             await breaker.before_call()
             try:
-                response = await self._attempt(session, method, url, attempt, counted, kwargs)
+                response = await self._attempt(session, method, url, attempt, counted, kwargs, breaker.state.value)
             except TransientApiError as error:
                 if error.error_class != "rate_limited":  # a 429 says nothing about the host's health
                     breaker.record_failure()
@@ -105,9 +105,17 @@ class Transport:
             return response
 
     async def _attempt(
-        self, session: aiohttp.ClientSession, method: str, url: str, attempt: int, counted: bool, kwargs: dict
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        attempt: int,
+        counted: bool,
+        kwargs: dict,
+        breaker_state: str,
     ) -> aiohttp.ClientResponse:
         record = new_record(method, url, attempt)
+        record.breaker = breaker_state
         if counted:
             await self.budget.acquire()
         headers = None

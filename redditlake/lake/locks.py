@@ -1,0 +1,232 @@
+"""Per-(table, subreddit) write locks, so check-then-write cannot race.
+
+Dedup reads the ids already stored and then writes the rest; two writers of
+the same partition must not interleave those steps.
+
+* Local lake: ``fcntl.flock`` on ``{lake}/_locks/{table}/{subreddit}.lock``,
+  kept outside every table folder so no reader ever sees it. flock locks
+  belong to an open file description, so they exclude other threads of this
+  process (each ``acquire`` opens the file anew) as well as other processes,
+  and the kernel drops them when a holder dies.
+* S3 lake: a lock object ``{prefix}/_locks/{table}/{subreddit}.lock`` created
+  with a conditional PUT (``If-None-Match: *``), which S3 (since 2024), MinIO
+  and moto ≥ 5.0 refuse with 412 when the object exists. It is released with
+  ``DELETE`` + ``If-Match: <our ETag>`` so we never delete a lock someone
+  else took over. A holder that dies leaves its object behind; it is treated
+  as stale after ``stale_after_s`` seconds and broken. Limitations: a write
+  that takes longer than ``stale_after_s`` can lose its lock, and a server
+  that ignores conditional headers gives no cross-process exclusion at all.
+  Threads of one process are additionally serialised by an in-process lock,
+  because moto's check-then-store for conditional PUTs is not atomic.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from redditlake.lake.location import Location, S3Settings
+
+LOCKS_FOLDER = "_locks"
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_STALE_AFTER_S = 900.0
+_POLL_S = 0.05
+
+
+class LockTimeout(TimeoutError):
+    """The partition stayed locked by another writer for too long."""
+
+
+class PartitionLocker(Protocol):
+    def lock(self, table: str, subreddit: str) -> AbstractContextManager[None]: ...
+
+
+def locker_for(location: Location, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> PartitionLocker:
+    if location.s3 is None:
+        return FileLocker(location.path(LOCKS_FOLDER), timeout_s=timeout_s)
+    return S3Locker(location.s3, timeout_s=timeout_s)
+
+
+class FileLocker:
+    """flock-based locks for a local lake."""
+
+    def __init__(self, folder: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.folder = folder
+        self.timeout_s = timeout_s
+
+    @contextmanager
+    def lock(self, table: str, subreddit: str) -> Iterator[None]:
+        directory = f"{self.folder}/{table}"
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(f"{directory}/{subreddit}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.timeout_s
+            # Non-blocking attempts in a loop, so a hung holder cannot block
+            # us forever; the lock file itself is never deleted (deleting it
+            # would let two writers lock two different inodes).
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(f"{table}/{subreddit} is locked by another writer") from None
+                    time.sleep(_POLL_S)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+class _ProcessLocks:
+    """One threading.Lock per lock key, shared by every S3Locker of the process.
+
+    This is process-wide state on purpose: two ``Lake`` objects opened on the
+    same bucket in one process must exclude each other.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+_PROCESS_LOCKS = _ProcessLocks()
+
+
+class S3Locker:
+    """Lock objects created with conditional PUTs, plus an in-process lock."""
+
+    def __init__(
+        self,
+        settings: S3Settings,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    ) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self.stale_after_s = stale_after_s
+        self._client: Any = None
+        self._client_guard = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A Lake may be handed to another process (e.g. by a task runner):
+        # the boto3 client and the thread lock are rebuilt there, not pickled.
+        state = self.__dict__.copy()
+        state["_client"] = None
+        del state["_client_guard"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client_guard = threading.Lock()
+
+    def _s3(self) -> Any:
+        # boto3 is imported lazily: a local lake never needs it.
+        with self._client_guard:
+            if self._client is None:
+                import boto3
+
+                self._client = boto3.client(
+                    "s3",
+                    endpoint_url=self.settings.endpoint_url,
+                    region_name=self.settings.region,
+                    aws_access_key_id=self.settings.access_key,
+                    aws_secret_access_key=self.settings.secret_key,
+                    aws_session_token=self.settings.session_token,
+                )
+            return self._client
+
+    def _key(self, table: str, subreddit: str) -> str:
+        parts = [p for p in (self.settings.prefix, LOCKS_FOLDER, table, f"{subreddit}.lock") if p]
+        return "/".join(parts)
+
+    @contextmanager
+    def lock(self, table: str, subreddit: str) -> Iterator[None]:
+        key = self._key(table, subreddit)
+        local = _PROCESS_LOCKS.get(f"{self.settings.endpoint_url}|{self.settings.bucket}|{key}")
+        if not local.acquire(timeout=self.timeout_s):
+            raise LockTimeout(f"{table}/{subreddit} is locked by another thread")
+        try:
+            etag = self._acquire_object(key)
+            try:
+                yield
+            finally:
+                self._release_object(key, etag)
+        finally:
+            local.release()
+
+    def _acquire_object(self, key: str) -> str:
+        from botocore.exceptions import ClientError
+
+        s3 = self._s3()
+        body = json.dumps(
+            {"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}", "acquired_at": time.time()}
+        ).encode()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                response = s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body, IfNoneMatch="*")
+                return str(response["ETag"])
+            except ClientError as error:
+                code = _status(error)
+                if code == 404:
+                    # The lake never creates buckets (see location.py).
+                    raise FileNotFoundError(f"S3 bucket {self.settings.bucket!r} does not exist") from error
+                # 412: the lock exists. 409: a concurrent conditional write
+                # to the same key is in flight (real S3); just try again.
+                if code not in (409, 412):
+                    raise
+            self._break_if_stale(key)
+            if time.monotonic() > deadline:
+                raise LockTimeout(f"s3://{self.settings.bucket}/{key} is held by another writer")
+            time.sleep(_POLL_S * 4)
+
+    def _break_if_stale(self, key: str) -> None:
+        from botocore.exceptions import ClientError
+
+        s3 = self._s3()
+        try:
+            current = s3.get_object(Bucket=self.settings.bucket, Key=key)
+            acquired_at = float(json.loads(current["Body"].read()).get("acquired_at", 0))
+        except ClientError:
+            return  # Gone meanwhile (or unreadable): the next PUT will tell.
+        except (ValueError, TypeError):
+            acquired_at = 0.0  # Garbage in the lock object: treat as stale.
+        if time.time() - acquired_at > self.stale_after_s:
+            try:
+                # If-Match: delete only the stale object we just read, not a
+                # fresh lock another writer created since.
+                s3.delete_object(Bucket=self.settings.bucket, Key=key, IfMatch=current["ETag"])
+            except ClientError:
+                pass
+
+    def _release_object(self, key: str, etag: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3().delete_object(Bucket=self.settings.bucket, Key=key, IfMatch=etag)
+        except ClientError as error:
+            if _status(error) not in (404, 412):
+                raise
+            # 412/404: our lock was broken as stale and maybe re-taken; the
+            # other holder's object is left alone.
+
+
+def _status(error: Exception) -> int:
+    response = getattr(error, "response", {}) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))

@@ -1,0 +1,151 @@
+"""File operations on the lake's file system: list, publish atomically, delete.
+
+Publishing is the one place where local disk and S3 differ:
+
+* local: the bytes go to a temporary file in the target folder named
+  ``.part-….parquet.<token>.tmp``. The leading dot hides it from pyarrow's
+  dataset discovery (it skips names starting with "." or "_") and the ``.tmp``
+  suffix hides it from DuckDB's ``*.parquet`` globs (DuckDB does *not* skip
+  dot files). The file is fsynced, renamed over the final name with
+  ``os.replace`` (atomic on POSIX), and the folder is fsynced so the rename
+  survives a power cut. A crash leaves at most an invisible ``.tmp`` file.
+* S3: a PUT (or a completed multipart upload) is atomic, so the file is
+  serialised in memory and then uploaded to its final key in one write.
+  Streaming the Parquet writer straight to S3 would be unsafe: pyarrow's S3
+  stream has no abort, and closing it (which its destructor also does) after
+  a failure in *our* code would complete the upload with a truncated file.
+  With the bytes complete before the upload starts, the only failures left
+  are upload failures, and Arrow completes a multipart upload only after
+  every part succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyarrow as pa
+from pyarrow import fs as pafs
+
+from redditlake.lake.location import Location
+
+DATA_SUFFIX = ".parquet"
+TEMP_SUFFIX = ".tmp"
+# Names pyarrow's dataset discovery ignores; we hide the same from listings so
+# that what the lake reads is exactly what readers of the lake see.
+HIDDEN_PREFIXES = (".", "_")
+
+
+def is_data_file(name: str) -> bool:
+    """True for a published Parquet file (not a temp file, not a hidden one)."""
+    return name.endswith(DATA_SUFFIX) and not name.startswith(HIDDEN_PREFIXES)
+
+
+def is_temp_file(name: str) -> bool:
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+class Storage:
+    """The lake's file system, seen as folders of published Parquet files."""
+
+    def __init__(self, location: Location) -> None:
+        self.location = location
+        self.fs = location.filesystem
+
+    def data_files(self, directory: str, *, recursive: bool = False) -> list[str]:
+        """Published data files under ``directory`` (sorted; [] if missing)."""
+        return sorted(
+            info.path
+            for info in self._list(directory, recursive=recursive)
+            if info.type == pafs.FileType.File and is_data_file(info.base_name)
+        )
+
+    def subfolders(self, directory: str) -> list[str]:
+        """Names of the folders directly under ``directory`` ([] if missing).
+
+        On S3 these are the common prefixes of a delimited listing, so this
+        costs one request per 1000 folders, not a walk of every key.
+        """
+        return sorted(
+            info.base_name for info in self._list(directory, recursive=False) if info.type == pafs.FileType.Directory
+        )
+
+    def _list(self, directory: str, *, recursive: bool) -> list[pafs.FileInfo]:
+        selector = pafs.FileSelector(directory, allow_not_found=True, recursive=recursive)
+        infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
+        return infos
+
+    @contextmanager
+    def open_atomic(self, path: str) -> Iterator[pa.NativeFile]:
+        """Yield a stream; its bytes appear at ``path`` only if the block succeeds."""
+        if self.location.is_local:
+            with self._open_atomic_local(path) as out:
+                yield out
+        else:
+            with self._open_atomic_s3(path) as out:
+                yield out
+
+    @contextmanager
+    def _open_atomic_local(self, path: str) -> Iterator[pa.NativeFile]:
+        directory, name = path.rsplit("/", 1)
+        os.makedirs(directory, exist_ok=True)
+        temp = f"{directory}/.{name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}"
+        try:
+            with open(temp, "xb") as raw:
+                yield pa.PythonFile(raw, mode="w")
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            # Includes KeyboardInterrupt: never leave our own temp file behind
+            # when we are still alive to remove it.
+            _unlink_quietly(temp)
+            raise
+        _fsync_directory(directory)
+
+    @contextmanager
+    def _open_atomic_s3(self, path: str) -> Iterator[pa.NativeFile]:
+        buffer = pa.BufferOutputStream()
+        yield buffer
+        data = buffer.getvalue()
+        with self.fs.open_output_stream(path) as out:
+            out.write(data)
+
+    def delete(self, path: str) -> None:
+        """Delete one file; a file already gone is not an error."""
+        try:
+            self.fs.delete_file(path)
+        except FileNotFoundError:
+            pass
+
+    def remove_stale_temp_files(self, directory: str, *, older_than_s: float) -> list[str]:
+        """Remove temp files a crashed writer left in ``directory`` (local only)."""
+        if not self.location.is_local:
+            return []  # S3 writes never leave temp objects.
+        cutoff = time.time() - older_than_s
+        removed = []
+        for info in self._list(directory, recursive=False):
+            if info.type != pafs.FileType.File or not is_temp_file(info.base_name):
+                continue
+            if info.mtime is not None and info.mtime.timestamp() < cutoff:
+                _unlink_quietly(info.path)
+                removed.append(info.path)
+        return removed
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

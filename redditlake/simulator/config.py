@@ -1,0 +1,51 @@
+"""Configuration of the simulator: what world to build and how badly to behave."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class FaultConfig(BaseModel):
+    """Failure injection. Rates are probabilities per API request (not the token endpoint)."""
+
+    error_5xx_rate: float = Field(0.0, ge=0, le=1)
+    slow_rate: float = Field(0.0, ge=0, le=1)
+    slow_seconds: float = Field(30.0, ge=0)
+    reset_rate: float = Field(0.0, ge=0, le=1)
+    html_200_rate: float = Field(0.0, ge=0, le=1)
+    truncated_json_rate: float = Field(0.0, ge=0, le=1)
+    # (start, end) in seconds since server start; every API request answers 503 inside.
+    outages: list[tuple[float, float]] = Field(default_factory=list)
+    seed: int = 0
+
+    @field_validator("outages")
+    @classmethod
+    def _ordered(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for start, end in value:
+            if end < start:
+                raise ValueError(f"outage ends before it starts: {(start, end)}")
+        return value
+
+
+class SimulatorConfig(BaseModel):
+    """What the simulated Reddit contains and how it limits its clients."""
+
+    seed: int = 42
+    subreddits: list[str] = Field(
+        default_factory=lambda: ["python", "datascience", "askscience", "worldnews", "aww"]
+    )
+    posts_per_subreddit: int = Field(300, ge=0)
+    comments_per_post_mean: float = Field(20.0, ge=0)
+    private: list[str] = Field(default_factory=lambda: ["secretclub"])
+    banned: list[str] = Field(default_factory=lambda: ["bannedsub"])
+    quarantined: list[str] = Field(default_factory=lambda: ["quarantinedsub"])
+    requests_per_window: int = Field(100, ge=0)
+    window_seconds: float = Field(60.0, gt=0)
+    clients: dict[str, str] = Field(default_factory=lambda: {"sim-client": "sim-secret"})
+    # Content seconds per real second; 0 keeps the content clock still except for advance().
+    clock_speed: float = Field(0.0, ge=0)
+    faults: FaultConfig = Field(default_factory=FaultConfig)
+    listing_cap: int = Field(1000, ge=0)
+    # Base service time of every API request; real Reddit takes ~0.1-0.5 s. With 0, requests
+    # still yield to the loop once so concurrent arrivals overlap and show up in the stats.
+    latency_seconds: float = Field(0.0, ge=0)

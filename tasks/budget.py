@@ -1,0 +1,73 @@
+"""The Prefect side of the request budget: global concurrency limits.
+
+One limit per client id, created idempotently on first use (a limit that does
+not exist is otherwise silently skipped) and used with ``strict=True``:
+
+``reddit-rate-<client>``: a rate limit (slot decay) set ``prefect_rate_headroom``
+  times above ``requests_per_minute``. Every Reddit request spends one of its
+  slots. Prefect's slot decay undershoots its configured rate (about 75 %
+  measured here), so it cannot be the pacer that reaches high utilisation: it
+  is the ceiling that holds even for a process that sees no rate-limit
+  headers. The precise pacing is ``RequestBudget``'s, on the headers every
+  process sees. Slots are taken from Prefect ``chunk`` at a time and spent
+  locally: one API round trip per request cost ~0.4 s here (measured: 47
+  requests took 20.7 s gated one by one, 2.0 s ungated).
+Requests in flight are bounded per process by ``RequestBudget.max_in_flight``.
+A Prefect ``concurrency()`` slot per fetch task was tried as a global bound and
+dropped: acquiring one took ~2 s inside task runs on the SQLite-backed server
+(0.1 s outside), which cost more than the bound was worth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prefect.client.orchestration import get_client
+from prefect.concurrency.asyncio import rate_limit
+
+from redditlake.config import Settings
+from redditlake.reddit.transport import GateFactory
+
+
+def limit_name(settings: Settings) -> str:
+    client = re.sub(r"[^A-Za-z0-9_-]", "-", settings.reddit.client_id or "anonymous")
+    return f"reddit-rate-{client}"
+
+
+def _chunk(settings: Settings) -> int:
+    return max(1, min(settings.budget.burst, 10))
+
+
+async def ensure_limit(settings: Settings) -> str:
+    b = settings.budget
+    name = limit_name(settings)
+    async with get_client() as client:
+        await client.upsert_global_concurrency_limit_by_name(
+            name, limit=2 * _chunk(settings), slot_decay_per_second=b.requests_per_minute / 60 * b.prefect_rate_headroom
+        )
+    return name
+
+
+async def prefect_request_gate(settings: Settings) -> GateFactory | None:
+    """A gate for ``Transport``: each Reddit request spends one slot of the Prefect rate limit."""
+    if not settings.budget.prefect_limit:
+        return None
+    rate_name = await ensure_limit(settings)
+    chunk = _chunk(settings)
+    lock = asyncio.Lock()
+    slots = 0
+
+    @asynccontextmanager
+    async def gate() -> AsyncIterator[None]:
+        nonlocal slots
+        async with lock:
+            if slots == 0:
+                await rate_limit(rate_name, occupy=chunk, strict=True)
+                slots = chunk
+            slots -= 1
+        yield
+
+    return gate

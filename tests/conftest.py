@@ -1,0 +1,75 @@
+"""Fixtures build real servers: the Reddit simulator over HTTP on 127.0.0.1, a
+Prefect test server (one per session), moto's S3 server."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before anything imports Prefect: no telemetry, and a throwaway Prefect home.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="redditlake-prefect-")
+os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
+for var in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_OAUTH_URL", "REDDIT_URL", "REDDITLAKE_LAKE", "REDDITLAKE_CONFIG"):
+    # Live credentials are for tests/test_live.py only, which reads them before this runs.
+    os.environ.pop(var, None)
+
+import pytest  # noqa: E402
+
+from redditlake.config import Settings, load_settings  # noqa: E402
+from redditlake.simulator import SimulatorConfig, SimulatorThread  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A real Prefect API server for the whole session (~15 s to start, once)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()
+
+
+def sim_settings(sim: SimulatorThread, lake: str, **collect) -> Settings:
+    client_id, secret = next(iter(sim.config.clients.items()))
+    env = {
+        "REDDIT_OAUTH_URL": sim.url,
+        "REDDIT_URL": sim.url,
+        "REDDIT_CLIENT_ID": client_id,
+        "REDDIT_CLIENT_SECRET": secret,
+        "REDDITLAKE_LAKE": lake,
+    }
+    settings = load_settings(env=env)
+    budget = settings.budget.model_copy(
+        update={
+            "requests_per_minute": sim.config.requests_per_window * 60 / sim.config.window_seconds,
+            "window_seconds": sim.config.window_seconds,
+        }
+    )
+    http = settings.http.model_copy(update={"backoff_base": 0.05, "backoff_max": 0.5})
+    return settings.model_copy(
+        update={"collect": settings.collect.model_copy(update=collect), "budget": budget, "http": http}
+    )
+
+
+@pytest.fixture
+def make_sim():
+    """Start simulators with a given config; all are stopped after the test."""
+    started: list[SimulatorThread] = []
+
+    def start(**config) -> SimulatorThread:
+        config.setdefault("requests_per_window", 1000)
+        config.setdefault("window_seconds", 10)
+        sim = SimulatorThread(SimulatorConfig(**config)).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim):
+    return make_sim(posts_per_subreddit=60, comments_per_post_mean=15)

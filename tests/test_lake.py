@@ -1,0 +1,616 @@
+"""The Parquet lake on local disk: layout, dedup, atomicity, readers.
+
+S3 behaviour is specified in test_lake_s3.py with the same helpers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from redditlake.lake import Lake, LockTimeout, WriteResult
+
+UTC = dt.UTC
+TS = pa.timestamp("us", tz="UTC")
+DAY1 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+DAY2 = dt.datetime(2024, 3, 2, 8, 30, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def posts(
+    ids: Sequence[str],
+    *,
+    created: dt.datetime | Sequence[dt.datetime] = DAY1,
+    collected: dt.datetime | Sequence[dt.datetime | None] | None = None,
+    **columns: Sequence[object],
+) -> pa.Table:
+    """A posts batch: ``id``, ``created_utc``, optional ``collected_at``, extras."""
+    n = len(ids)
+    created_values = list(created) if isinstance(created, Sequence) else [created] * n
+    data: dict[str, pa.Array] = {
+        "id": pa.array(list(ids), pa.string()),
+        "created_utc": pa.array(created_values, TS),
+    }
+    if collected is not None:
+        collected_values = list(collected) if isinstance(collected, Sequence) else [collected] * n
+        data["collected_at"] = pa.array(collected_values, TS)
+    for name, values in columns.items():
+        data[name] = pa.array(list(values))
+    if "title" not in data:
+        data["title"] = pa.array([f"title {i}" for i in ids], pa.string())
+    return pa.table(data)
+
+
+def visible_files(root: Path) -> list[Path]:
+    """What DuckDB's *.parquet glob would pick up."""
+    return sorted(root.rglob("*.parquet"))
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake.open(tmp_path / "lake")
+
+
+# -- layout ------------------------------------------------------------------
+
+
+def test_files_land_in_hive_partitions_by_lowercased_subreddit_and_utc_day(lake: Lake) -> None:
+    result = lake.write("posts", "Python", posts(["a", "b", "c"], created=[DAY1, DAY1, DAY2]))
+
+    root = Path(lake.uri)
+    relative = [p.relative_to(root).as_posix() for p in visible_files(root)]
+    assert [r.rsplit("/", 1)[0] for r in relative] == [
+        "posts/subreddit=python/dt=2024-03-01",
+        "posts/subreddit=python/dt=2024-03-02",
+    ]
+    assert all(r.rsplit("/", 1)[1].startswith("part-") for r in relative)
+    assert result == WriteResult("posts", "python", 3, 3, 0, [str(root / r) for r in relative])
+
+
+def test_the_partition_day_is_the_utc_date_whatever_the_zone_of_the_timestamps(lake: Lake) -> None:
+    eastern = dt.timezone(dt.timedelta(hours=-5))
+    late_evening = dt.datetime(2024, 3, 1, 22, 0, tzinfo=eastern)  # 03:00 UTC on the 2nd
+    rows = pa.table({"id": ["a"], "created_utc": pa.array([late_evening], pa.timestamp("us", tz="-05:00"))})
+
+    lake.write("posts", "python", rows)
+
+    assert lake.read("posts").column("dt").to_pylist() == [dt.date(2024, 3, 2)]
+
+
+def test_partition_columns_are_not_stored_in_files_but_read_back_from_the_path(lake: Lake) -> None:
+    lake.write("posts", "Python", posts(["a"], subreddit=["Python"], dt=["whatever"]))
+
+    (file,) = visible_files(Path(lake.uri))
+    assert pq.read_schema(file).names == ["id", "created_utc", "title"]
+    table = lake.read("posts")
+    assert table.column_names == ["id", "created_utc", "title", "subreddit", "dt"]
+    assert table.to_pylist()[0]["subreddit"] == "python"
+    assert table.to_pylist()[0]["dt"] == dt.date(2024, 3, 1)
+
+
+def test_rows_of_another_subreddit_are_refused(lake: Lake) -> None:
+    with pytest.raises(ValueError, match="cannot be written to partition 'python'"):
+        lake.write("posts", "python", posts(["a", "b"], subreddit=["python", "rust"]))
+    assert visible_files(Path(lake.uri)) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "a", "a" * 22, "a/b", "", "ab\n", "a b", "ab.", "..", "ab/../cd", "ǅab", None]
+)
+def test_subreddit_names_that_are_not_plain_names_are_rejected(lake: Lake, name: object) -> None:
+    with pytest.raises(ValueError, match="invalid subreddit name"):
+        lake.write("posts", name, posts(["a"]))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid subreddit name"):
+        lake.existing_ids("posts", name)  # type: ignore[arg-type]
+    assert not Path(lake.uri).exists() or visible_files(Path(lake.uri)) == []
+
+
+@pytest.mark.parametrize("name", ["Posts", "../posts", "_locks", "posts/x", "po-sts", "", "p" * 64])
+def test_table_names_must_be_lowercase_words(lake: Lake, name: str) -> None:
+    with pytest.raises(ValueError, match="invalid table name"):
+        lake.write(name, "python", posts(["a"]))
+
+
+def test_edge_length_subreddit_names_are_accepted(lake: Lake) -> None:
+    lake.write("posts", "ab", posts(["a"]))
+    lake.write("posts", "A" * 21, posts(["b"]))
+    assert sorted(lake.read("posts").column("subreddit").to_pylist()) == ["a" * 21, "ab"]
+
+
+def test_timestamps_must_be_timezone_aware_and_present(lake: Lake) -> None:
+    naive = pa.table({"id": ["a"], "created_utc": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("us"))})
+    with pytest.raises(ValueError, match="timezone-aware"):
+        lake.write("posts", "python", naive)
+    missing = pa.table({"id": ["a"], "created_utc": pa.array([None], TS)})
+    with pytest.raises(ValueError, match="null 'created_utc'"):
+        lake.write("posts", "python", missing)
+    with pytest.raises(ValueError, match="null 'id'"):
+        lake.write(
+            "posts", "python", pa.table({"id": pa.array([None], pa.string()), "created_utc": pa.array([DAY1], TS)})
+        )
+
+
+def test_an_empty_batch_writes_nothing(lake: Lake) -> None:
+    result = lake.write("posts", "python", posts([]))
+
+    assert result == WriteResult("posts", "python", 0, 0, 0, [])
+    assert not Path(lake.uri).exists() or visible_files(Path(lake.uri)) == []
+    assert lake.append("post_metrics", "python", posts([], collected=DAY1)).files == []
+
+
+# -- one row per id ----------------------------------------------------------
+
+
+def test_within_a_batch_the_latest_collected_row_of_an_id_wins(lake: Lake) -> None:
+    t0 = dt.datetime(2024, 3, 5, tzinfo=UTC)
+    rows = posts(
+        ["a", "b", "a", "a"],
+        collected=[t0 + dt.timedelta(minutes=5), t0, t0 + dt.timedelta(minutes=9), None],
+        title=["a-5", "b", "a-9", "a-undated"],
+    )
+
+    result = lake.write("posts", "python", rows)
+
+    assert (result.rows_in, result.written, result.duplicates_skipped) == (4, 2, 2)
+    assert sorted(lake.read("posts").column("title").to_pylist()) == ["a-9", "b"]
+
+
+def test_within_a_batch_without_collected_at_the_last_row_of_an_id_wins(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b", "a"], title=["first", "b", "last"]))
+
+    assert sorted(lake.read("posts").column("title").to_pylist()) == ["b", "last"]
+
+
+def test_ids_already_stored_are_skipped_and_counted(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b"], created=[DAY1, DAY2]))
+
+    result = lake.write("posts", "python", posts(["b", "c", "a", "d"], created=[DAY2, DAY2, DAY1, DAY1]))
+
+    assert (result.written, result.duplicates_skipped, len(result.files)) == (2, 2, 2)
+    assert sorted(lake.read("posts").column("id").to_pylist()) == ["a", "b", "c", "d"]
+    assert lake.write("posts", "python", posts(["a", "b"], created=[DAY1, DAY2])).files == []
+
+
+def test_the_same_id_in_another_subreddit_is_a_different_row(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"]))
+    assert lake.write("posts", "rust", posts(["a"])).written == 1
+
+
+def test_existing_ids_reads_the_requested_days_or_all_of_them(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b"], created=[DAY1, DAY2]))
+
+    assert lake.existing_ids("posts", "Python") == {"a", "b"}
+    assert lake.existing_ids("posts", "python", [DAY2.date()]) == {"b"}
+    assert lake.existing_ids("posts", "python", [dt.date(2020, 1, 1)]) == set()
+    assert lake.existing_ids("comments", "python") == set()
+
+
+def test_two_threads_writing_one_subreddit_never_store_an_id_twice(lake: Lake) -> None:
+    pool = [f"t3_{i}" for i in range(400)]
+    barrier = threading.Barrier(4)
+    results: list[WriteResult] = []
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        try:
+            barrier.wait()
+            for batch in range(15):
+                start = (seed * 37 + batch * 23) % 300
+                ids = pool[start : start + 100]
+                created = [DAY1 if int(i[3:]) % 2 else DAY2 for i in ids]
+                results.append(lake.write("posts", "python", posts(ids, created=created)))
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    stored = lake.read("posts").column("id").to_pylist()
+    assert len(stored) == len(set(stored))
+    assert sum(r.written for r in results) == len(stored)
+    assert lake.query("SELECT id FROM posts GROUP BY id HAVING count(*) > 1").num_rows == 0
+
+
+def test_two_processes_writing_one_subreddit_never_store_an_id_twice(lake: Lake) -> None:
+    script = textwrap.dedent(
+        """
+        import datetime as dt, sys, pyarrow as pa
+        from redditlake.lake import Lake
+        lake = Lake.open(sys.argv[1])
+        day = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+        for batch in range(20):
+            ids = [f"t3_{i}" for i in range(batch * 10, batch * 10 + 60)]
+            lake.write("posts", "python", pa.table({
+                "id": ids, "created_utc": pa.array([day] * len(ids), pa.timestamp("us", tz="UTC"))}))
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, lake.uri], cwd=REPO) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+
+    stored = lake.read("posts").column("id").to_pylist()
+    assert len(stored) == len(set(stored)) == 250
+
+
+def test_a_writer_gives_up_when_the_partition_stays_locked(tmp_path: Path) -> None:
+    patient = Lake.open(tmp_path / "lake", lock_timeout_s=0.3)
+    with patient.locker.lock("posts", "python"):
+        other = Lake.open(tmp_path / "lake", lock_timeout_s=0.3)
+        with pytest.raises(LockTimeout):
+            other.write("posts", "python", posts(["a"]))
+        assert other.write("posts", "rust", posts(["a"])).written == 1  # other subreddits are free
+
+
+def test_locks_live_outside_the_table_folders(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"]))
+
+    assert (Path(lake.uri) / "_locks" / "posts" / "python.lock").exists()
+    assert lake.tables() == ["posts"]
+    assert [
+        p.name for p in (Path(lake.uri) / "posts").rglob("*") if p.is_file() and not p.name.startswith("part-")
+    ] == []
+
+
+# -- atomic publication --------------------------------------------------------
+
+CRASHING_WRITER = textwrap.dedent(
+    """
+    import datetime as dt, sys, time, pyarrow as pa
+    import redditlake.lake.lake as lake_module
+    from redditlake.lake import Lake
+
+    real_write = lake_module.write_parquet
+
+    def half_then_hang(rows, sink, options):
+        # Serialise for real, send half the bytes, then wait to be killed.
+        buffer = pa.BufferOutputStream()
+        real_write(rows, buffer, options)
+        data = buffer.getvalue().to_pybytes()
+        sink.write(data[: len(data) // 2])
+        sink.flush()
+        print("half-written", flush=True)
+        time.sleep(120)
+
+    lake_module.write_parquet = half_then_hang
+    day = dt.datetime(2024, 3, 1, 12, tzinfo=dt.timezone.utc)
+    Lake.open(sys.argv[1]).write("posts", "python", pa.table({
+        "id": [f"new{i}" for i in range(5000)],
+        "created_utc": pa.array([day] * 5000, pa.timestamp("us", tz="UTC")),
+        "title": ["x" * 50] * 5000,
+    }))
+    """
+)
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_visible_and_readers_unharmed(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["old1", "old2"]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, lake.uri], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "half-written"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    partition = Path(lake.uri) / "posts" / "subreddit=python" / "dt=2024-03-01"
+    leftovers = [p for p in partition.iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".part-") and leftovers[0].stat().st_size > 0
+    assert len(visible_files(Path(lake.uri))) == 1
+    # Both readers ignore the half-written file.
+    glob = f"{lake.uri}/posts/**/*.parquet"
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning=true)").fetchall() == [(2,)]
+    assert ds.dataset(Path(lake.uri) / "posts", partitioning="hive").count_rows() == 2
+    assert lake.query("SELECT count(*) AS n FROM posts").column("n").to_pylist() == [2]
+    # The dead writer's lock died with it; its rows can simply be written again.
+    again = Lake.open(lake.uri, lock_timeout_s=5)
+    assert again.write("posts", "python", posts(["new1", "old1"])).written == 1
+    # Compaction sweeps temp files old enough to be a crash's leftovers.
+    an_hour_ago = time.time() - 7200
+    os.utime(leftovers[0], (an_hour_ago, an_hour_ago))
+    again.compact("posts")
+    assert not leftovers[0].exists()
+
+
+def test_a_failed_serialisation_leaves_no_temp_file(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    import redditlake.lake.lake as lake_module
+
+    def explode(rows: pa.Table, sink: pa.NativeFile, options: object) -> None:
+        sink.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(lake_module, "write_parquet", explode)
+    with pytest.raises(OSError, match="disk full"):
+        lake.write("posts", "python", posts(["a"]))
+
+    assert [p for p in Path(lake.uri).rglob("*") if p.is_file() and "_locks" not in p.parts] == []
+
+
+def test_writing_the_same_snapshot_twice_lands_on_the_same_file(lake: Lake) -> None:
+    rows = posts(["a", "a"], collected=[DAY1, DAY2], score=[1, 5])
+    first = lake.append("post_metrics", "python", rows)
+    second = lake.append("post_metrics", "python", rows)  # e.g. a retried task
+
+    assert first.files == second.files
+    assert lake.read("post_metrics").num_rows == 2
+
+
+# -- file format ----------------------------------------------------------------
+
+
+def test_row_groups_are_large_and_zstd_compressed(lake: Lake) -> None:
+    n = 300_000
+    rows = pa.table({"id": pa.array([f"id{i}" for i in range(n)]), "created_utc": pa.array([DAY1] * n, TS)})
+
+    (path,) = lake.write("posts", "python", rows).files
+
+    metadata = pq.ParquetFile(path).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [131072, 131072, 37856]
+    assert metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_row_group_size_is_configurable(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake", row_group_size=1000)
+    (path,) = lake.write("posts", "python", posts([str(i) for i in range(2500)])).files
+
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+
+
+def test_one_file_per_partition_and_write(lake: Lake) -> None:
+    result = lake.write("posts", "python", posts([str(i) for i in range(5000)], created=[DAY1, DAY2] * 2500))
+
+    assert len(result.files) == 2
+    assert all(pq.ParquetFile(f).metadata.num_row_groups == 1 for f in result.files)
+
+
+def test_unicode_text_round_trips_exactly(lake: Lake) -> None:
+    texts = [
+        "emoji 🐍🔥👩‍👩‍👧‍👦 flags 🇺🇦",
+        "RTL עברית ومرحبا بالعالم",
+        "zero\u200bwidth\u200cjoin\u200d\ufeffbom",
+        "combining e\u0301 vs \u00e9",
+        "x" * 40_000,
+        "nul\x00inside and \r\n newlines",
+    ]
+    lake.write("posts", "python", posts([str(i) for i in range(len(texts))], selftext=texts))
+
+    by_id = dict(zip(*lake.read("posts").select(["id", "selftext"]).to_pydict().values(), strict=True))
+    assert [by_id[str(i)] for i in range(len(texts))] == texts
+    rows = lake.query("SELECT id, selftext, length(selftext) AS n FROM posts ORDER BY id").to_pylist()
+    assert [r["selftext"] for r in rows] == texts
+    assert rows[4]["n"] == 40_000
+
+
+# -- readers ---------------------------------------------------------------------
+
+
+def test_duckdb_views_expose_each_table_with_typed_partition_columns(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b"], created=[DAY1, DAY2], score=[3, 4]))
+    lake.write("posts", "rust", posts(["c"], score=[10]))
+    lake.write("comments", "python", posts(["c1"]))
+
+    con = lake.duckdb()
+    assert con.sql("SELECT subreddit, count(*), sum(score) FROM posts GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("python", 2, 7),
+        ("rust", 1, 10),
+    ]
+    assert con.sql("SELECT id FROM posts WHERE dt = DATE '2024-03-02'").fetchall() == [("b",)]
+    types = dict(con.sql("SELECT column_name, column_type FROM (DESCRIBE posts)").fetchall())
+    assert types["subreddit"] == "VARCHAR" and types["dt"] == "DATE"
+    assert con.sql("SELECT count(*) FROM comments").fetchall() == [(1,)]
+    # The view is live: files published after connecting are seen.
+    lake.write("posts", "python", posts(["z"]))
+    assert con.sql("SELECT count(*) FROM posts").fetchall() == [(4,)]
+
+
+def test_plain_read_parquet_over_the_lake_works_for_anyone(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b"], created=[DAY1, DAY2]))
+    lake.write("posts", "Rust", posts(["c"]))
+
+    rows = duckdb.sql(
+        f"SELECT subreddit, dt, id FROM read_parquet('{lake.uri}/posts/**/*.parquet', hive_partitioning=true) "
+        "ORDER BY id"
+    ).fetchall()
+    assert rows == [
+        ("python", dt.date(2024, 3, 1), "a"),
+        ("python", dt.date(2024, 3, 2), "b"),
+        ("rust", dt.date(2024, 3, 1), "c"),
+    ]
+    assert ds.dataset(f"{lake.uri}/posts", partitioning="hive").count_rows() == 3
+
+
+def test_a_subreddit_named_like_a_number_stays_text(lake: Lake) -> None:
+    lake.write("posts", "1234", posts(["a"]))
+
+    assert lake.query("SELECT subreddit FROM posts").column("subreddit").to_pylist() == ["1234"]
+    assert lake.read("posts").column("subreddit").to_pylist() == ["1234"]
+
+
+def test_columns_added_later_read_as_null_for_older_rows(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"]))
+    lake.write("posts", "python", posts(["b"], flair=["news"]))
+
+    assert lake.query("SELECT id, flair FROM posts ORDER BY id").to_pylist() == [
+        {"id": "a", "flair": None},
+        {"id": "b", "flair": "news"},
+    ]
+    assert lake.read("posts").sort_by("id").column("flair").to_pylist() == [None, "news"]
+
+
+def test_a_fresh_lake_has_no_tables_and_readers_do_not_crash(lake: Lake) -> None:
+    assert lake.tables() == []
+    assert lake.read("posts").num_rows == 0
+    assert lake.existing_ids("posts", "python") == set()
+    con = lake.duckdb()
+    assert con.sql("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchall() == [(0,)]
+    assert lake.query("SELECT 42 AS answer").to_pylist() == [{"answer": 42}]
+
+
+def test_read_can_select_one_subreddit(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"]))
+    lake.write("posts", "rust", posts(["b"]))
+
+    assert lake.read("posts", "Rust").column("id").to_pylist() == ["b"]
+    assert lake.read("posts", "golang").num_rows == 0
+
+
+def test_tables_lists_every_table_written(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"]))
+    lake.write("comments", "python", posts(["b"]))
+    lake.append("post_metrics", "python", posts(["a"], collected=DAY1))
+
+    assert lake.tables() == ["comments", "post_metrics", "posts"]
+
+
+# -- append-only tables ------------------------------------------------------------
+
+
+def test_append_keeps_every_row_and_partitions_by_collected_at(lake: Lake) -> None:
+    first = dt.datetime(2024, 3, 1, 23, 59, tzinfo=UTC)
+    second = dt.datetime(2024, 3, 2, 0, 1, tzinfo=UTC)
+    result = lake.append("post_metrics", "python", posts(["a", "a"], collected=[first, second], score=[1, 2]))
+
+    assert (result.written, result.duplicates_skipped, len(result.files)) == (2, 0, 2)
+    table = lake.query("SELECT id, score, dt FROM post_metrics ORDER BY score").to_pylist()
+    assert table == [
+        {"id": "a", "score": 1, "dt": dt.date(2024, 3, 1)},
+        {"id": "a", "score": 2, "dt": dt.date(2024, 3, 2)},
+    ]
+
+
+def test_append_can_partition_by_another_timestamp_column(lake: Lake) -> None:
+    rows = pa.table({"requested_at": pa.array([DAY2], TS), "status": [200]})
+
+    lake.append("api_requests", "python", rows, dt_column="requested_at")
+
+    assert lake.read("api_requests").to_pylist() == [
+        {"requested_at": DAY2, "status": 200, "subreddit": "python", "dt": DAY2.date()}
+    ]
+
+
+# -- compaction -----------------------------------------------------------------------
+
+
+def test_compaction_merges_each_partition_into_one_file(lake: Lake) -> None:
+    for n in range(5):
+        lake.write("posts", "python", posts([f"a{n}", f"b{n}"], created=[DAY1, DAY2]))
+    lake.write("posts", "rust", posts(["r"]))
+    before = lake.query("SELECT * FROM posts ORDER BY id")
+
+    result = lake.compact("posts")
+
+    assert (result.partitions_compacted, result.files_removed, result.rows_after) == (2, 10, 10)
+    assert len(visible_files(Path(lake.uri))) == 3
+    assert lake.query("SELECT * FROM posts ORDER BY id").equals(before)
+    assert lake.write("posts", "python", posts(["a1", "new"])).written == 1
+
+
+def test_compaction_heals_a_crash_between_publishing_and_deleting(lake: Lake, tmp_path: Path) -> None:
+    for n in range(3):
+        lake.write("posts", "python", posts([f"a{n}"]))
+    partition = Path(lake.uri) / "posts" / "subreddit=python" / "dt=2024-03-01"
+    originals = {p.name: p.read_bytes() for p in partition.glob("*.parquet")}
+
+    lake.compact("posts")
+    # Simulate the crash: the merged file exists and the inputs came back.
+    for name, data in originals.items():
+        (partition / name).write_bytes(data)
+    assert lake.existing_ids("posts", "python") == {"a0", "a1", "a2"}
+
+    lake.compact("posts")
+    ids = lake.read("posts").column("id").to_pylist()
+    assert sorted(ids) == ["a0", "a1", "a2"]
+    assert len(list(partition.glob("*.parquet"))) == 1
+
+
+def test_compacting_an_append_table_keeps_every_snapshot(lake: Lake) -> None:
+    for minute in range(4):
+        lake.append(
+            "post_metrics", "python", posts(["a"], collected=DAY1 + dt.timedelta(minutes=minute), score=[minute])
+        )
+
+    lake.compact("post_metrics", "python")
+
+    assert sorted(lake.read("post_metrics").column("score").to_pylist()) == [0, 1, 2, 3]
+    assert len(visible_files(Path(lake.uri))) == 1
+
+
+def test_compaction_dedups_ids_in_dedup_tables(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"], title=["kept"]))
+    # A stray duplicate, e.g. restored from a backup.
+    partition = Path(lake.uri) / "posts" / "subreddit=python" / "dt=2024-03-01"
+    (original,) = partition.glob("*.parquet")
+    (partition / "part-copy.parquet").write_bytes(original.read_bytes())
+    assert lake.read("posts").num_rows == 2
+
+    lake.compact("posts")
+
+    assert lake.read("posts").column("id").to_pylist() == ["a"]
+
+
+def test_files_record_how_they_were_written(lake: Lake) -> None:
+    (dedup_file,) = lake.write("posts", "python", posts(["a"])).files
+    (append_file,) = lake.append("post_metrics", "python", posts(["a"], collected=DAY1)).files
+
+    assert pq.read_schema(dedup_file).metadata[b"redditlake.mode"] == b"dedup"
+    assert pq.read_schema(append_file).metadata[b"redditlake.mode"] == b"append"
+    assert json.loads(json.dumps(lake.uri))  # the uri is a plain string
+
+
+# -- lake locations -------------------------------------------------------------------
+
+
+def test_stray_files_outside_the_partition_layout_do_not_break_the_views(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"]))
+    (Path(lake.uri) / "posts" / "notes.parquet").write_bytes(b"not parquet")
+    (Path(lake.uri) / "posts" / "_staging").mkdir()
+    (Path(lake.uri) / "posts" / "_staging" / "x.parquet").write_bytes(b"")
+
+    assert lake.query("SELECT id FROM posts").to_pylist() == [{"id": "a"}]
+    assert lake.read("posts").column("id").to_pylist() == ["a"]
+    assert lake.existing_ids("posts", "python") == {"a"}
+
+
+def test_only_folders_and_s3_uris_are_lake_locations(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unsupported lake URI"):
+        Lake.open("gs://bucket/lake")
+    with pytest.raises(ValueError, match="no bucket"):
+        Lake.open("s3:///prefix")
+    with pytest.raises(ValueError, match="relative path segment"):
+        Lake.open("s3://bucket/a/../b")
+    assert Lake.open(tmp_path / "nested" / "lake").tables() == []
+
+
+def test_a_lake_can_be_handed_to_another_process(lake: Lake) -> None:
+    import pickle
+
+    lake.write("posts", "python", posts(["a"]))
+    copy = pickle.loads(pickle.dumps(lake))
+
+    assert copy.uri == lake.uri
+    assert copy.write("posts", "python", posts(["a", "b"])).written == 1
+
+
+def test_a_table_folder_without_partition_files_gets_no_view(lake: Lake) -> None:
+    (Path(lake.uri) / "posts").mkdir(parents=True)
+    (Path(lake.uri) / "posts" / "notes.parquet").write_bytes(b"not parquet")
+
+    assert lake.tables() == ["posts"]
+    assert lake.query("SELECT count(*) AS n FROM duckdb_views() WHERE NOT internal").to_pylist() == [{"n": 0}]
+    assert lake.read("posts").num_rows == 0

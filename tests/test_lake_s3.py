@@ -1,0 +1,217 @@
+"""The same lake on S3: a real moto server over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pyarrow.parquet as pq
+import pytest
+from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server, s3_client
+from test_lake import DAY1, DAY2, posts
+
+from redditlake.lake import Lake, LockTimeout, WriteResult
+from redditlake.lake.locks import S3Locker
+
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    name = f"lake-{next(_buckets)}"
+    make_bucket(s3_endpoint, name)
+    return name
+
+
+@pytest.fixture
+def lake(s3_endpoint: str, bucket: str) -> Lake:
+    return Lake.open(f"s3://{bucket}/data", endpoint_url=s3_endpoint)
+
+
+def test_writes_land_under_the_prefix_in_hive_partitions(lake: Lake, s3_endpoint: str, bucket: str) -> None:
+    result = lake.write("posts", "Python", posts(["a", "b"], created=[DAY1, DAY2], subreddit=["Python"] * 2))
+
+    data_keys = [k for k in list_keys(s3_endpoint, bucket) if k.endswith(".parquet")]
+    assert [k.rsplit("/", 1)[0] for k in data_keys] == [
+        "data/posts/subreddit=python/dt=2024-03-01",
+        "data/posts/subreddit=python/dt=2024-03-02",
+    ]
+    assert result.files == [f"s3://{bucket}/{k}" for k in data_keys]
+    assert lake.uri == f"s3://{bucket}/data"
+
+
+def test_no_lock_object_remains_after_a_write(lake: Lake, s3_endpoint: str, bucket: str) -> None:
+    lake.write("posts", "python", posts(["a"]))
+
+    assert [k for k in list_keys(s3_endpoint, bucket) if "_locks" in k] == []
+
+
+def test_dedup_within_a_batch_and_against_stored_ids(lake: Lake) -> None:
+    first = lake.write("posts", "python", posts(["a", "b", "a"], created=[DAY1, DAY2, DAY1], title=["x", "b", "y"]))
+    second = lake.write("posts", "python", posts(["a", "c"]))
+
+    assert (first.written, first.duplicates_skipped) == (2, 1)
+    assert second == WriteResult("posts", "python", 2, 1, 1, second.files)
+    assert lake.existing_ids("posts", "python") == {"a", "b", "c"}
+    assert lake.existing_ids("posts", "python", [DAY2.date()]) == {"b"}
+    assert sorted(lake.read("posts").column("title").to_pylist()) == ["b", "title c", "y"]
+
+
+def test_threads_writing_one_subreddit_never_store_an_id_twice(lake: Lake) -> None:
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        try:
+            barrier.wait()
+            for batch in range(5):
+                start = (seed * 13 + batch * 17) % 60
+                lake.write("posts", "python", posts([f"id{i}" for i in range(start, start + 40)]))
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    stored = lake.read("posts").column("id").to_pylist()
+    assert len(stored) == len(set(stored))
+
+
+def test_duckdb_queries_the_s3_lake_with_filters_and_aggregates(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b"], created=[DAY1, DAY2], score=[1, 2]))
+    lake.write("posts", "rust", posts(["c"], score=[40]))
+    lake.append("post_metrics", "python", posts(["a", "a"], collected=[DAY1, DAY2], score=[1, 9]))
+
+    con = lake.duckdb()
+    assert con.sql("SELECT subreddit, sum(score) FROM posts GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("python", 3),
+        ("rust", 40),
+    ]
+    assert con.sql("SELECT id FROM posts WHERE dt = DATE '2024-03-02' AND subreddit = 'python'").fetchall() == [("b",)]
+    assert con.sql("SELECT max(score) FROM post_metrics WHERE id = 'a'").fetchall() == [(9,)]
+    assert lake.query("SELECT count(*) AS n FROM posts").to_pylist() == [{"n": 3}]
+
+
+def test_unicode_round_trips_on_s3(lake: Lake) -> None:
+    texts = ["🐍👩‍👩‍👧‍👦", "עברית ومرحبا", "zero\u200bwidth", "y" * 40_000]
+    lake.write("posts", "python", posts([str(i) for i in range(4)], selftext=texts))
+
+    assert [r["selftext"] for r in lake.query("SELECT selftext FROM posts ORDER BY id").to_pylist()] == texts
+
+
+def test_a_fresh_s3_lake_has_no_views_and_does_not_crash(lake: Lake) -> None:
+    assert lake.tables() == []
+    assert lake.read("posts").num_rows == 0
+    assert lake.query("SELECT 1 AS one").to_pylist() == [{"one": 1}]
+
+
+def test_files_are_zstd_with_large_row_groups(lake: Lake, s3_endpoint: str, bucket: str) -> None:
+    (uri,) = lake.write("posts", "python", posts([str(i) for i in range(3000)])).files
+
+    with lake.location.filesystem.open_input_file(uri.removeprefix("s3://")) as source:
+        metadata = pq.ParquetFile(source).metadata
+    assert metadata.num_row_groups == 1
+    assert metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_compaction_on_s3(lake: Lake, s3_endpoint: str, bucket: str) -> None:
+    for n in range(3):
+        lake.write("posts", "python", posts([f"a{n}"]))
+
+    lake.compact("posts")
+
+    assert len([k for k in list_keys(s3_endpoint, bucket) if k.endswith(".parquet")]) == 1
+    assert sorted(lake.read("posts").column("id").to_pylist()) == ["a0", "a1", "a2"]
+
+
+def test_endpoint_and_credentials_come_from_the_environment(
+    s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    lake = Lake.open(f"s3://{bucket}")
+
+    lake.write("posts", "python", posts(["a"]))
+
+    assert lake.read("posts").column("id").to_pylist() == ["a"]
+    assert lake.tables() == ["posts"]
+
+
+def test_a_missing_bucket_is_an_error_not_created(s3_endpoint: str, bucket: str) -> None:
+    lake = Lake.open("s3://no-such-bucket/x", endpoint_url=s3_endpoint)
+
+    with pytest.raises(OSError):
+        lake.write("posts", "python", posts(["a"]))
+
+
+# -- the S3 lock object ------------------------------------------------------------
+
+
+def test_a_lock_object_held_by_another_process_blocks_the_writer(s3_endpoint: str, bucket: str) -> None:
+    lake = Lake.open(f"s3://{bucket}/data", endpoint_url=s3_endpoint, lock_timeout_s=0.5)
+    held = {"owner": "another-host:1:x", "acquired_at": time.time()}
+    s3_client(s3_endpoint).put_object(
+        Bucket=bucket, Key="data/_locks/posts/python.lock", Body=json.dumps(held).encode()
+    )
+
+    with pytest.raises(LockTimeout):
+        lake.write("posts", "python", posts(["a"]))
+    assert lake.write("posts", "rust", posts(["a"])).written == 1
+
+
+def test_a_stale_lock_object_of_a_dead_writer_is_broken(s3_endpoint: str, bucket: str) -> None:
+    lake = Lake.open(f"s3://{bucket}/data", endpoint_url=s3_endpoint, lock_timeout_s=5)
+    dead = {"owner": "gone:1:x", "acquired_at": time.time() - 3600}
+    s3_client(s3_endpoint).put_object(
+        Bucket=bucket, Key="data/_locks/posts/python.lock", Body=json.dumps(dead).encode()
+    )
+
+    assert lake.write("posts", "python", posts(["a"])).written == 1
+    assert [k for k in list_keys(s3_endpoint, bucket) if "_locks" in k] == []
+
+
+def test_conditional_puts_make_the_lock_exclusive_across_lockers(s3_endpoint: str, bucket: str) -> None:
+    """Two lockers (as in two processes) cannot hold one partition together."""
+    lake = Lake.open(f"s3://{bucket}", endpoint_url=s3_endpoint)
+    assert lake.location.s3 is not None
+    holder = S3Locker(lake.location.s3, timeout_s=5)
+    with holder.lock("posts", "python"):
+        # Bypass the in-process lock to act like a second process.
+        contender = S3Locker(lake.location.s3, timeout_s=0.3)
+        with pytest.raises(LockTimeout):
+            contender._acquire_object("_locks/posts/python.lock")
+    etag = contender._acquire_object("_locks/posts/python.lock")
+    contender._release_object("_locks/posts/python.lock", etag)
+
+
+def test_the_day_partition_uses_utc(lake: Lake) -> None:
+    late = dt.datetime(2024, 3, 1, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-2)))
+    lake.write("posts", "python", posts(["a"], created=late))
+
+    assert lake.read("posts").column("dt").to_pylist() == [dt.date(2024, 3, 2)]
+
+
+def test_an_s3_lake_can_be_handed_to_another_process(lake: Lake) -> None:
+    import pickle
+
+    lake.write("posts", "python", posts(["a"]))  # creates the boto3 client
+    copy = pickle.loads(pickle.dumps(lake))
+
+    assert copy.write("posts", "python", posts(["a", "b"])).written == 1
