@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger
 from redditlake.config import Settings, load_settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
+from redditlake.pipeline import SubredditSummary, now_utc, posts_needing_comments, validate_subreddit
 from redditlake.reddit.client import RedditClient, make_transport
 from redditlake.reddit.requestlog import requests_for
 from tasks.budget import prefect_request_gate
@@ -54,8 +54,8 @@ async def collect_subreddit(
         summary.posts, summary.posts_written = len(posts), written.written
         logger.info("r/%s: %d posts (%d new) from %s", subreddit, len(posts), written.written, ", ".join(opts.sorts))
 
-        if opts.comments and posts:
-            ids = [p["id"] for p in posts]
+        ids = posts_needing_comments(posts) if opts.comments else []
+        if ids:
             size = opts.posts_per_comment_task
             chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
             for n, chunk in enumerate(chunks, start=1):

@@ -50,7 +50,9 @@ class HttpSettings(_Section):
 
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
-    max_attempts: int = Field(8, ge=1, description="tries per request for transient failures")
+    max_attempts: int = Field(
+        8, ge=1, description="tries per request for transient failures (probes of an open breaker not counted)"
+    )
     backoff_base: float = Field(1.0, ge=0)
     backoff_max: float = Field(30.0, ge=0)
 
@@ -74,6 +76,7 @@ class BudgetSettings(_Section):
 class BreakerSettings(_Section):
     failure_threshold: int = Field(5, ge=1)
     cooldown_seconds: float = Field(15.0, gt=0)
+    max_outage_seconds: float = Field(300.0, gt=0, description="give up when a host has been down this long")
 
 
 class CollectSettings(_Section):

@@ -54,6 +54,12 @@ class CommentBatch:
     requests: int = 0
 
 
+def posts_needing_comments(posts: Iterable[dict[str, Any]]) -> list[str]:
+    """Posts whose comment trees are worth a request: a post the listing says has
+    no comments would cost one ``/comments`` call to learn nothing."""
+    return [p["id"] for p in posts if int(p.get("num_comments") or 0) > 0]
+
+
 async def fetch_comments(client: RedditClient, subreddit: str, post_ids: Iterable[str]) -> CommentBatch:
     """Complete comment trees of some posts of one subreddit."""
     batch = CommentBatch()

@@ -168,8 +168,7 @@ def test_listing_sorts_and_the_post_shape():
                     "subreddit_name_prefixed", "score", "ups", "downs", "upvote_ratio", "num_comments",
                     "created_utc", "created", "edited", "permalink", "url", "domain", "is_self", "is_video",
                     "over_18", "spoiler", "stickied", "locked", "link_flair_text", "thumbnail", "media",
-                    "is_gallery", "distinguished", "gilded", "total_awards_received", "archived",
-                    "removed_by_category"):
+                    "distinguished", "gilded", "total_awards_received", "archived", "removed_by_category"):
             assert key in post, key
         assert post["name"] == "t3_" + post["id"] and 6 <= len(post["id"]) <= 7
         assert post["num_comments"] == len(sim.world.comment_ids(post["id"]))
@@ -535,7 +534,9 @@ def test_content_variety():
         assert snippet in texts, snippet
     assert any(len(p["selftext"]) >= 40_000 for p in posts)
     assert {"image", "hosted:video", "link"} <= {p.get("post_hint") for p in posts}
-    assert any(p["is_gallery"] and p["media_metadata"] for p in posts)
+    galleries = [p for p in posts if p.get("is_gallery")]
+    assert galleries and all(p["media_metadata"] and p["gallery_data"]["items"] for p in galleries)
+    assert all("gallery_data" not in p for p in posts if not p.get("is_gallery"))
     assert any(p.get("crosspost_parent_list") for p in posts)
     assert any(p["over_18"] for p in posts)
     assert any(p["author"] == "[deleted]" and p["selftext"] in ("[deleted]", "") for p in posts)

@@ -3,7 +3,9 @@
 After ``failure_threshold`` consecutive transient failures the breaker opens:
 callers wait out ``cooldown_seconds`` instead of hammering a dead API, then one
 probe goes through (half-open). A success closes it; a failure opens it again
-for another cool-down. The state is logged on every change.
+for another cool-down. The state is logged on every change. When the host has
+been down for longer than ``max_outage_seconds``, waiting callers fail with
+``ApiUnavailable`` instead of waiting for ever.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 from enum import Enum
+
+from redditlake.errors import ApiUnavailable
 
 log = logging.getLogger("redditlake.breaker")
 
@@ -30,11 +34,14 @@ class CircuitBreaker:
         *,
         failure_threshold: int = 5,
         cooldown_seconds: float = 15.0,
+        max_outage_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.host = host
         self.failure_threshold = failure_threshold
         self.cooldown_seconds = cooldown_seconds
+        self.max_outage_seconds = max_outage_seconds
+        self._down_since: float | None = None
         self._clock = clock
         self.state = BreakerState.CLOSED
         self.consecutive_failures = 0
@@ -48,6 +55,11 @@ class CircuitBreaker:
             if self.state is BreakerState.CLOSED:
                 return
             now = self._clock()
+            if self._down_since is not None and now - self._down_since > self.max_outage_seconds:
+                raise ApiUnavailable(
+                    f"{self.host} has been failing for {now - self._down_since:.0f}s (circuit breaker open); "
+                    "rerun when it is back: nothing collected so far is lost"
+                )
             if self.state is BreakerState.OPEN:
                 left = self._opened_at + self.cooldown_seconds - now
                 if left > 0:
@@ -61,6 +73,7 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         self.consecutive_failures = 0
+        self._down_since = None
         self._probe_in_flight = False
         if self.state is not BreakerState.CLOSED:
             self._set(BreakerState.CLOSED)
@@ -72,6 +85,8 @@ class CircuitBreaker:
             self.state is BreakerState.CLOSED and self.consecutive_failures >= self.failure_threshold
         ):
             self._opened_at = self._clock()
+            if self._down_since is None:
+                self._down_since = self._opened_at
             self.opened_count += 1
             self._set(BreakerState.OPEN)
 

@@ -32,7 +32,7 @@ from asyncprawcore.requestor import Requestor
 
 from redditlake.config import BreakerSettings, HttpSettings
 from redditlake.errors import ApiUnavailable, TransientApiError
-from redditlake.reddit.breaker import CircuitBreaker
+from redditlake.reddit.breaker import BreakerState, CircuitBreaker
 from redditlake.reddit.budget import RequestBudget
 from redditlake.reddit.requestlog import RequestLog, new_record
 
@@ -62,6 +62,7 @@ class Transport:
                 host,
                 failure_threshold=self.breaker_settings.failure_threshold,
                 cooldown_seconds=self.breaker_settings.cooldown_seconds,
+                max_outage_seconds=self.breaker_settings.max_outage_seconds,
             )
         return self.breakers[host]
 
@@ -83,15 +84,18 @@ class Transport:
         counted = not urlsplit(url).path.startswith("/api/v1/access_token")
         breaker = self.breaker(url)
         attempt = 0
+        failures = 0  # counted against max_attempts; an open breaker's probes are bounded by the breaker
         while True:
             attempt += 1
             await breaker.before_call()
+            probing = breaker.state is not BreakerState.CLOSED
             try:
                 response = await self._attempt(session, method, url, attempt, counted, kwargs, breaker.state.value)
             except TransientApiError as error:
                 if error.error_class != "rate_limited":  # a 429 says nothing about the host's health
                     breaker.record_failure()
-                if attempt >= self.http.max_attempts:
+                failures += 0 if probing else 1
+                if failures >= self.http.max_attempts:
                     raise ApiUnavailable(
                         f"{urlsplit(url).netloc} kept failing ({error}) after {attempt} attempts; "
                         "check the API's status and rerun: nothing collected so far is lost"

@@ -69,9 +69,6 @@ def _media_fields(world: World, post: Post, rng: random.Random) -> dict[str, Any
         "secure_media": None,
         "media_embed": {},
         "secure_media_embed": {},
-        "is_gallery": False,
-        "gallery_data": None,
-        "media_metadata": None,
         "preview": None,
         "thumbnail": "self" if post.kind == "self" else f"https://b.thumbs.redditmedia.com/{token}.jpg",
         "thumbnail_width": None if post.kind == "self" else 140,
@@ -251,9 +248,11 @@ def post_data(world: World, post: Post, now: float, *, with_crosspost: bool = Tr
     }
     if author == DELETED:
         del data["author_fullname"]  # Reddit drops the account link of deleted things
+    # Like Reddit, gallery fields exist only on galleries and preview only with a post_hint,
+    # so consumers must cope with missing keys.
     data.update(_media_fields(world, post, rng))
     if "post_hint" not in data:
-        data.pop("preview", None)  # self and gallery posts carry neither
+        data.pop("preview", None)
     if post.crosspost_parent:
         parent = world.post(post.crosspost_parent)
         data["crosspost_parent"] = "t3_" + post.crosspost_parent

@@ -4,7 +4,10 @@ Rules (shared by /comments, the focused /comments/{post}/_/{comment} view and mo
 
 * at most ``limit`` comments in total, taken depth-first in the requested sort order;
 * a reply list shows at most ``width(d)`` children, d counted from where the answer starts:
-  unlimited at the top, 8 below it, then 4, then 2 at every deeper level;
+  unlimited at the top, 6 below it, then 3, then 2 at every deeper level (tuned so that trees
+  of 50+ comments yield several small stubs, as on Reddit);
+* a morechildren answer handles the first 100 ids (the rest come back as one stub) and holds
+  at most 100 comments, the requested ones included;
 * the hidden tail of a reply list becomes one ``more`` stub listing the hidden siblings' ids,
   with ``count`` = hidden comments including their descendants;
 * a comment ``max_depth - 1`` levels down whose replies are cut gets a "continue this thread"

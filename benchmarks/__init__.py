@@ -1,0 +1,1 @@
+"""Benchmarks against the built-in simulator; see benchmarks/README.md."""
