@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from prefect import flow, get_run_logger
 
 from redditlake.config import Settings, load_settings
 from redditlake.errors import RedditLakeError
-from redditlake.lake import Lake
-from redditlake.pipeline import SubredditSummary, now_utc, posts_needing_comments, validate_subreddit
-from redditlake.reddit.client import RedditClient, make_transport
+from redditlake import pipeline
+from redditlake.landing import Landing
+from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
+from redditlake.reddit.client import RedditClient
 from redditlake.reddit.requestlog import requests_for
-from tasks.budget import prefect_request_gate
-from tasks.lake import land
-from tasks.reddit import fetch_about, fetch_comments, fetch_posts
+from blocks.reddit import apply_reddit_block
+from flows.common import land_request_log, one_line, open_client, open_lake, open_landing
+from tasks.budget import subreddit_slot
+from tasks.lake import land, land_comment_batch, land_metrics, land_users
+from tasks.reddit import fetch_about, fetch_comments, fetch_posts, fetch_users
 
 
 @flow(name="collect-subreddit", flow_run_name="r/{subreddit}", log_prints=False)
@@ -28,50 +33,99 @@ async def collect_subreddit(
     settings: Settings | None = None,
     client: RedditClient | None = None,
 ) -> SubredditSummary:
-    """Collect one subreddit: about, posts for each configured sort, complete comment trees."""
-    settings = settings or load_settings()
+    """Collect one subreddit: about, posts for each configured sort, complete comment trees
+    (and author profiles if configured). Reruns fetch only what is new or changed."""
+    settings = await apply_reddit_block(settings or load_settings())
     if client is None:  # run on its own (a deployment): bring a client, land its request log
-        async with await _client(settings) as own:
+        async with await open_client(settings) as own:
             summary = await collect_subreddit.fn(subreddit, settings, own)
-            await asyncio.to_thread(_land_request_log, _lake(settings), own)
+            await asyncio.to_thread(land_request_log, open_lake(settings), own)
             return summary
-    logger = get_run_logger()
-    opts = settings.collect
     started = time.monotonic()
-    subreddit = validate_subreddit(subreddit)
-    lake = _lake(settings)
-    summary = SubredditSummary(subreddit)
-    collected_at = now_utc()
-    with requests_for(subreddit):
-        about = await fetch_about(client, subreddit)
-        await land(lake, "subreddits", subreddit, [about], collected_at)
+    run = _Run(validate_subreddit(subreddit), client, open_landing(settings), settings)
+    async with subreddit_slot(settings, run.subreddit):
+        with requests_for(run.subreddit):
+            posts = await run.posts()
+            if settings.collect.comments:
+                await run.comments(posts)
+            if settings.collect.users:
+                await run.users(posts)
+    run.summary.requests = sum(1 for r in client.transport.request_log.records if r.subreddit == run.subreddit.lower())
+    run.summary.seconds = time.monotonic() - started
+    return run.summary
 
+
+@dataclass
+class _Run:
+    """One subreddit's collection: the steps of the flow, in order."""
+
+    subreddit: str
+    client: RedditClient
+    landing: Landing
+    settings: Settings
+    summary: SubredditSummary = field(init=False)
+    collected_at: datetime = field(default_factory=now_utc)
+    comment_authors: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.summary = SubredditSummary(self.subreddit)
+
+    @property
+    def source(self) -> str:
+        return self.settings.reddit.oauth_url
+
+    async def posts(self) -> list[dict]:
+        opts, lake = self.settings.collect, self.landing.lake
+        about = await fetch_about(self.client, self.subreddit, source=self.source)
+        await land(self.landing, "subreddits", self.subreddit, [about], self.collected_at)
+        known = await asyncio.to_thread(lake.existing_ids, "posts", self.subreddit)
         listings = await asyncio.gather(
-            *(fetch_posts(client, subreddit, sort, opts.limit, opts.time_filter) for sort in opts.sorts)
+            *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, known) for s in opts.sorts)
         )
         posts = list({p["id"]: p for listing in listings for p in listing}.values())  # hot and new overlap
-        written = await land(lake, "posts", subreddit, posts, collected_at)
-        summary.posts, summary.posts_written = len(posts), written.written
-        logger.info("r/%s: %d posts (%d new) from %s", subreddit, len(posts), written.written, ", ".join(opts.sorts))
+        written = await land(self.landing, "posts", self.subreddit, posts, self.collected_at)
+        await land_metrics(self.landing, self.subreddit, posts, self.collected_at)
+        self.summary.posts, self.summary.posts_written = len(posts), written.written
+        get_run_logger().info(
+            "r/%s: %d posts (%d new) from %s", self.subreddit, len(posts), written.written, ", ".join(opts.sorts)
+        )
+        return posts
 
-        ids = posts_needing_comments(posts) if opts.comments else []
-        if ids:
-            size = opts.posts_per_comment_task
-            chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-            for n, chunk in enumerate(chunks, start=1):
-                # One chunk at a time: its comments are landed before the next is fetched, so a
-                # crash loses at most one chunk's work and memory stays bounded.
-                batch = await fetch_comments(client, subreddit, chunk, label=f"{n}/{len(chunks)}")
-                result = await land(lake, "comments", subreddit, batch.comments, now_utc())
-                summary.comments += len(batch.comments)
-                summary.comments_written += result.written
-                logger.info(
-                    "r/%s: comments of %d/%d posts: %d comments (%d new)",
-                    subreddit, min(n * size, len(ids)), len(ids), summary.comments, summary.comments_written,
-                )
-    summary.requests = sum(1 for r in client.transport.request_log.records if r.subreddit == subreddit.lower())
-    summary.seconds = time.monotonic() - started
-    return summary
+    async def comments(self, posts: list[dict]) -> None:
+        """Trees of posts that are new or grew, plus stored posts whose trees never landed.
+        Chunk by chunk: comments land, then their markers, before the next chunk is
+        fetched, so a crash loses at most one chunk's requests."""
+        lake, sub = self.landing.lake, self.subreddit
+        fetched = await asyncio.to_thread(pipeline.fetched_trees, lake, sub)
+        todo = pipeline.posts_needing_comments(posts, fetched)
+        seen = {p["id"] for p in todo}
+        stranded = await asyncio.to_thread(pipeline.unfetched_stored_posts, lake, sub, fetched)
+        todo += [p for p in stranded if p["id"] not in seen]
+        size = self.settings.collect.posts_per_comment_task
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        for n, chunk in enumerate(chunks, start=1):
+            sizes = [(p["id"], int(p["num_comments"])) for p in chunk]
+            batch = await fetch_comments(self.client, sub, sizes, source=self.source, label=f"{n}/{len(chunks)}")
+            result = await land_comment_batch(self.landing, sub, batch, dict(sizes), now_utc())
+            self.comment_authors |= pipeline.authors(batch.comments)
+            self.summary.comments += len(batch.comments)
+            self.summary.comments_written += result.written
+            get_run_logger().info(
+                "r/%s: comments of %d/%d posts: %d comments (%d new)",
+                sub, min(n * size, len(todo)), len(todo), self.summary.comments, self.summary.comments_written,
+            )
+
+    async def users(self, posts: list[dict]) -> None:
+        """Profiles of authors seen in this run and not yet stored for this subreddit."""
+        sub = self.subreddit
+        stored = await asyncio.to_thread(self.landing.known_authors, sub)
+        seen = pipeline.authors(posts) | self.comment_authors
+        names = sorted(n for n in seen if self.landing.stored_name(n) not in stored)
+        size = 100
+        for i in range(0, len(names), size):
+            users = await fetch_users(self.client, sub, names[i : i + size], label=f"{i + size}/{len(names)}")
+            await land_users(self.landing, sub, users, now_utc())
+            self.summary.users += len(users)
 
 
 @flow(name="collect", log_prints=False)
@@ -81,7 +135,7 @@ async def collect(subreddits: list[str], settings: Settings | None = None) -> li
     A subreddit that fails (bad name, private, API down) is reported in its
     summary; the others are still collected.
     """
-    settings = settings or load_settings()
+    settings = await apply_reddit_block(settings or load_settings())
     logger = get_run_logger()
     summaries: dict[str, SubredditSummary] = {}
     valid: list[str] = []
@@ -92,7 +146,7 @@ async def collect(subreddits: list[str], settings: Settings | None = None) -> li
             summaries[raw] = SubredditSummary(raw, ok=False, error=str(exc))
     valid = list(dict.fromkeys(valid))
     if valid:
-        async with await _client(settings) as client:
+        async with await open_client(settings) as client:
             states = await asyncio.gather(
                 *(collect_subreddit(sub, settings, client, return_state=True) for sub in valid)
             )
@@ -101,36 +155,8 @@ async def collect(subreddits: list[str], settings: Settings | None = None) -> li
                 if isinstance(result, SubredditSummary):
                     summaries[sub] = result
                 else:
-                    summaries[sub] = SubredditSummary(sub, ok=False, error=_one_line(result))
-            await asyncio.to_thread(_land_request_log, _lake(settings), client)
+                    summaries[sub] = SubredditSummary(sub, ok=False, error=one_line(result))
+            await asyncio.to_thread(land_request_log, open_lake(settings), client)
     for s in summaries.values():
         (logger.info if s.ok else logger.error)(s.line())
     return [summaries[k] for k in summaries]
-
-
-async def _client(settings: Settings) -> RedditClient:
-    """One client (one budget) per process, gated by the Prefect limits of its client id."""
-    return RedditClient(settings, make_transport(settings, gate=await prefect_request_gate(settings)))
-
-
-def _lake(settings: Settings) -> Lake:
-    return Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
-
-
-def _land_request_log(lake: Lake, client: RedditClient) -> None:
-    from redditlake.reddit.requestlog import RequestLog
-
-    records = client.transport.request_log.drain()
-    by_sub: dict[str, list] = {}
-    for r in records:
-        by_sub.setdefault(r.subreddit or "_all", []).append(r)
-    for sub, recs in by_sub.items():
-        lake.append("api_requests", sub, RequestLog.to_arrow(recs), dt_column="ts")
-
-
-def _one_line(exc: object) -> str:
-    if isinstance(exc, RedditLakeError):
-        return str(exc)
-    if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return str(exc)

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-comments", dest="comments", action="store_false", help="posts only")
     c.add_argument("--lake", help="lake location: a folder or s3://bucket/prefix (default: ./lake)")
 
+    r = sub.add_parser(
+        "refresh",
+        help="deletion compliance: re-check stored posts and comments, refresh metrics, redact what users deleted",
+    )
+    r.add_argument("subreddits", nargs="+", metavar="SUB")
+    r.add_argument("--lake", help="lake location (default: ./lake)")
+
     d = sub.add_parser("demo", help="run the built-in Reddit simulator and collect from it into ./lake (no credentials)")
     d.add_argument("--lake", default="./lake", help="lake folder (default: ./lake)")
     d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100)")
@@ -81,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health}[args.command](args)
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -110,7 +117,8 @@ def _settings(args: argparse.Namespace):
 def run_collect(subreddits: list[str], settings) -> int:
     from redditlake.reddit.client import check_credentials
 
-    check_credentials(settings)  # fail before Prefect spends seconds starting up
+    if not settings.reddit.block:  # with a block, the flow loads them from Prefect
+        check_credentials(settings)  # fail before Prefect spends seconds starting up
     _quiet_prefect_env()
     from flows.collect import collect
 
@@ -131,6 +139,21 @@ def run_collect(subreddits: list[str], settings) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     return run_collect(args.subreddits, _settings(args))
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.reddit.block:
+        from redditlake.reddit.client import check_credentials
+
+        check_credentials(settings)
+    _quiet_prefect_env()
+    from flows.refresh import refresh
+
+    lines = asyncio.run(refresh(args.subreddits, settings))
+    for line in lines:
+        print(line)
+    return 1 if any("FAILED" in line for line in lines) else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

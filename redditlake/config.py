@@ -36,6 +36,7 @@ class RedditSettings(_Section):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     user_agent: str = DEFAULT_USER_AGENT
+    block: str | None = None  # a saved Prefect `RedditApp` block to take credentials from (deployments)
 
     @field_validator("oauth_url", "reddit_url")
     @classmethod
@@ -84,12 +85,18 @@ class CollectSettings(_Section):
     limit: int = Field(100, ge=1, le=1000)
     time_filter: TimeFilter = "week"
     comments: bool = True
+    users: bool = Field(False, description="also collect the profiles of authors seen (one request each)")
     posts_per_comment_task: int = Field(25, ge=1, description="posts whose comment trees one task fetches")
 
 
 class LakeSettings(_Section):
     uri: str = "./lake"
     endpoint_url: str | None = None
+
+
+class PrivacySettings(_Section):
+    pseudonymise_authors: bool = False
+    pseudonym_key: SecretStr | None = None  # from REDDITLAKE_PSEUDONYM_KEY, never from the YAML file
 
 
 class Settings(_Section):
@@ -99,6 +106,7 @@ class Settings(_Section):
     breaker: BreakerSettings = BreakerSettings()
     collect: CollectSettings = CollectSettings()
     lake: LakeSettings = LakeSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
 
 # environment variable -> (section, field)
@@ -108,7 +116,9 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "REDDIT_CLIENT_ID": ("reddit", "client_id"),
     "REDDIT_CLIENT_SECRET": ("reddit", "client_secret"),
     "REDDIT_USER_AGENT": ("reddit", "user_agent"),
+    "REDDITLAKE_REDDIT_BLOCK": ("reddit", "block"),
     "REDDITLAKE_LAKE": ("lake", "uri"),
+    "REDDITLAKE_PSEUDONYM_KEY": ("privacy", "pseudonym_key"),
 }
 
 
@@ -128,6 +138,12 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {p} must be a mapping of sections (reddit:, budget:, ...)")
         data = loaded or {}
+        for section, field in (("reddit", "client_secret"), ("privacy", "pseudonym_key")):
+            if isinstance(data.get(section), dict) and field in data[section]:
+                raise ConfigError(
+                    f"{p}: {section}.{field} is a secret and does not belong in a config file; "
+                    "set it in the environment (see README, Configuration)"
+                )
     for var, (section, field) in ENV_OVERRIDES.items():
         if env.get(var):
             data.setdefault(section, {})[field] = env[var]

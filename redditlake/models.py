@@ -50,24 +50,28 @@ def _json_or_none(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-class Row(BaseModel):
-    """A lake row. Subclasses declare ``table`` and their columns."""
+class Record(BaseModel):
+    """A row of a lake table. Subclasses declare ``table`` and their columns."""
 
     model_config = ConfigDict(frozen=True)
     table: ClassVar[str]
-
-    id: str
-    created_utc: datetime
-    collected_at: datetime
 
     @classmethod
     def arrow_schema(cls) -> pa.Schema:
         return pa.schema([pa.field(name, _arrow_type(f.annotation)) for name, f in cls.model_fields.items()])
 
     @classmethod
-    def to_arrow(cls, rows: typing.Iterable[Row]) -> pa.Table:
+    def to_arrow(cls, rows: typing.Iterable[Record]) -> pa.Table:
         schema = cls.arrow_schema()
         return pa.Table.from_pylist([r.model_dump() for r in rows], schema=schema)
+
+
+class Row(Record):
+    """A thing stored once per id (posts, comments, subreddits)."""
+
+    id: str
+    created_utc: datetime
+    collected_at: datetime
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
@@ -227,4 +231,101 @@ class Subreddit(Row):
         )
 
 
+class User(Record):
+    """An author's profile as ``/user/{name}/about`` showed it when collected."""
+
+    table: ClassVar[str] = "users"
+
+    author: str  # Reddit's `name`, named so that it joins posts.author and comments.author
+    account_id: str | None  # the t2 id; suspended accounts show none
+    created_utc: datetime | None
+    link_karma: int | None
+    comment_karma: int | None
+    total_karma: int | None
+    is_suspended: bool
+    is_mod: bool | None
+    is_gold: bool | None
+    verified: bool | None
+    has_verified_email: bool | None
+    collected_at: datetime
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], collected_at: datetime) -> User:
+        return cls(
+            author=d["name"],
+            account_id=f"t2_{d['id']}" if d.get("id") else None,
+            created_utc=utc(d.get("created_utc")),
+            link_karma=d.get("link_karma"),
+            comment_karma=d.get("comment_karma"),
+            total_karma=d.get("total_karma"),
+            is_suspended=bool(d.get("is_suspended")),
+            is_mod=d.get("is_mod"),
+            is_gold=d.get("is_gold"),
+            verified=d.get("verified"),
+            has_verified_email=d.get("has_verified_email"),
+            collected_at=collected_at,
+        )
+
+
+class PostMetric(Record):
+    """What changes about a post, appended on every sighting: a post's trajectory."""
+
+    table: ClassVar[str] = "post_metrics"
+
+    id: str
+    collected_at: datetime
+    score: int
+    num_comments: int
+    upvote_ratio: float | None
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any], collected_at: datetime) -> PostMetric:
+        return cls(
+            id=d["id"],
+            collected_at=collected_at,
+            score=int(d.get("score") or 0),
+            num_comments=int(d.get("num_comments") or 0),
+            upvote_ratio=d.get("upvote_ratio"),
+        )
+
+
+class CommentFetch(Record):
+    """Progress marker, written after a post's comments landed: which trees we hold, at what size."""
+
+    table: ClassVar[str] = "comment_fetches"
+
+    post_id: str
+    num_comments: int  # as the listing said when the tree was fetched
+    comments: int  # comments the tree held
+    collected_at: datetime
+
+
+class Deletion(Record):
+    """What the deletion-compliance refresh redacted, and why."""
+
+    table: ClassVar[str] = "deletions"
+
+    id: str
+    kind: str  # posts | comments
+    reason: str
+    scope: str  # content | author
+    detected_at: datetime
+
+
 MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}
+
+# What stays of content its author deleted (Reddit's terms: remove it from stored data).
+CONTENT_REDACTIONS: dict[str, dict[str, Any]] = {
+    "posts": {
+        "title": "[deleted]",
+        "selftext": None,
+        "url": None,
+        "media": None,
+        "author": "[deleted]",
+        "author_fullname": None,
+        "link_flair_text": None,
+    },
+    "comments": {"body": None, "author": "[deleted]", "author_fullname": None},
+}
+# A deleted account: its content may stay, its identity goes.
+AUTHOR_REDACTIONS: dict[str, Any] = {"author": "[deleted]", "author_fullname": None}

@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redditlake.errors import InvalidSubredditName
-from redditlake.lake import Lake, WriteResult
+from redditlake.lake import Lake
 from redditlake.lake.names import SUBREDDIT_PATTERN
-from redditlake.models import Comment, Post, Row, Subreddit
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree
@@ -39,25 +38,69 @@ async def fetch_about(client: RedditClient, subreddit: str) -> dict[str, Any]:
 
 
 async def fetch_posts(
-    client: RedditClient, subreddit: str, sort: str, limit: int, time_filter: str | None = None
+    client: RedditClient,
+    subreddit: str,
+    sort: str,
+    limit: int,
+    time_filter: str | None = None,
+    known: set[str] | None = None,
 ) -> list[dict[str, Any]]:
+    """Posts of one listing, to ``limit`` or the listing's end.
+
+    For ``new`` with ``known`` (the ids the lake holds), paging stops after the
+    first page whose posts are all known: everything older is stored. This is
+    safe after a crash because the lake publishes a batch oldest day first, so
+    what a crash can leave missing is always the newest part of the listing.
+    Other sorts are re-read in full: their order and scores change.
+    """
     posts: list[dict[str, Any]] = []
+    incremental = sort == "new" and known is not None
     with request_priority(Priority.URGENT):
         async for page in client.listing(subreddit, sort, limit, time_filter):
             posts.extend(page)
+            if incremental and all(p["id"] in known for p in page):
+                break
     return posts[:limit]
+
+
+def posts_needing_comments(
+    posts: Iterable[dict[str, Any]], fetched: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """Posts whose comment trees are worth requests.
+
+    ``fetched`` maps post id → ``num_comments`` when its tree was last landed
+    (the ``comment_fetches`` markers). A post with no comments, or whose count
+    has not moved since its tree was landed, would cost requests to learn nothing.
+    """
+    fetched = fetched or {}
+    return [
+        p for p in posts if int(p.get("num_comments") or 0) > 0 and fetched.get(p["id"]) != int(p["num_comments"])
+    ]
+
+
+def fetched_trees(lake: Lake, subreddit: str) -> dict[str, int]:
+    """The progress markers: post id → num_comments at its last landed tree."""
+    latest = lake.latest("comment_fetches", subreddit, ["post_id", "num_comments"], key="post_id")
+    return dict(zip(latest.column("post_id").to_pylist(), latest.column("num_comments").to_pylist()))
+
+
+def unfetched_stored_posts(lake: Lake, subreddit: str, fetched: dict[str, int]) -> list[dict[str, Any]]:
+    """Stored posts whose trees were never landed (a run that died between its
+    posts and their comments): the next run fetches them even if no listing shows them."""
+    if "posts" not in lake.tables():
+        return []
+    table = lake.read("posts", subreddit)
+    if table.num_rows == 0:
+        return []
+    rows = table.select(["id", "num_comments"]).to_pylist()
+    return [r for r in rows if r["id"] not in fetched and (r["num_comments"] or 0) > 0]
 
 
 @dataclass
 class CommentBatch:
     comments: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
-
-
-def posts_needing_comments(posts: Iterable[dict[str, Any]]) -> list[str]:
-    """Posts whose comment trees are worth a request: a post the listing says has
-    no comments would cost one ``/comments`` call to learn nothing."""
-    return [p["id"] for p in posts if int(p.get("num_comments") or 0) > 0]
+    trees: dict[str, int] = field(default_factory=dict)  # post id -> comments in its tree
 
 
 async def fetch_comments(client: RedditClient, subreddit: str, post_ids: Iterable[str]) -> CommentBatch:
@@ -65,29 +108,26 @@ async def fetch_comments(client: RedditClient, subreddit: str, post_ids: Iterabl
     batch = CommentBatch()
     for post_id in post_ids:
         tree = await fetch_comment_tree(client, post_id, subreddit=subreddit)
-        batch.comments.extend(tree.rows())
+        rows = tree.rows()
+        batch.comments.extend(rows)
         batch.requests += tree.requests
+        batch.trees[post_id] = len(rows)
     return batch
 
 
-def to_table(model: type[Row], things: Iterable[dict[str, Any]], collected_at: datetime):
-    return model.to_arrow(model.from_api(t, collected_at) for t in things)
+async def fetch_users(client: RedditClient, names: Iterable[str]) -> list[dict[str, Any]]:
+    """Profiles of some authors; deleted accounts (404) are skipped, suspended ones kept with their flag."""
+    users = []
+    with request_priority(Priority.BACKFILL):
+        for name in names:
+            data = await client.user_about(name)
+            if data is not None:
+                users.append(data)
+    return users
 
 
-def land(lake: Lake, model: type[Row], subreddit: str, things: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
-    return lake.write(model.table, subreddit, to_table(model, things, collected_at))
-
-
-def land_posts(lake: Lake, subreddit: str, posts: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
-    return land(lake, Post, subreddit, posts, collected_at)
-
-
-def land_comments(lake: Lake, subreddit: str, comments: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
-    return land(lake, Comment, subreddit, comments, collected_at)
-
-
-def land_about(lake: Lake, subreddit: str, about: dict[str, Any], collected_at: datetime) -> WriteResult:
-    return land(lake, Subreddit, subreddit, [about], collected_at)
+def authors(things: Iterable[dict[str, Any]]) -> set[str]:
+    return {t["author"] for t in things if t.get("author") and t["author"] != "[deleted]"}
 
 
 @dataclass
@@ -101,6 +141,7 @@ class SubredditSummary:
     posts_written: int = 0
     comments: int = 0
     comments_written: int = 0
+    users: int = 0
     requests: int = 0
     seconds: float = 0.0
 
@@ -110,5 +151,6 @@ class SubredditSummary:
         return (
             f"r/{self.subreddit}: {self.posts} posts ({self.posts_written} new), "
             f"{self.comments} comments ({self.comments_written} new), "
-            f"{self.requests} requests, {self.seconds:.1f}s"
+            + (f"{self.users} users, " if self.users else "")
+            + f"{self.requests} requests, {self.seconds:.1f}s"
         )

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from prefect.client.orchestration import get_client
-from prefect.concurrency.asyncio import rate_limit
+from prefect.concurrency.asyncio import concurrency, rate_limit
 
 from redditlake.config import Settings
 from redditlake.reddit.transport import GateFactory
@@ -71,3 +71,20 @@ async def prefect_request_gate(settings: Settings) -> GateFactory | None:
         yield
 
     return gate
+
+
+@asynccontextmanager
+async def subreddit_slot(settings: Settings, subreddit: str) -> AsyncIterator[None]:
+    """One collection of a subreddit at a time, across processes on the same Prefect API.
+
+    The lake's write path is safe without it (dedup under a lock); this keeps two
+    runs from spending the budget twice on the same subreddit.
+    """
+    if not settings.budget.prefect_limit:
+        yield
+        return
+    name = f"collect-r-{subreddit.lower()}"
+    async with get_client() as client:
+        await client.upsert_global_concurrency_limit_by_name(name, limit=1)
+    async with concurrency(name, occupy=1, strict=True):
+        yield

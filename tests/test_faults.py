@@ -16,6 +16,7 @@ from conftest import sim_settings
 from redditlake import pipeline
 from redditlake.errors import ApiUnavailable
 from redditlake.lake import Lake
+from redditlake.landing import Landing
 from redditlake.reddit.client import RedditClient
 from redditlake.simulator import FaultConfig
 
@@ -23,13 +24,14 @@ SUB = "askscience"
 
 
 async def collect_one(settings, lake: Lake, limit: int) -> RedditClient:
+    landing = Landing(lake)
     async with RedditClient(settings) as client:
         about = await pipeline.fetch_about(client, SUB)
-        pipeline.land_about(lake, SUB, about, pipeline.now_utc())
+        landing.about(SUB, about, pipeline.now_utc())
         posts = await pipeline.fetch_posts(client, SUB, "new", limit)
-        pipeline.land_posts(lake, SUB, posts, pipeline.now_utc())
+        landing.posts(SUB, posts, pipeline.now_utc())
         batch = await pipeline.fetch_comments(client, SUB, [p["id"] for p in posts])
-        pipeline.land_comments(lake, SUB, batch.comments, pipeline.now_utc())
+        landing.comments(SUB, batch.comments, pipeline.now_utc())
         return client
 
 

@@ -23,12 +23,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from redditlake.lake import Lake, LockTimeout, WriteResult
+from redditlake.lake import Lake, LockTimeout, RedactResult, WriteResult
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")
 DAY1 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 DAY2 = dt.datetime(2024, 3, 2, 8, 30, tzinfo=UTC)
+DAY3 = dt.datetime(2024, 3, 3, 23, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -342,6 +343,56 @@ def test_a_failed_serialisation_leaves_no_temp_file(lake: Lake, monkeypatch: pyt
     assert [p for p in Path(lake.uri).rglob("*") if p.is_file() and "_locks" not in p.parts] == []
 
 
+def test_a_batch_is_published_oldest_day_first(lake: Lake) -> None:
+    result = lake.write("posts", "python", posts(["c", "a", "b", "c2"], created=[DAY3, DAY1, DAY2, DAY3]))
+    appended = lake.append("post_metrics", "python", posts(["c", "a", "b"], collected=[DAY3, DAY1, DAY2]))
+
+    for files in (result.files, appended.files):
+        assert [Path(f).parent.name for f in files] == ["dt=2024-03-01", "dt=2024-03-02", "dt=2024-03-03"]
+
+
+KILLED_AFTER_FIRST_DAY = textwrap.dedent(
+    """
+    import datetime as dt, sys, time, pyarrow as pa
+    import redditlake.lake.lake as lake_module
+    from redditlake.lake import Lake
+
+    real_write = lake_module.write_parquet
+    calls = []
+
+    def hang_on_the_second_file(rows, sink, options):
+        calls.append(1)
+        if len(calls) == 2:
+            print("first day published", flush=True)
+            time.sleep(120)
+        real_write(rows, sink, options)
+
+    lake_module.write_parquet = hang_on_the_second_file
+    utc = dt.timezone.utc
+    days = [dt.datetime(2024, 3, d, 12, tzinfo=utc) for d in (3, 1, 2)]  # newest first, like a `new` listing
+    Lake.open(sys.argv[1]).write("posts", "python", pa.table({
+        "id": ["day3", "day1", "day2"],
+        "created_utc": pa.array(days, pa.timestamp("us", tz="UTC")),
+    }))
+    """
+)
+
+
+def test_a_writer_killed_mid_batch_leaves_only_the_newest_days_missing(lake: Lake) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_AFTER_FIRST_DAY, lake.uri], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "first day published"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    # The oldest day is stored, the newer ones are not: the next run's first
+    # pages of the `new` listing (newest first) hold exactly what is missing.
+    assert lake.existing_ids("posts", "python") == {"day1"}
+    rerun = lake.write("posts", "python", posts(["day3", "day1", "day2"], created=[DAY3, DAY1, DAY2]))
+    assert (rerun.written, rerun.duplicates_skipped) == (2, 1)
+
+
 def test_writing_the_same_snapshot_twice_lands_on_the_same_file(lake: Lake) -> None:
     rows = posts(["a", "a"], collected=[DAY1, DAY2], score=[1, 5])
     first = lake.append("post_metrics", "python", rows)
@@ -614,3 +665,310 @@ def test_a_table_folder_without_partition_files_gets_no_view(lake: Lake) -> None
     assert lake.tables() == ["posts"]
     assert lake.query("SELECT count(*) AS n FROM duckdb_views() WHERE NOT internal").to_pylist() == [{"n": 0}]
     assert lake.read("posts").num_rows == 0
+
+
+# -- stored ids ----------------------------------------------------------------------
+
+
+def test_existing_ids_of_all_days_reads_only_the_id_column(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a"], score=[1]))
+    # Another day's file whose other columns could not be merged with the
+    # first file's (score is text here): only ids are read, so it is fine.
+    lake.write("posts", "python", posts(["b", "c"], created=DAY2, score=["x", "y"]))
+
+    assert lake.existing_ids("posts", "python") == {"a", "b", "c"}
+    with pytest.raises(pa.ArrowTypeError):  # whereas reading whole rows fails
+        lake.read("posts")
+
+
+# -- redaction ---------------------------------------------------------------------------
+
+REDACTED = {"title": "[deleted]", "selftext": None, "author": "[deleted]"}
+
+
+def authored(ids: Sequence[str], created: dt.datetime | Sequence[dt.datetime] = DAY1) -> pa.Table:
+    return posts(
+        ids,
+        created=created,
+        collected=DAY3,
+        selftext=[f"text of {i}" for i in ids],
+        author=[f"user_{i}" for i in ids],
+        score=list(range(len(ids))),
+    )
+
+
+def file_schemas(root: Path) -> set[pa.Schema]:
+    return {pq.read_schema(p).remove_metadata() for p in visible_files(root)}
+
+
+def test_redact_replaces_the_values_of_the_given_ids_and_nothing_else(lake: Lake) -> None:
+    lake.write("posts", "python", authored(["a", "b", "c", "d"], created=[DAY1, DAY1, DAY2, DAY3]))
+    lake.write("posts", "rust", authored(["b"]))
+    before = {r["id"]: r for r in lake.read("posts", "python").to_pylist()}
+    schemas = file_schemas(Path(lake.uri))
+    old_files = set(visible_files(Path(lake.uri)))
+
+    result = lake.redact("posts", "Python", {"b", "c", "zz"}, REDACTED)
+
+    assert (result.table, result.subreddit) == ("posts", "python")
+    assert (result.redacted, result.not_found, result.rows) == ({"b", "c"}, {"zz"}, 2)
+    assert [Path(f).parent.name for f in result.files] == ["dt=2024-03-01", "dt=2024-03-02"]
+    assert {Path(f) for f in result.files_replaced} <= old_files
+    assert not any(Path(f).exists() for f in result.files_replaced)
+    after = {r["id"]: r for r in lake.read("posts", "python").to_pylist()}
+    assert sorted(after) == ["a", "b", "c", "d"]
+    for id_, row in after.items():
+        expected = dict(before[id_], **REDACTED) if id_ in ("b", "c") else before[id_]
+        assert row == expected
+    assert file_schemas(Path(lake.uri)) == schemas  # same columns, same types
+    # Other subreddits are untouched, and so are the ids the collector dedups on.
+    assert lake.read("posts", "rust").to_pylist()[0]["author"] == "user_b"
+    assert lake.existing_ids("posts", "python") == {"a", "b", "c", "d"}
+    # What anyone's DuckDB sees.
+    assert lake.query(
+        "SELECT subreddit, id, title, selftext, author, score FROM posts WHERE id = 'b' ORDER BY subreddit"
+    ).to_pylist() == [
+        {"subreddit": "python", "id": "b", "title": "[deleted]", "selftext": None, "author": "[deleted]", "score": 1},
+        {"subreddit": "rust", "id": "b", "title": "title b", "selftext": "text of b", "author": "user_b", "score": 0},
+    ]
+    glob = f"{lake.uri}/posts/**/*.parquet"
+    assert duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning=true) WHERE author = 'user_b'"
+    ).fetchall() == [(1,)]
+
+
+def test_redacting_again_rewrites_nothing(lake: Lake) -> None:
+    lake.write("posts", "python", authored(["a", "b"]))
+    lake.redact("posts", "python", {"a"}, REDACTED)
+    files = visible_files(Path(lake.uri))
+
+    again = lake.redact("posts", "python", {"a"}, REDACTED)
+
+    assert again == RedactResult("posts", "python", frozenset({"a"}), frozenset(), 1, [], [])
+    assert visible_files(Path(lake.uri)) == files
+
+
+def test_redact_merges_the_files_of_a_partition_it_rewrites(lake: Lake) -> None:
+    for n in range(3):
+        lake.write("posts", "python", authored([f"a{n}", f"b{n}"]))
+
+    result = lake.redact("posts", "python", {"a1"}, REDACTED)
+
+    assert len(result.files_replaced) == 3 and len(result.files) == 1
+    assert [p.as_posix() for p in visible_files(Path(lake.uri))] == result.files
+    table = lake.read("posts").sort_by("id")
+    assert table.column("id").to_pylist() == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    assert table.column("author").to_pylist() == ["user_a0", "[deleted]", "user_a2", "user_b0", "user_b1", "user_b2"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"nope": "x"}, "unknown column"),
+        ({"title": None, "bodyy": None}, "unknown column"),
+        ({"id": "x"}, "cannot set"),
+        ({"subreddit": "x"}, "cannot set"),
+        ({"dt": None}, "cannot set"),
+        ({"title": 3}, "does not fit"),
+        ({"score": 1.5}, "does not fit"),
+        ({"created_utc": dt.datetime(2024, 1, 1)}, "does not fit"),  # naive
+        ({}, "at least one column"),
+    ],
+)
+def test_redact_refuses_bad_values_and_rewrites_nothing(lake: Lake, values: dict[str, object], message: str) -> None:
+    lake.write("posts", "python", authored(["a"]))
+    files = visible_files(Path(lake.uri))
+
+    with pytest.raises(ValueError, match=message):
+        lake.redact("posts", "python", {"a"}, values)
+    assert visible_files(Path(lake.uri)) == files
+
+
+def test_redact_of_ids_that_are_not_stored(lake: Lake) -> None:
+    assert lake.redact("posts", "python", {"a"}, REDACTED) == RedactResult(
+        "posts", "python", frozenset(), frozenset({"a"})
+    )
+    lake.write("posts", "python", authored(["a"]))
+    files = visible_files(Path(lake.uri))
+    assert lake.redact("posts", "python", {"x"}, REDACTED).not_found == {"x"}
+    assert lake.redact("posts", "rust", {"a"}, REDACTED).not_found == {"a"}
+    assert lake.redact("posts", "python", set(), REDACTED).files == []
+    assert visible_files(Path(lake.uri)) == files
+    with pytest.raises(TypeError):
+        lake.redact("posts", "python", "a", REDACTED)
+
+
+def test_redact_waits_for_the_partition_lock(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake", lock_timeout_s=0.3)
+    lake.write("posts", "python", authored(["a"]))
+    with Lake.open(lake.uri).locker.lock("posts", "python"):
+        with pytest.raises(LockTimeout):
+            lake.redact("posts", "python", {"a"}, REDACTED)
+    assert lake.read("posts").column("author").to_pylist() == ["user_a"]
+
+
+def test_redact_sets_a_value_in_files_written_before_its_column_existed(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["old"]))  # no author column yet
+    lake.write("posts", "python", authored(["new"], created=DAY2))
+
+    lake.redact("posts", "python", {"old"}, {"author": "[deleted]", "selftext": None})
+
+    assert lake.query("SELECT id, author, selftext FROM posts ORDER BY id").to_pylist() == [
+        {"id": "new", "author": "user_new", "selftext": "text of new"},
+        {"id": "old", "author": "[deleted]", "selftext": None},
+    ]
+
+
+def test_redact_in_an_append_table_covers_every_snapshot_of_an_id(lake: Lake) -> None:
+    for minute in range(3):
+        lake.append("post_metrics", "python", authored(["a", "b"]).set_column(
+            2, "collected_at", pa.array([DAY1 + dt.timedelta(minutes=minute)] * 2, TS)
+        ))
+
+    result = lake.redact("post_metrics", "python", {"a"}, {"author": "[deleted]"})
+
+    assert result.rows == 3
+    rows = lake.query("SELECT id, author, count(*) AS n FROM post_metrics GROUP BY ALL ORDER BY id").to_pylist()
+    assert rows == [{"id": "a", "author": "[deleted]", "n": 3}, {"id": "b", "author": "user_b", "n": 3}]
+
+
+KILLED_BETWEEN_PUBLISH_AND_DELETE = textwrap.dedent(
+    """
+    import sys, time
+    from redditlake.lake import Lake
+    from redditlake.lake.storage import Storage
+
+    def hang(self, path):
+        print("published", flush=True)
+        time.sleep(120)
+
+    Storage.delete = hang
+    Lake.open(sys.argv[1]).redact("posts", "python", {"b"}, {"title": "[deleted]", "author": "[deleted]"})
+    """
+)
+
+
+@pytest.mark.parametrize("cleanup", ["redact", "compact"])
+def test_a_redaction_killed_between_publish_and_delete_loses_nothing_and_is_cleaned_up(
+    lake: Lake, cleanup: str
+) -> None:
+    lake.write("posts", "python", authored(["a", "b", "c"]))
+    lake.write("posts", "python", authored(["d"]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BETWEEN_PUBLISH_AND_DELETE, lake.uri], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "published"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    # Old files and the redacted one are all visible: nothing lost, "b" twice
+    # (its old copy still unredacted) until the partition is rewritten again.
+    assert len(visible_files(Path(lake.uri))) == 3
+    counts = lake.query("SELECT id, count(*) AS n FROM posts GROUP BY id ORDER BY id").to_pylist()
+    assert counts == [{"id": "a", "n": 2}, {"id": "b", "n": 2}, {"id": "c", "n": 2}, {"id": "d", "n": 2}]
+    assert lake.existing_ids("posts", "python") == {"a", "b", "c", "d"}
+
+    again = Lake.open(lake.uri, lock_timeout_s=5)  # the dead process's flock died with it
+    if cleanup == "redact":
+        result = again.redact("posts", "python", {"c"}, {"author": "[deleted]"})
+        assert len(result.files_replaced) == 3 and len(result.files) == 1  # 2 leftovers + the file redacted before
+    else:
+        again.compact("posts")
+
+    rows = lake.query("SELECT id, title, author FROM posts ORDER BY id").to_pylist()
+    assert [r["id"] for r in rows] == ["a", "b", "c", "d"]
+    assert rows[1] == {"id": "b", "title": "[deleted]", "author": "[deleted]"}
+    assert rows[2]["author"] == ("[deleted]" if cleanup == "redact" else "user_c")
+    assert rows[0]["author"] == "user_a" and rows[3]["author"] == "user_d"
+    assert len(visible_files(Path(lake.uri))) == 1
+
+
+# -- latest snapshot per key ------------------------------------------------------------
+
+
+def fetches(post_ids: Sequence[str], num_comments: Sequence[int], collected: Sequence[dt.datetime]) -> pa.Table:
+    return pa.table(
+        {
+            "post_id": pa.array(list(post_ids), pa.string()),
+            "num_comments": pa.array(list(num_comments), pa.int64()),
+            "comments": pa.array(list(num_comments), pa.int64()),
+            "collected_at": pa.array(list(collected), TS),
+        }
+    )
+
+
+def test_latest_returns_the_newest_row_per_key(lake: Lake) -> None:
+    lake.append("comment_fetches", "python", fetches(["p1", "p2"], [3, 5], [DAY1, DAY1]))
+    lake.append("comment_fetches", "python", fetches(["p1"], [9], [DAY3]))
+    lake.append("comment_fetches", "python", fetches(["p2", "p3"], [4, 1], [DAY1 - dt.timedelta(hours=1), DAY2]))
+    lake.append("comment_fetches", "rust", fetches(["p1"], [100], [DAY3 + dt.timedelta(days=1)]))
+
+    latest = lake.latest("comment_fetches", "Python", ["post_id", "num_comments", "collected_at"], key="post_id")
+
+    assert latest.column_names == ["post_id", "num_comments", "collected_at"]
+    assert sorted(latest.to_pylist(), key=lambda r: r["post_id"]) == [
+        {"post_id": "p1", "num_comments": 9, "collected_at": DAY3},
+        {"post_id": "p2", "num_comments": 5, "collected_at": DAY1},
+        {"post_id": "p3", "num_comments": 1, "collected_at": DAY2},
+    ]
+    # Only the asked-for columns, in the asked-for order; the partition columns can be asked for.
+    assert lake.latest("comment_fetches", "python", ["num_comments", "dt"], key="post_id").sort_by(
+        "num_comments"
+    ).to_pylist() == [
+        {"num_comments": 1, "dt": DAY2.date()},
+        {"num_comments": 5, "dt": DAY1.date()},
+        {"num_comments": 9, "dt": DAY3.date()},
+    ]
+
+
+def test_latest_of_nothing_is_an_empty_table_with_the_columns(lake: Lake) -> None:
+    empty = lake.latest("comment_fetches", "python", ["post_id", "num_comments"], key="post_id")
+    assert (empty.num_rows, empty.column_names) == (0, ["post_id", "num_comments"])
+
+    lake.append("comment_fetches", "rust", fetches(["p1"], [1], [DAY1]))
+    assert lake.latest("comment_fetches", "python", ["post_id"], key="post_id").num_rows == 0
+
+
+def test_latest_refuses_columns_the_table_does_not_have(lake: Lake) -> None:
+    lake.append("comment_fetches", "python", fetches(["p1"], [1], [DAY1]))
+
+    with pytest.raises(ValueError, match="no column"):
+        lake.latest("comment_fetches", "python", ["post_id", "nope"], key="post_id")
+    with pytest.raises(ValueError, match="no column"):
+        lake.latest("comment_fetches", "python", ["post_id"])  # key defaults to "id"
+    with pytest.raises(ValueError, match="non-empty"):
+        lake.latest("comment_fetches", "python", [], key="post_id")
+
+
+def test_latest_works_on_dedup_tables_and_ignores_crash_duplicates(lake: Lake) -> None:
+    lake.write("posts", "python", posts(["a", "b"], collected=DAY2, score=[1, 2]))
+    lake.write("posts", "python", posts(["c"], collected=DAY2, score=[3]))
+    partition = Path(lake.uri) / "posts" / "subreddit=python" / "dt=2024-03-01"
+    originals = {p.name: p.read_bytes() for p in partition.glob("*.parquet")}
+    lake.compact("posts")
+    for name, data in originals.items():  # a compaction that crashed before deleting
+        (partition / name).write_bytes(data)
+
+    latest = lake.latest("posts", "python", ["id", "score"])
+
+    assert sorted(latest.to_pylist(), key=lambda r: r["id"]) == [
+        {"id": "a", "score": 1},
+        {"id": "b", "score": 2},
+        {"id": "c", "score": 3},
+    ]
+
+
+def test_latest_over_a_hundred_thousand_snapshots_is_quick(lake: Lake) -> None:
+    n_posts, rounds = 20_000, 5  # 100k rows in 5 files
+    post_ids = [f"p{i}" for i in range(n_posts)]
+    for r in range(rounds):
+        when = DAY1 + dt.timedelta(hours=r)
+        lake.append("comment_fetches", "python", fetches(post_ids, [r] * n_posts, [when] * n_posts))
+
+    started = time.perf_counter()
+    latest = lake.latest("comment_fetches", "python", ["post_id", "num_comments"], key="post_id")
+    elapsed = time.perf_counter() - started
+
+    assert latest.num_rows == n_posts
+    assert set(latest.column("num_comments").to_pylist()) == {rounds - 1}
+    assert elapsed < 2.0

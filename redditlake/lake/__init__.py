@@ -26,11 +26,18 @@ Visibility: a file appears only complete (temp file + fsync + rename
 locally, one PUT on S3); see ``storage``. Dedup and locking: see ``lake`` and
 ``locks``. Every file records in its Parquet metadata whether it belongs to a
 dedup or an append table (``redditlake.mode``), which compaction relies on.
+
+Crash safety across files: ``Lake.write`` publishes a batch's days oldest
+first (only the newest days can be missing after a crash); compaction and
+redaction (``compact``, ``redact``) publish the rewritten file before deleting
+the files it replaces and record their names in it, so the next rewrite
+removes what a crash left behind.
 """
 
 from redditlake.lake.compact import CompactResult
 from redditlake.lake.files import ParquetOptions
 from redditlake.lake.lake import Lake, WriteResult
 from redditlake.lake.locks import LockTimeout
+from redditlake.lake.redact import RedactResult
 
-__all__ = ["CompactResult", "Lake", "LockTimeout", "ParquetOptions", "WriteResult"]
+__all__ = ["CompactResult", "Lake", "LockTimeout", "ParquetOptions", "RedactResult", "WriteResult"]

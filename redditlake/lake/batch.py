@@ -38,24 +38,24 @@ def check_partition_columns(rows: pa.Table, subreddit: str) -> pa.Table:
     return rows
 
 
-def require_ids(rows: pa.Table) -> None:
-    if ID_COLUMN not in rows.column_names:
-        raise ValueError(f"rows need an {ID_COLUMN!r} column")
-    if rows.column(ID_COLUMN).null_count:
-        raise ValueError(f"{rows.column(ID_COLUMN).null_count} rows have a null {ID_COLUMN!r}")
+def require_ids(rows: pa.Table, key: str = ID_COLUMN) -> None:
+    if key not in rows.column_names:
+        raise ValueError(f"rows need an {key!r} column")
+    if rows.column(key).null_count:
+        raise ValueError(f"{rows.column(key).null_count} rows have a null {key!r}")
 
 
-def dedup_by_id(rows: pa.Table) -> pa.Table:
-    """One row per id: the latest ``collected_at`` if present, else the last.
+def dedup_by_id(rows: pa.Table, key: str = ID_COLUMN) -> pa.Table:
+    """One row per ``key`` (``id``): the latest ``collected_at`` if present, else the last.
 
     Ties on ``collected_at`` (and null ``collected_at``) fall back to the
     later row in the batch. The survivors keep their original order.
     """
-    require_ids(rows)
+    require_ids(rows, key)
     if rows.num_rows < 2:
         return rows
     indexed = rows.append_column(_ROW_INDEX, pa.array(range(rows.num_rows), pa.int64()))
-    keys = [(ID_COLUMN, "ascending")]
+    keys = [(key, "ascending")]
     if COLLECTED_COLUMN in rows.column_names:
         # Rows without collected_at sort before those with one, so any
         # timestamped row wins (portable stand-in for null_placement).
@@ -64,7 +64,7 @@ def dedup_by_id(rows: pa.Table) -> pa.Table:
         keys += [(_HAS_COLLECTED, "ascending"), (COLLECTED_COLUMN, "ascending")]
     keys.append((_ROW_INDEX, "ascending"))
     ordered = indexed.sort_by(keys)
-    ids = ordered.column(ID_COLUMN).combine_chunks()
+    ids = ordered.column(key).combine_chunks()
     # The last row of each run of equal ids is the one to keep.
     is_last = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
     keep = pa.concat_arrays([is_last, pa.array([True])])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
@@ -73,12 +75,17 @@ def write_parquet(rows: pa.Table, sink: pa.NativeFile, options: ParquetOptions) 
     )
 
 
-def read_ids(filesystem: pafs.FileSystem, paths: list[str]) -> set[str]:
-    """The ``id`` values stored in these files (reads only that column)."""
-    if not paths:
+def read_ids(filesystem: pafs.FileSystem, files: Sequence[str | pafs.FileInfo]) -> set[str]:
+    """The ``id`` values stored in these files (reads only that column).
+
+    Files are read in parallel by pyarrow's dataset scanner; pass FileInfos
+    from a listing to save a HEAD request per file on S3.
+    """
+    if not files:
         return set()
-    dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
-    return set(dataset.to_table(columns=[ID_COLUMN]).column(ID_COLUMN).to_pylist())
+    dataset = ds.dataset(list(files), filesystem=filesystem, format="parquet")
+    ids = dataset.to_table(columns=[ID_COLUMN]).column(ID_COLUMN)
+    return set(pc.unique(ids).to_pylist())
 
 
 def read_lake_metadata(filesystem: pafs.FileSystem, path: str) -> tuple[str | None, list[str]]:

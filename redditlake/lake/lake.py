@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from redditlake.lake import batch, views
-from redditlake.lake.compact import CompactResult, compact_partition
+from redditlake.lake.batch import ID_COLUMN
+from redditlake.lake.compact import CompactResult, compact_partition, rewrite_partition
 from redditlake.lake.files import (
     MODE_APPEND,
     MODE_DEDUP,
@@ -24,7 +26,8 @@ from redditlake.lake.files import (
 from redditlake.lake.location import Location, open_location
 from redditlake.lake.locks import DEFAULT_TIMEOUT_S, PartitionLocker, locker_for
 from redditlake.lake.names import TABLE_PATTERN, subreddit_partition, table_name
-from redditlake.lake.reading import layout_files, table_dataset
+from redditlake.lake.reading import layout_file_infos, table_dataset
+from redditlake.lake.redact import RedactResult, ValueReplacer, check_values
 from redditlake.lake.storage import Storage
 
 # A file can vanish between listing and reading when a compaction replaces
@@ -93,6 +96,16 @@ class Lake:
         Rows are deduplicated within the batch (latest ``collected_at``, else
         the last row) and against the ids already stored in each target
         ``dt`` partition, under the (table, subreddit) lock.
+
+        Write order: one file per ``dt`` day, published in ascending ``dt``
+        order (oldest day first), each atomically; ``WriteResult.files`` is in
+        that order. A batch spanning several days is therefore not atomic as
+        a whole, but a crash (or an error, which stops the loop) can only
+        leave its *newest* days unwritten, never a gap below a newer day. The
+        collector relies on this: it pages Reddit's ``new`` listing (newest
+        first) and stops at the first page whose posts are all stored, so
+        missing newest days are fetched again by the next run's first pages,
+        whereas a missing older day under stored newer ones would never be.
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         if rows.num_rows == 0:
@@ -102,7 +115,9 @@ class Lake:
         files: list[str] = []
         written = 0
         with self.locker.lock(table, part):
-            for day, day_rows in by_day.items():
+            # sorted(): oldest day first, see the docstring (split_by_day
+            # sorts too; this loop must not depend on it).
+            for day, day_rows in sorted(by_day.items()):
                 fresh = batch.drop_known_ids(day_rows, self._stored_ids(table, part, [day]))
                 if fresh.num_rows:
                     files.append(self._publish(table, part, day, fresh, MODE_DEDUP))
@@ -114,9 +129,9 @@ class Lake:
     ) -> WriteResult:
         """Store every row (snapshot tables): no id dedup, same layout.
 
-        ``dt`` is the UTC date of ``dt_column`` (``collected_at`` by default).
-        No lock is needed: nothing is read before writing, and file names are
-        unique per content.
+        ``dt`` is the UTC date of ``dt_column`` (``collected_at`` by default);
+        days are published oldest first, as in ``write``. No lock is needed:
+        nothing is read before writing, and file names are unique per content.
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         if rows.num_rows == 0:
@@ -124,7 +139,7 @@ class Lake:
         prepared = batch.check_partition_columns(rows, part)
         files = [
             self._publish(table, part, day, day_rows, MODE_APPEND)
-            for day, day_rows in batch.split_by_day(prepared, dt_column).items()
+            for day, day_rows in sorted(batch.split_by_day(prepared, dt_column).items())
         ]
         return WriteResult(table, part, rows.num_rows, rows.num_rows, 0, files)
 
@@ -142,19 +157,32 @@ class Lake:
     # -- reading -----------------------------------------------------------
 
     def existing_ids(self, table: str, subreddit: str, dts: Iterable[dt.date] | None = None) -> set[str]:
-        """Ids stored for a subreddit, in the given days or in all of them."""
+        """Ids stored for a subreddit, in the given days or (``dts=None``) in all of them.
+
+        ``existing_ids(table, subreddit)`` is the subreddit's whole stored-id
+        set, e.g. for the collector's "is this page all stored already?"
+        check. Cost: one listing of the subreddit's files, then only the
+        ``id`` column of each file (on S3 about two ranged GETs per file,
+        read in parallel; no HEADs, the sizes come from the listing), so it
+        grows with the number of files, which ``compact`` keeps at one per
+        day. Taken without the write lock: a concurrent writer's new file may
+        or may not be included, a file replaced by a concurrent compaction or
+        redaction is retried.
+        """
         table, part = table_name(table), subreddit_partition(subreddit)
         return self._stored_ids(table, part, None if dts is None else list(dts))
 
     def _stored_ids(self, table: str, part: str, days: list[dt.date] | None) -> set[str]:
         for attempt in range(_READ_ATTEMPTS):
             if days is None:
-                files = layout_files(self.storage, self.location.path(table), part)
+                files = layout_file_infos(self.storage, self.location.path(table), part)
             else:
                 files = [
-                    path
+                    info
                     for day in sorted(set(days))
-                    for path in self.storage.data_files(self.location.path(self._partition(table, part, day)))
+                    for info in self.storage.data_file_infos(
+                        self.location.path(self._partition(table, part, day))
+                    )
                 ]
             try:
                 return read_ids(self.location.filesystem, files)
@@ -162,6 +190,52 @@ class Lake:
                 if attempt == _READ_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def latest(self, table: str, subreddit: str, columns: list[str], key: str = ID_COLUMN) -> pa.Table:
+        """The latest row per ``key`` by ``collected_at``, of an append-only table.
+
+        For snapshot tables such as ``comment_fetches`` (``post_id``,
+        ``num_comments``, ``collected_at``, …): ``latest("comment_fetches",
+        sub, ["post_id", "num_comments"], key="post_id")`` says which posts'
+        trees were landed and at what size. Returns exactly ``columns``, in
+        that order (``key`` and ``collected_at`` are read either way), one row
+        per non-null ``key``, in no particular order. Rows with a
+        ``collected_at`` beat rows without; equal ``collected_at`` values are
+        settled arbitrarily. ``subreddit`` and ``dt`` may be asked for.
+
+        A table or subreddit with no files gives an empty table with the
+        requested columns (typed ``null``: there is no schema to take types
+        from). A column missing from every file is a ValueError; one missing
+        from some files (added later) reads as null in their rows.
+
+        Reads only the needed columns of the subreddit's files with pyarrow
+        (a fresh file listing on every call, so unlike an S3 DuckDB
+        connection it sees files published since); ~100k rows take well
+        under a second. Rows are in memory, so for very large tables prefer
+        DuckDB over the views.
+        """
+        table, part = table_name(table), subreddit_partition(subreddit)
+        wanted = list(columns)
+        if isinstance(columns, str) or not wanted:
+            raise ValueError("columns must be a non-empty list of column names")
+        if len(set(wanted)) != len(wanted):
+            raise ValueError(f"columns {wanted} name a column twice")
+        needed = list(dict.fromkeys([key, batch.COLLECTED_COLUMN, *wanted]))
+        for attempt in range(_READ_ATTEMPTS):
+            dataset = table_dataset(self.storage, table, part)
+            if dataset is None:
+                return pa.table({name: pa.array([], pa.null()) for name in wanted})
+            unknown = [name for name in needed if name not in dataset.schema.names]
+            if unknown:
+                raise ValueError(f"{table} (r/{part}) has no column(s) {unknown}")
+            try:
+                rows = dataset.to_table(columns=needed)
+                break
+            except FileNotFoundError:
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+        rows = rows.filter(pc.is_valid(rows.column(key)))
+        return batch.dedup_by_id(rows, key).select(wanted)
 
     def tables(self) -> list[str]:
         """Names of the tables in the lake (folders with a valid table name)."""
@@ -211,3 +285,58 @@ class Lake:
                     if day_folder.startswith("dt="):
                         compact_partition(self.storage, f"{partition_path}/{day_folder}", self.parquet, result)
         return result
+
+    def redact(self, table: str, subreddit: str, ids: Iterable[str], values: Mapping[str, object]) -> RedactResult:
+        """Replace column values in the stored rows of ``ids`` (deletion compliance).
+
+        For every ``dt`` partition of (table, subreddit) holding any of
+        ``ids``, rewrites the partition with those rows' ``values`` replaced,
+        e.g. ``{"title": "[deleted]", "selftext": None, "author":
+        "[deleted]"}``. Every other row and column stays as it is; the schema
+        and one row per id are kept. Publication is compaction's (see
+        ``compact``): the rewritten file is published atomically, then the
+        files it replaces are deleted, and the new file records their names,
+        so a crash in between leaves the old rows visible only until the
+        next ``redact`` or ``compact`` of the partition, and loses nothing.
+        A partition already showing the values in one file is left as is,
+        so redacting twice is cheap.
+
+        Holds the (table, subreddit) write lock throughout. Raises
+        ValueError for an empty ``values``, a column the subreddit's files
+        do not have, ``id``/``subreddit``/``dt``, or a value that does not
+        fit its column's type; nothing is rewritten then. With nothing
+        stored for the subreddit there is nothing to check against: every
+        id is reported ``not_found``.
+        """
+        table, part = table_name(table), subreddit_partition(subreddit)
+        if isinstance(ids, str):
+            raise TypeError("ids must be a collection of ids, not one string")
+        wanted = frozenset(ids)
+        if not all(isinstance(i, str) for i in wanted):
+            raise TypeError("ids must be strings")
+        if not values:
+            raise ValueError("redact needs at least one column value to set")
+        table_path = self.location.path(table)
+        with self.locker.lock(table, part):
+            dataset = table_dataset(self.storage, table, part)
+            if dataset is None:
+                return RedactResult(table, part, frozenset(), wanted)
+            scalars = check_values(dataset.schema, values)
+            if not wanted:
+                return RedactResult(table, part, frozenset(), frozenset())
+            if ID_COLUMN not in dataset.schema.names:
+                raise ValueError(f"{table} has no {ID_COLUMN!r} column to find rows by")
+            id_set = pa.array(sorted(wanted), pa.string())
+            hits = dataset.to_table(columns=[ID_COLUMN, "dt"], filter=pc.field(ID_COLUMN).isin(id_set))
+            found = frozenset(hits.column(ID_COLUMN).to_pylist())
+            replacer = ValueReplacer(id_set, scalars)
+            replaced: list[str] = []
+            written: list[str] = []
+            for day in sorted(set(hits.column("dt").to_pylist())):
+                done = rewrite_partition(
+                    self.storage, f"{table_path}/subreddit={part}/dt={day.isoformat()}", self.parquet, edit=replacer
+                )
+                replaced += [self.location.uri_of(p) for p in done.leftovers + done.replaced]
+                if done.written is not None:
+                    written.append(self.location.uri_of(done.written))
+        return RedactResult(table, part, found, wanted - found, replacer.rows, replaced, written)

@@ -57,10 +57,22 @@ class Storage:
 
     def data_files(self, directory: str, *, recursive: bool = False) -> list[str]:
         """Published data files under ``directory`` (sorted; [] if missing)."""
+        return [info.path for info in self.data_file_infos(directory, recursive=recursive)]
+
+    def data_file_infos(self, directory: str, *, recursive: bool = False) -> list[pafs.FileInfo]:
+        """``data_files`` with the sizes the listing returned (sorted by path).
+
+        Handing these (rather than paths) to ``pyarrow.dataset`` spares one
+        HEAD request per file on S3: pyarrow needs a file's size to read its
+        footer and takes it from the FileInfo when there is one.
+        """
         return sorted(
-            info.path
-            for info in self._list(directory, recursive=recursive)
-            if info.type == pafs.FileType.File and is_data_file(info.base_name)
+            (
+                info
+                for info in self._list(directory, recursive=recursive)
+                if info.type == pafs.FileType.File and is_data_file(info.base_name)
+            ),
+            key=lambda info: info.path,
         )
 
     def subfolders(self, directory: str) -> list[str]:

@@ -152,6 +152,15 @@ class RedditClient:
             if not after:
                 return
 
+    async def user_about(self, name: str) -> dict[str, Any] | None:
+        """An account's t2 data; None for a deleted account (404). Suspended accounts
+        answer with little more than ``is_suspended``."""
+        try:
+            thing = await self.get(f"/user/{name}/about")
+        except pc.NotFound:
+            return None
+        return thing.get("data") if isinstance(thing, dict) else None
+
     async def info(self, fullnames: list[str]) -> list[dict[str, Any]]:
         """Things by fullname, 100 per request (Reddit's maximum)."""
         out: list[dict[str, Any]] = []

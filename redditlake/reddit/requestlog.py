@@ -97,8 +97,12 @@ class RequestLog:
         return pa.Table.from_pylist([asdict(r) for r in records], schema=REQUEST_SCHEMA)
 
 
+_USER_PATH = re.compile(r"^/user/[^/]+")
+
+
 def new_record(method: str, url: str, attempt: int) -> RequestRecord:
-    path = urlsplit(url).path
+    # Account names stay out of the request log: pseudonymised lakes must not leak them here.
+    path = _USER_PATH.sub("/user/*", urlsplit(url).path)
     m = _SUBREDDIT.match(path)
     return RequestRecord(
         ts=datetime.now(UTC),

@@ -1,0 +1,47 @@
+"""What the flows share: one client per process, the lake, the request log's landing."""
+
+from __future__ import annotations
+
+from redditlake.config import Settings
+from redditlake.errors import RedditLakeError
+from redditlake.lake import Lake
+from redditlake.landing import Landing
+from redditlake.privacy import Pseudonymiser
+from redditlake.reddit.client import RedditClient, make_transport
+from redditlake.reddit.requestlog import RequestLog
+from tasks.budget import prefect_request_gate
+
+
+async def open_client(settings: Settings) -> RedditClient:
+    """One client (one budget) per process, gated by the Prefect rate limit of its client id."""
+    return RedditClient(settings, make_transport(settings, gate=await prefect_request_gate(settings)))
+
+
+def open_lake(settings: Settings) -> Lake:
+    return Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+
+
+def open_landing(settings: Settings) -> Landing:
+    privacy = settings.privacy
+    pseudonymiser = None
+    if privacy.pseudonymise_authors:
+        pseudonymiser = Pseudonymiser(privacy.pseudonym_key.get_secret_value() if privacy.pseudonym_key else None)
+    return Landing(open_lake(settings), pseudonymiser)
+
+
+def land_request_log(lake: Lake, client: RedditClient) -> None:
+    """Every request of the run, into ``api_requests`` (one batch per subreddit)."""
+    records = client.transport.request_log.drain()
+    by_sub: dict[str, list] = {}
+    for r in records:
+        by_sub.setdefault(r.subreddit or "_all", []).append(r)
+    for sub, recs in by_sub.items():
+        lake.append("api_requests", sub, RequestLog.to_arrow(recs), dt_column="ts")
+
+
+def one_line(exc: object) -> str:
+    if isinstance(exc, RedditLakeError):
+        return str(exc)
+    if isinstance(exc, BaseException):
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return str(exc)

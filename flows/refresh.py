@@ -1,0 +1,55 @@
+"""Deletion compliance as a flow: re-check stored items, refresh metrics, redact what users deleted."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from blocks.reddit import apply_reddit_block
+from flows.common import land_request_log, one_line, open_client, open_lake
+from redditlake import compliance
+from redditlake.config import Settings, load_settings
+from redditlake.errors import RedditLakeError
+from redditlake.lake import Lake
+from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.reddit.client import RedditClient
+from redditlake.reddit.requestlog import requests_for
+from tasks.reddit import retry_if_transient
+
+
+@task(name="check-stored", task_run_name="check r/{subreddit}", cache_policy=NO_CACHE, retries=2,
+      retry_delay_seconds=[10, 30], retry_condition_fn=retry_if_transient)
+async def check_stored(client: RedditClient, lake: Lake, subreddit: str):
+    return await compliance.check(client, lake, subreddit)
+
+
+@task(name="redact", task_run_name="redact r/{subreddit}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+async def redact(lake: Lake, subreddit: str, posts, verdicts) -> compliance.RefreshResult:
+    return await asyncio.to_thread(compliance.apply, lake, subreddit, posts, verdicts, now_utc())
+
+
+@flow(name="refresh", log_prints=False)
+async def refresh(subreddits: list[str], settings: Settings | None = None) -> list[str]:
+    """For each subreddit: ask Reddit about every stored post and comment (100 per request),
+    append fresh post metrics, and redact what was deleted or removed. Returns one line each."""
+    settings = await apply_reddit_block(settings or load_settings())
+    logger = get_run_logger()
+    lake = open_lake(settings)
+    lines: list[str] = []
+    async with await open_client(settings) as client:
+        for raw in subreddits:
+            try:
+                sub = validate_subreddit(raw)
+                with requests_for(sub):
+                    posts, verdicts, checked = await check_stored(client, lake, sub)
+                result = await redact(lake, sub, posts, verdicts)
+                result.checked = checked
+                lines.append(result.line())
+            except (RedditLakeError, ValueError) as exc:
+                lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
+        await asyncio.to_thread(land_request_log, lake, client)
+    for line in lines:
+        (logger.info if "FAILED" not in line else logger.error)(line)
+    return lines
