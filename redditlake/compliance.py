@@ -91,7 +91,7 @@ def apply(lake: Lake, subreddit: str, posts: list[dict[str, Any]], verdicts: lis
         result.redacted[kind] = sum(1 for v in verdicts if v.kind == kind)
     if verdicts:
         rows = Deletion.to_arrow(
-            Deletion(id=v.id, kind=v.kind, reason=v.reason, scope=v.scope, detected_at=now) for v in verdicts
+            Deletion(id=v.id, kind=v.kind, reason=v.reason, scope=v.scope, collected_at=now) for v in verdicts
         )
-        lake.append(Deletion.table, subreddit, rows, dt_column="detected_at")
+        lake.append(Deletion.table, subreddit, rows)
     return result

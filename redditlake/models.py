@@ -309,7 +309,7 @@ class Deletion(Record):
     kind: str  # posts | comments
     reason: str
     scope: str  # content | author
-    detected_at: datetime
+    collected_at: datetime  # when the refresh saw it gone
 
 
 MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}

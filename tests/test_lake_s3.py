@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server, s3_client
@@ -16,6 +20,7 @@ from test_lake import DAY1, DAY2, posts
 
 from redditlake.lake import Lake, LockTimeout, WriteResult
 from redditlake.lake.locks import S3Locker
+from redditlake.lake.storage import Storage
 
 _buckets = itertools.count()
 
@@ -215,3 +220,152 @@ def test_an_s3_lake_can_be_handed_to_another_process(lake: Lake) -> None:
     copy = pickle.loads(pickle.dumps(lake))
 
     assert copy.write("posts", "python", posts(["a", "b"])).written == 1
+
+
+# -- reading ids, redaction, latest snapshots ------------------------------------------
+
+
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /')
+
+
+def recorded_requests(caplog: pytest.LogCaptureFixture, action: Callable[[], object]) -> Counter[str]:
+    """HTTP methods of the requests the moto server logged while ``action`` ran.
+
+    Read from the server's (werkzeug's) access log rather than moto's
+    recorder, which would write a ``moto_recording`` file into the cwd.
+    """
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        action()
+    methods = (_REQUEST_LINE.search(r.getMessage()) for r in caplog.records if r.name == "werkzeug")
+    return Counter(m.group(1) for m in methods if m)
+
+
+def test_existing_ids_of_a_subreddit_reads_each_file_without_a_head_request(
+    lake: Lake, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(6):
+        lake.write("posts", "python", posts([f"a{n}", f"b{n}"], created=[DAY1, DAY2]))  # 2 files per write
+    lake.write("posts", "rust", posts(["r"]))
+
+    ids: set[str] = set()
+    methods = recorded_requests(caplog, lambda: ids.update(lake.existing_ids("posts", "python")))
+
+    assert ids == {f"{x}{n}" for x in "ab" for n in range(6)}
+    # A listing, then the id column of each of the 12 files (footer and
+    # column chunk); the sizes come from the listing, so no HEAD per file.
+    assert methods["GET"] >= 12
+    assert methods.get("HEAD", 0) == 0
+    assert methods["GET"] <= 3 * 12
+
+
+def test_redact_on_s3(lake: Lake, s3_endpoint: str, bucket: str) -> None:
+    lake.write("posts", "python", posts(["a", "b", "c"], created=[DAY1, DAY1, DAY2], author=["ua", "ub", "uc"]))
+    lake.write("posts", "python", posts(["d"], author=["ud"]))
+    con = lake.duckdb()  # an S3 view: a snapshot of the files of this moment
+
+    result = lake.redact("posts", "python", {"b", "c", "zz"}, {"title": "[deleted]", "author": None})
+
+    assert (result.redacted, result.not_found, result.rows) == ({"b", "c"}, {"zz"}, 2)
+    assert len(result.files) == 2 and len(result.files_replaced) == 3
+    keys = {f"s3://{bucket}/{k}" for k in list_keys(s3_endpoint, bucket)}
+    assert set(result.files) <= keys and not set(result.files_replaced) & keys
+    assert [k for k in keys if "_locks" in k] == []
+    assert lake.query("SELECT id, title, author FROM posts ORDER BY id").to_pylist() == [
+        {"id": "a", "title": "title a", "author": "ua"},
+        {"id": "b", "title": "[deleted]", "author": None},
+        {"id": "c", "title": "[deleted]", "author": None},
+        {"id": "d", "title": "title d", "author": "ud"},
+    ]
+    con.close()
+    with pytest.raises(ValueError, match="unknown column"):
+        lake.redact("posts", "python", {"a"}, {"auhtor": None})
+
+
+@pytest.mark.parametrize("cleanup", ["redact", "compact"])
+def test_a_redaction_that_fails_to_delete_loses_nothing_and_is_cleaned_up_on_s3(
+    lake: Lake, s3_endpoint: str, bucket: str, cleanup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake.write("posts", "python", posts(["a", "b"], author=["ua", "ub"]))
+    lake.write("posts", "python", posts(["c"], author=["uc"]))
+
+    def unreachable(self: Storage, path: str) -> None:
+        raise OSError("connection reset while deleting")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Storage, "delete", unreachable)
+        with pytest.raises(OSError, match="connection reset"):
+            lake.redact("posts", "python", {"a"}, {"author": "[deleted]"})
+
+    # The redacted file was published, the old ones are still there: every
+    # row is readable, "a" twice, until the partition is rewritten again.
+    assert [k for k in list_keys(s3_endpoint, bucket) if "_locks" in k] == []
+    assert len([k for k in list_keys(s3_endpoint, bucket) if k.endswith(".parquet")]) == 3
+    assert lake.query("SELECT id, author, count(*) AS n FROM posts GROUP BY ALL ORDER BY ALL").to_pylist() == [
+        {"id": "a", "author": "[deleted]", "n": 1},
+        {"id": "a", "author": "ua", "n": 1},
+        {"id": "b", "author": "ub", "n": 2},
+        {"id": "c", "author": "uc", "n": 2},
+    ]
+
+    if cleanup == "redact":
+        lake.redact("posts", "python", {"b"}, {"author": "[deleted]"})
+    else:
+        lake.compact("posts")
+
+    assert len([k for k in list_keys(s3_endpoint, bucket) if k.endswith(".parquet")]) == 1
+    assert lake.query("SELECT id, author FROM posts ORDER BY id").to_pylist() == [
+        {"id": "a", "author": "[deleted]"},
+        {"id": "b", "author": "[deleted]" if cleanup == "redact" else "ub"},
+        {"id": "c", "author": "uc"},
+    ]
+
+
+def test_latest_on_s3_sees_snapshots_published_since_the_last_call(lake: Lake) -> None:
+    ts = pa.timestamp("us", tz="UTC")
+
+    def fetched(post_id: str, num_comments: int, at: dt.datetime) -> pa.Table:
+        return pa.table(
+            {"post_id": [post_id], "num_comments": [num_comments], "collected_at": pa.array([at], ts)}
+        )
+
+    assert lake.latest("comment_fetches", "python", ["post_id", "num_comments"], key="post_id").num_rows == 0
+    lake.append("comment_fetches", "python", fetched("p1", 3, DAY1))
+    lake.append("comment_fetches", "python", fetched("p2", 7, DAY1))
+    assert lake.latest("comment_fetches", "python", ["post_id", "num_comments"], key="post_id").sort_by(
+        "post_id"
+    ).to_pylist() == [{"post_id": "p1", "num_comments": 3}, {"post_id": "p2", "num_comments": 7}]
+
+    lake.append("comment_fetches", "python", fetched("p1", 12, DAY2))
+
+    latest = lake.latest("comment_fetches", "python", ["post_id", "num_comments"], key="post_id")
+    assert sorted(latest.to_pylist(), key=lambda r: r["post_id"]) == [
+        {"post_id": "p1", "num_comments": 12},
+        {"post_id": "p2", "num_comments": 7},
+    ]
+
+
+@pytest.mark.parametrize("reader", ["existing_ids", "latest"])
+def test_readers_list_again_when_a_compaction_removes_a_file_they_listed(
+    lake: Lake, reader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redditlake.lake.lake as lake_module
+
+    for n in range(3):
+        lake.write("posts", "python", posts([f"a{n}"], collected=DAY2))
+    real_listing = lake_module.layout_file_infos
+    listings = []
+
+    def stale_listing(*args: object, **kwargs: object) -> object:
+        files = real_listing(*args, **kwargs)  # type: ignore[arg-type]
+        if not listings:
+            lake.compact("posts")  # replaces every file just listed
+        listings.append(files)
+        return files
+
+    monkeypatch.setattr(lake_module, "layout_file_infos", stale_listing)
+    if reader == "existing_ids":
+        assert lake.existing_ids("posts", "python") == {"a0", "a1", "a2"}
+    else:
+        assert sorted(lake.latest("posts", "python", ["id"]).column("id").to_pylist()) == ["a0", "a1", "a2"]
+    assert [len(files) for files in listings] == [3, 1]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyarrow import fs as pafs
 
 from redditlake.lake import batch, views
 from redditlake.lake.batch import ID_COLUMN
@@ -33,6 +35,8 @@ from redditlake.lake.storage import Storage
 # A file can vanish between listing and reading when a compaction replaces
 # it; listing again then finds its replacement.
 _READ_ATTEMPTS = 3
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -173,21 +177,32 @@ class Lake:
         return self._stored_ids(table, part, None if dts is None else list(dts))
 
     def _stored_ids(self, table: str, part: str, days: list[dt.date] | None) -> set[str]:
-        for attempt in range(_READ_ATTEMPTS):
+        def list_files() -> list[pafs.FileInfo]:
             if days is None:
-                files = layout_file_infos(self.storage, self.location.path(table), part)
-            else:
-                files = [
-                    info
-                    for day in sorted(set(days))
-                    for info in self.storage.data_file_infos(
-                        self.location.path(self._partition(table, part, day))
-                    )
-                ]
+                return layout_file_infos(self.storage, self.location.path(table), part)
+            return [
+                info
+                for day in sorted(set(days))
+                for info in self.storage.data_file_infos(self.location.path(self._partition(table, part, day)))
+            ]
+
+        return self._read_listed(list_files, lambda files: read_ids(self.location.filesystem, files))
+
+    def _read_listed(self, list_files: Callable[[], list[pafs.FileInfo]], read: Callable[[list[pafs.FileInfo]], T]) -> T:
+        """``read(list_files())``, listing again if a listed file vanished meanwhile.
+
+        A compaction or redaction may delete a file between our listing and
+        our reading it; listing again then finds its replacement. How the
+        vanished file shows differs (FileNotFoundError locally or when pyarrow
+        stats the path; a plain OSError when it opens an S3 object of known
+        size), so any OSError is retried if a listed file is gone.
+        """
+        for attempt in range(_READ_ATTEMPTS):
+            files = list_files()
             try:
-                return read_ids(self.location.filesystem, files)
-            except FileNotFoundError:
-                if attempt == _READ_ATTEMPTS - 1:
+                return read(files)
+            except OSError:
+                if attempt == _READ_ATTEMPTS - 1 or not self.storage.any_missing([f.path for f in files]):
                     raise
         raise AssertionError("unreachable")
 
@@ -221,19 +236,20 @@ class Lake:
         if len(set(wanted)) != len(wanted):
             raise ValueError(f"columns {wanted} name a column twice")
         needed = list(dict.fromkeys([key, batch.COLLECTED_COLUMN, *wanted]))
-        for attempt in range(_READ_ATTEMPTS):
-            dataset = table_dataset(self.storage, table, part)
+        table_path = self.location.path(table)
+
+        def read(files: list[pafs.FileInfo]) -> pa.Table | None:
+            dataset = table_dataset(self.storage, table, part, files=files)
             if dataset is None:
-                return pa.table({name: pa.array([], pa.null()) for name in wanted})
+                return None
             unknown = [name for name in needed if name not in dataset.schema.names]
             if unknown:
                 raise ValueError(f"{table} (r/{part}) has no column(s) {unknown}")
-            try:
-                rows = dataset.to_table(columns=needed)
-                break
-            except FileNotFoundError:
-                if attempt == _READ_ATTEMPTS - 1:
-                    raise
+            return dataset.to_table(columns=needed)
+
+        rows = self._read_listed(lambda: layout_file_infos(self.storage, table_path, part), read)
+        if rows is None:
+            return pa.table({name: pa.array([], pa.null()) for name in wanted})
         rows = rows.filter(pc.is_valid(rows.column(key)))
         return batch.dedup_by_id(rows, key).select(wanted)
 

@@ -37,15 +37,19 @@ def layout_file_infos(storage: Storage, table_path: str, subreddit: str | None =
     return result
 
 
-def table_dataset(storage: Storage, table: str, subreddit: str | None = None) -> ds.Dataset | None:
+def table_dataset(
+    storage: Storage, table: str, subreddit: str | None = None, *, files: list[pafs.FileInfo] | None = None
+) -> ds.Dataset | None:
     """A dataset over the table's published files, or None if it has none.
 
     The file list is fixed when the dataset is made: files published later
     are not seen by it. Each file's footer is read once so that columns added
     over time (schema evolution) are all present, null where missing.
+    ``files`` is the ``layout_file_infos`` listing if the caller has it.
     """
     base = storage.location.path(table)
-    files = layout_file_infos(storage, base, subreddit)
+    if files is None:
+        files = layout_file_infos(storage, base, subreddit)
     if not files:
         return None
     discovered = ds.dataset(

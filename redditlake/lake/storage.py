@@ -126,6 +126,13 @@ class Storage:
         with self.fs.open_output_stream(path) as out:
             out.write(data)
 
+    def any_missing(self, paths: list[str]) -> bool:
+        """True if one of these files does not exist (any more)."""
+        if not paths:
+            return False
+        infos: list[pafs.FileInfo] = self.fs.get_file_info(paths)
+        return any(info.type == pafs.FileType.NotFound for info in infos)
+
     def delete(self, path: str) -> None:
         """Delete one file; a file already gone is not an error."""
         try:

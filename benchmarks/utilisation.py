@@ -1,0 +1,265 @@
+"""Budget utilisation under a tight limit: requests made / requests allowed, and 429s.
+
+The simulator runs in this process (a SimulatorThread, 60 requests per 10 s window by
+default, far more content than the run can fetch). Each variant gets a fresh simulator and
+its collectors run as OS subprocesses (``python -m benchmarks.utilisation worker ...``),
+stopped by process-group id after the measured interval:
+
+  redditlake-1p  one process: the ``collect`` flow, 5 subreddits
+  redditlake-2p  two processes, same client id: ``collect`` for 3 and for 2 of the subreddits
+  plain-1p       the plain asyncpraw script, 5 subreddits concurrently
+  plain-2p       (optional) two plain processes, same client id
+
+Measured interval: from the first window boundary after the first counted request (so
+process start-up is excluded) to the moment the collectors are stopped. Allowed requests
+= budget x (whole windows elapsed + the partial last window pro rata). Requests made =
+the simulator's non-token requests that were not refused (429s are counted separately).
+Stats are sampled at every window boundary for a per-window breakdown.
+
+    uv run python -m benchmarks.utilisation [--seconds 85] [--variants redditlake-1p,redditlake-2p,plain-1p]
+"""
+
+from __future__ import annotations
+
+from benchmarks import common  # first: sets Prefect's environment
+
+import argparse
+import asyncio
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from redditlake.simulator import SimulatorConfig, SimulatorThread
+
+SUBREDDITS = ["python", "datascience", "askscience", "worldnews", "aww"]
+SPLIT = [SUBREDDITS[:3], SUBREDDITS[3:]]
+REQUESTS_PER_WINDOW = 60
+WINDOW_SECONDS = 10.0
+LIMIT = 300  # posts per subreddit: ~1 900 requests of work at ~1.3 requests a post, >> 85 s x 6/s
+TARGET = 0.95
+VARIANTS = {
+    "redditlake-1p": ("flow", [SUBREDDITS]),
+    "redditlake-2p": ("flow", SPLIT),
+    "plain-1p": ("plain", [SUBREDDITS]),
+    "plain-2p": ("plain", SPLIT),
+}
+DEFAULT_VARIANTS = "redditlake-1p,redditlake-2p,plain-1p"
+
+
+def sim_config() -> SimulatorConfig:
+    return SimulatorConfig(
+        seed=42,
+        subreddits=SUBREDDITS,
+        posts_per_subreddit=LIMIT,
+        comments_per_post_mean=20.0,
+        requests_per_window=REQUESTS_PER_WINDOW,
+        window_seconds=WINDOW_SECONDS,
+    )
+
+
+# -- the worker (a subprocess) ----------------------------------------------------------------
+
+
+def worker(args: argparse.Namespace) -> None:
+    subs = args.subreddits.split(",")
+    if args.mode == "plain":
+        result = asyncio.run(common.plain_collect(args.url, args.client_id, args.secret, subs, args.limit, args.window))
+        print(f"plain worker finished: {sum(len(v) for v in result.comments.values())} comments, "
+              f"exceptions {dict(result.errors)}", flush=True)
+        return
+    from flows.collect import collect
+
+    settings = common.sim_settings(
+        args.url, args.client_id, args.secret, args.lake,
+        requests_per_window=args.requests_per_window, window_seconds=args.window,
+        sorts=["new"], limit=args.limit, comments=True,
+    )
+    summaries = asyncio.run(collect(subs, settings))
+    print("flow worker finished: " + "; ".join(s.line() for s in summaries), flush=True)
+
+
+# -- the parent ---------------------------------------------------------------------------------
+
+
+def start_worker(mode: str, subs: list[str], sim: SimulatorThread, lake: str, log: Path,
+                 api_url: str | None) -> subprocess.Popen:
+    client_id, secret = sim.running.credentials()
+    cmd = [
+        sys.executable, "-m", "benchmarks.utilisation", "worker",
+        "--mode", mode, "--url", sim.url, "--client-id", client_id, "--secret", secret,
+        "--subreddits", ",".join(subs), "--limit", str(LIMIT), "--lake", lake,
+        "--requests-per-window", str(REQUESTS_PER_WINDOW), "--window", str(WINDOW_SECONDS),
+    ]
+    env = dict(os.environ)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url  # the parent's Prefect server: one for all workers
+    out = log.open("w")
+    # A session of its own: the worker and anything it starts are stopped by process-group id.
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def counted(stats: dict[str, Any]) -> tuple[int, int]:
+    """(requests charged to the budget, 429s) so far."""
+    return common.api_requests(stats) - stats["rate_limited"], stats["rate_limited"]
+
+
+def run_variant(name: str, seconds: float, api_url: str | None) -> dict[str, Any]:
+    mode, groups = VARIANTS[name]
+    lake_dir = tempfile.mkdtemp(prefix="redditlake-bench-util-")
+    procs: list[subprocess.Popen] = []
+    logs = [common.OUT / f"utilisation-{name}-{i + 1}.log" for i in range(len(groups))]
+    common.OUT.mkdir(parents=True, exist_ok=True)
+    with SimulatorThread(sim_config()) as sim:
+        origin = sim.running.sim.started  # windows are aligned to this monotonic instant
+        try:
+            for group, log in zip(groups, logs):
+                procs.append(start_worker(mode, group, sim, f"{lake_dir}/lake", log, api_url))
+            # Wait for the first counted request, then start at the next window boundary.
+            deadline = time.monotonic() + 180
+            while common.api_requests(sim.stats()) == 0:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"{name}: no request within 180 s; see {[str(p) for p in logs]}")
+                time.sleep(0.02)
+            first_window = math.floor((time.monotonic() - origin) / WINDOW_SECONDS) + 1
+            start = origin + first_window * WINDOW_SECONDS
+            end = start + seconds
+            samples: list[tuple[float, dict[str, Any]]] = []
+            boundary = start
+            while boundary < end:
+                time.sleep(max(0.0, boundary - time.monotonic()))
+                samples.append((time.monotonic(), sim.stats()))
+                boundary += WINDOW_SECONDS
+            time.sleep(max(0.0, end - time.monotonic()))
+            samples.append((time.monotonic(), sim.stats()))
+            exited = [p.pid for p in procs if p.poll() is not None]
+        finally:
+            for p in procs:
+                stop_worker(p)
+        after_stop = sim.stats()
+    shutil.rmtree(lake_dir, ignore_errors=True)
+
+    (t0, s0), (t1, s1) = samples[0], samples[-1]
+    elapsed = t1 - t0
+    windows = elapsed / WINDOW_SECONDS  # whole windows + the partial last one pro rata
+    allowed = REQUESTS_PER_WINDOW * windows
+    made0, r0 = counted(s0)
+    made1, r1 = counted(s1)
+    per_window = []
+    for (_, a), (_, b) in zip(samples, samples[1:]):
+        (ma, ra), (mb, rb) = counted(a), counted(b)
+        per_window.append((mb - ma, rb - ra))
+    full = per_window[: int(seconds // WINDOW_SECONDS)]
+    made = made1 - made0
+    return {
+        "variant": name,
+        "processes": len(groups),
+        "subreddits": groups,
+        "measured_seconds": round(elapsed, 2),
+        "windows": round(windows, 3),
+        "allowed": round(allowed, 1),
+        "requests": made,
+        "utilisation": round(made / allowed, 4),
+        "http_429": r1 - r0,
+        "http_429_whole_run": after_stop["rate_limited"],
+        "per_full_window": [m for m, _ in full],
+        "per_full_window_429": [r for _, r in full],
+        "partial_last_window": per_window[len(full):],
+        "token_requests": after_stop["by_family"].get("token", 0),
+        "peak_concurrency": after_stop["peak_concurrency"],
+        "worker_exited_early": exited,
+        "logs": [str(p.relative_to(common.OUT.parent.parent)) for p in logs],
+    }
+
+
+def log_evidence(path: str) -> dict[str, int]:
+    """Counts of notable lines in a worker log."""
+    text = (common.OUT.parent.parent / path).read_text(errors="replace")
+    return {
+        "retry_warnings": text.count("; retry "),
+        "errors": sum(1 for line in text.splitlines() if "| ERROR" in line or "Traceback" in line),
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = f"{'variant':15}{'procs':>6}{'seconds':>9}{'windows':>9}{'allowed':>9}{'made':>7}{'util':>8}{'429s':>6}  per full window"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(
+            f"{r['variant']:15}{r['processes']:>6}{r['measured_seconds']:>9.1f}{r['windows']:>9.2f}{r['allowed']:>9.1f}"
+            f"{r['requests']:>7}{r['utilisation']:>8.1%}{r['http_429']:>6}  {r['per_full_window']}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    w = sub.add_parser("worker", help="(internal) one collector process")
+    w.add_argument("--mode", choices=["flow", "plain"], required=True)
+    for opt in ("--url", "--client-id", "--secret", "--subreddits", "--lake"):
+        w.add_argument(opt, required=True)
+    w.add_argument("--limit", type=int, required=True)
+    w.add_argument("--requests-per-window", type=float, required=True)
+    w.add_argument("--window", type=float, required=True)
+    parser.add_argument("--seconds", type=float, default=85.0, help="measured interval per variant")
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"comma-separated, from {', '.join(VARIANTS)}")
+    args = parser.parse_args()
+    if args.command == "worker":
+        worker(args)
+        return
+
+    names = args.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}")
+    print(f"budget {REQUESTS_PER_WINDOW} requests / {WINDOW_SECONDS:g} s window; {args.seconds:g} s measured per variant",
+          flush=True)
+    results = []
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        api_url = PREFECT_API_URL.value()
+        for name in names:
+            r = run_variant(name, args.seconds, api_url)
+            r["log_evidence"] = [log_evidence(p) for p in r["logs"]]
+            results.append(r)
+            print(table([r]).splitlines()[-1], flush=True)
+    print()
+    print(table(results))
+    for r in results:
+        if r["worker_exited_early"]:
+            print(f"WARNING {r['variant']}: worker(s) {r['worker_exited_early']} exited before the end: ran out of work?")
+        print(f"{r['variant']}: logs {r['logs']}: {r['log_evidence']}; 429s over the whole run {r['http_429_whole_run']}")
+    path = common.write_json("utilisation.json", {
+        "benchmark": "utilisation",
+        "machine": common.machine(),
+        "simulator": sim_config().model_dump(mode="json"),
+        "seconds": args.seconds,
+        "target_utilisation": TARGET,
+        "results": results,
+    })
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
