@@ -13,7 +13,7 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger
 
-from redditlake.config import Settings, load_settings
+from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.errors import RedditLakeError
 from redditlake import pipeline
 from redditlake.landing import Landing
@@ -129,13 +129,27 @@ class _Run:
 
 
 @flow(name="collect", log_prints=False)
-async def collect(subreddits: list[str], settings: Settings | None = None) -> list[SubredditSummary]:
+async def collect(
+    subreddits: list[str],
+    settings: Settings | None = None,
+    sorts: list[Sort] | None = None,
+    limit: int | None = None,
+    time_filter: TimeFilter | None = None,
+    comments: bool | None = None,
+    users: bool | None = None,
+    lake: str | None = None,
+) -> list[SubredditSummary]:
     """Collect several subreddits at once under one shared request budget.
 
     A subreddit that fails (bad name, private, API down) is reported in its
-    summary; the others are still collected.
+    summary; the others are still collected. The optional parameters override
+    the settings' ``collect`` section (deployments and the UI set them).
     """
-    settings = await apply_reddit_block(settings or load_settings())
+    settings = with_overrides(
+        settings or load_settings(),
+        sorts=sorts, limit=limit, time_filter=time_filter, comments=comments, users=users, lake=lake,
+    )
+    settings = await apply_reddit_block(settings)
     logger = get_run_logger()
     summaries: dict[str, SubredditSummary] = {}
     valid: list[str] = []

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--time-filter", choices=TIME_FILTERS, help="window for top/controversial (default: week)")
     c.add_argument("--comments", dest="comments", action="store_true", default=None, help="collect complete comment trees (default)")
     c.add_argument("--no-comments", dest="comments", action="store_false", help="posts only")
+    c.add_argument("--users", action="store_true", default=None, help="also collect authors' profiles (a request each)")
     c.add_argument("--lake", help="lake location: a folder or s3://bucket/prefix (default: ./lake)")
 
     r = sub.add_parser(
@@ -98,20 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace):
-    from redditlake.config import load_settings
+    from redditlake.config import load_settings, with_overrides
 
-    settings = load_settings(args.config)
-    updates: dict = {}
-    if getattr(args, "sort", None):
-        updates["sorts"] = list(dict.fromkeys(args.sort))
-    for name in ("limit", "time_filter", "comments"):
-        if getattr(args, name, None) is not None:
-            updates[name] = getattr(args, name)
-    collect = settings.collect.model_validate({**settings.collect.model_dump(), **updates})
-    lake = settings.lake
-    if getattr(args, "lake", None):
-        lake = lake.model_copy(update={"uri": args.lake})
-    return settings.model_copy(update={"collect": collect, "lake": lake})
+    return with_overrides(
+        load_settings(args.config),
+        sorts=getattr(args, "sort", None),
+        limit=getattr(args, "limit", None),
+        time_filter=getattr(args, "time_filter", None),
+        comments=getattr(args, "comments", None),
+        users=getattr(args, "users", None),
+        lake=getattr(args, "lake", None),
+    )
 
 
 def run_collect(subreddits: list[str], settings) -> int:

@@ -153,3 +153,29 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"invalid setting {where}: {err['msg']}") from None
+
+
+def with_overrides(
+    settings: Settings,
+    *,
+    sorts: list[str] | None = None,
+    limit: int | None = None,
+    time_filter: str | None = None,
+    comments: bool | None = None,
+    users: bool | None = None,
+    lake: str | None = None,
+) -> Settings:
+    """Settings with per-run choices (CLI flags, deployment parameters) applied, validated."""
+    updates = {
+        k: v
+        for k, v in dict(sorts=sorts and list(dict.fromkeys(sorts)), limit=limit, time_filter=time_filter,
+                         comments=comments, users=users).items()
+        if v is not None
+    }
+    try:
+        collect = CollectSettings.model_validate({**settings.collect.model_dump(), **updates})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"invalid {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    lake_settings = settings.lake.model_copy(update={"uri": lake}) if lake else settings.lake
+    return settings.model_copy(update={"collect": collect, "lake": lake_settings})

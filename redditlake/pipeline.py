@@ -87,13 +87,10 @@ def fetched_trees(lake: Lake, subreddit: str) -> dict[str, int]:
 def unfetched_stored_posts(lake: Lake, subreddit: str, fetched: dict[str, int]) -> list[dict[str, Any]]:
     """Stored posts whose trees were never landed (a run that died between its
     posts and their comments): the next run fetches them even if no listing shows them."""
-    if "posts" not in lake.tables():
+    stored = lake.latest("posts", subreddit, ["id", "num_comments"])
+    if stored.num_rows == 0:
         return []
-    table = lake.read("posts", subreddit)
-    if table.num_rows == 0:
-        return []
-    rows = table.select(["id", "num_comments"]).to_pylist()
-    return [r for r in rows if r["id"] not in fetched and (r["num_comments"] or 0) > 0]
+    return [r for r in stored.to_pylist() if r["id"] not in fetched and (r["num_comments"] or 0) > 0]
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -188,7 +188,9 @@ class Lake:
 
         return self._read_listed(list_files, lambda files: read_ids(self.location.filesystem, files))
 
-    def _read_listed(self, list_files: Callable[[], list[pafs.FileInfo]], read: Callable[[list[pafs.FileInfo]], T]) -> T:
+    def _read_listed(
+        self, list_files: Callable[[], list[pafs.FileInfo]], read: Callable[[list[pafs.FileInfo]], T]
+    ) -> T:
         """``read(list_files())``, listing again if a listed file vanished meanwhile.
 
         A compaction or redaction may delete a file between our listing and
