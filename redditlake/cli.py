@@ -96,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redditlake: interrupted; rerun to resume (nothing written is lost or doubled)", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an unexpected failure: one line, the traceback on request
+        if args.verbose:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"redditlake: unexpected error: {type(exc).__name__}: {first} (rerun with --verbose for details)", file=sys.stderr)
+        return 2
 
 
 def _settings(args: argparse.Namespace):

@@ -83,6 +83,11 @@ def check_request_history(lake: Lake, minutes: float) -> Check:
 
 
 async def check_reddit(settings: Settings) -> Check:
+    # A health check answers within seconds: two tries, short timeouts, no long backoff.
+    http = settings.http.model_copy(
+        update={"max_attempts": 2, "backoff_base": 0.5, "backoff_max": 1.0, "connect_timeout": 5.0, "read_timeout": 10.0}
+    )
+    settings = settings.model_copy(update={"http": http})
     started = time.perf_counter()
     try:
         async with RedditClient(settings) as client:

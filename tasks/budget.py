@@ -27,6 +27,7 @@ from contextlib import asynccontextmanager
 
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency, rate_limit
+from prefect.exceptions import ObjectAlreadyExists, PrefectHTTPStatusError
 
 from redditlake.config import Settings
 from redditlake.reddit.transport import GateFactory
@@ -41,13 +42,23 @@ def _chunk(settings: Settings) -> int:
     return max(1, min(settings.budget.burst, 10))
 
 
+async def _upsert(name: str, limit: int, slot_decay_per_second: float | None = None) -> None:
+    """Create or update a limit. Prefect's upsert is read-then-create: two processes starting
+    at once can both try to create (409); the loser's second try takes the update path."""
+    async with get_client() as client:
+        for attempt in range(2):
+            try:
+                await client.upsert_global_concurrency_limit_by_name(name, limit, slot_decay_per_second)
+                return
+            except (ObjectAlreadyExists, PrefectHTTPStatusError) as exc:
+                if attempt or (isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 409):
+                    raise
+
+
 async def ensure_limit(settings: Settings) -> str:
     b = settings.budget
     name = limit_name(settings)
-    async with get_client() as client:
-        await client.upsert_global_concurrency_limit_by_name(
-            name, limit=2 * _chunk(settings), slot_decay_per_second=b.requests_per_minute / 60 * b.prefect_rate_headroom
-        )
+    await _upsert(name, 2 * _chunk(settings), b.requests_per_minute / 60 * b.prefect_rate_headroom)
     return name
 
 
@@ -84,7 +95,6 @@ async def subreddit_slot(settings: Settings, subreddit: str) -> AsyncIterator[No
         yield
         return
     name = f"collect-r-{subreddit.lower()}"
-    async with get_client() as client:
-        await client.upsert_global_concurrency_limit_by_name(name, limit=1)
+    await _upsert(name, 1)
     async with concurrency(name, occupy=1, strict=True):
         yield
