@@ -1,5 +1,6 @@
-# Needs only python3 (3.11+) on the PATH: uv is bootstrapped into .tools/ when it is not installed.
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# Needs only python3 (3.11+) on the PATH: uv is bootstrapped into .tools/ (same on every
+# machine, so CI exercises exactly what a new user runs). `make UV=uv test` uses your own.
+UV ?= .tools/bin/uv
 
 .PHONY: demo test setup bench clean
 

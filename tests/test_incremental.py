@@ -4,7 +4,7 @@ crash recovery, deletion compliance, and the same on S3."""
 from __future__ import annotations
 
 import asyncio
-import itertools
+import uuid
 
 import pytest
 
@@ -118,7 +118,6 @@ def test_refresh_redacts_what_users_deleted_and_records_it(prefect_api, make_sim
     assert int(again[0].split(": ")[1].split()[0]) < checked_first
 
 
-_buckets = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +129,7 @@ def s3_endpoint():
 def test_the_same_on_an_s3_lake(prefect_api, make_sim, s3_endpoint, monkeypatch):
     for name, value in TEST_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    bucket = f"lake-{next(_buckets)}"
+    bucket = f"collect-{uuid.uuid4().hex[:12]}"  # moto's state is per process: names must not collide across modules
     make_bucket(s3_endpoint, bucket)
     sim = make_sim(posts_per_subreddit=60, comments_per_post_mean=6)
     settings = sim_settings(sim, f"s3://{bucket}/reddit", sorts=["new", "hot"], limit=40)
