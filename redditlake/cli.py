@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("subreddits", nargs="+", metavar="SUB")
     r.add_argument("--lake", help="lake location (default: ./lake)")
 
+    k = sub.add_parser("compact", help="merge each partition's small files into one (runs add a file per batch)")
+    k.add_argument("tables", nargs="*", metavar="TABLE", help="tables to compact (default: all)")
+    k.add_argument("--subreddit", help="only this subreddit's partitions")
+    k.add_argument("--lake", help="lake location (default: ./lake)")
+
     d = sub.add_parser("demo", help="run the built-in Reddit simulator and collect from it into ./lake (no credentials)")
     d.add_argument("--lake", default="./lake", help="lake folder (default: ./lake)")
     d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100)")
@@ -89,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh}[args.command](args)
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -158,6 +163,20 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return 1 if any("FAILED" in line for line in lines) else 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from redditlake.lake import Lake
+
+    settings = _settings(args)
+    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    for table in args.tables or lake.tables():
+        try:
+            r = lake.compact(table, args.subreddit)
+        except ValueError as exc:
+            raise RedditLakeError(str(exc)) from None
+        print(f"{table}: {r.partitions_compacted} partitions, {r.files_removed} files merged, {r.rows_before} → {r.rows_after} rows")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

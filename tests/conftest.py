@@ -11,8 +11,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="redditlake-prefect-")
 os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
-for var in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_OAUTH_URL", "REDDIT_URL", "REDDITLAKE_LAKE", "REDDITLAKE_CONFIG"):
-    # Live credentials are for tests/test_live.py only, which reads them before this runs.
+# Live credentials are kept for tests/test_live.py only; every other test talks to the simulator.
+LIVE_CREDENTIALS = {k: os.environ[k] for k in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USER_AGENT") if os.environ.get(k)}
+for var in (
+    "REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USER_AGENT", "REDDIT_OAUTH_URL", "REDDIT_URL",
+    "REDDITLAKE_LAKE", "REDDITLAKE_CONFIG", "REDDITLAKE_REDDIT_BLOCK", "REDDITLAKE_PSEUDONYM_KEY",
+):
     os.environ.pop(var, None)
 
 import pytest  # noqa: E402
