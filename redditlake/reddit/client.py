@@ -25,6 +25,7 @@ from redditlake.reddit.transport import GatedRequestor, GateFactory, Transport
 log = logging.getLogger("redditlake.client")
 
 LISTING_PAGE = 100  # Reddit's maximum per listing request
+UNBOUNDED_WINDOW = 10**9
 
 
 def make_transport(settings: Settings, gate: GateFactory | None = None) -> Transport:
@@ -77,7 +78,10 @@ class RedditClient:
             check_for_updates=False,
             requestor_class=GatedRequestor,
             requestor_kwargs={"transport": self.transport},
-            window_size=int(self.settings.budget.window_seconds),
+            # asyncprawcore's own limiter spreads requests evenly over `window_size`, before our
+            # gate and without knowing it: two pacers fight. An enormous window makes its even
+            # pace never bind; it still waits out a window whose `remaining` is 0.
+            window_size=UNBOUNDED_WINDOW,
         )
         return self
 

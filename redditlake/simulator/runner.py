@@ -129,6 +129,11 @@ class SimulatorThread:
             loop.run_forever()
         finally:
             loop.run_until_complete(self._runner.cleanup())
+            # Handlers still sleeping (slow-response faults) are cancelled, not left to be destroyed.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     def stop(self) -> None:
