@@ -35,16 +35,26 @@ def prefect_api():
         yield PREFECT_API_URL.value()
 
 
-def sim_settings(sim: SimulatorThread, lake: str, **collect) -> Settings:
+def sim_env(sim: SimulatorThread, lake: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment a user sets to point redditlake at this simulator."""
     client_id, secret = next(iter(sim.config.clients.items()))
-    env = {
-        "REDDIT_OAUTH_URL": sim.url,
-        "REDDIT_URL": sim.url,
-        "REDDIT_CLIENT_ID": client_id,
-        "REDDIT_CLIENT_SECRET": secret,
-        "REDDITLAKE_LAKE": lake,
-    }
-    settings = load_settings(env=env)
+    env = {"REDDIT_OAUTH_URL": sim.url, "REDDIT_URL": sim.url, "REDDIT_CLIENT_ID": client_id, "REDDIT_CLIENT_SECRET": secret}
+    if lake:
+        env["REDDITLAKE_LAKE"] = lake
+    return {**env, **extra}
+
+
+def query_rows(lake, sql: str) -> list[tuple]:
+    """Rows of a DuckDB query over the lake's views."""
+    con = lake.duckdb()
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def sim_settings(sim: SimulatorThread, lake: str, **collect) -> Settings:
+    settings = load_settings(env=sim_env(sim, lake))
     budget = settings.budget.model_copy(
         update={
             "requests_per_minute": sim.config.requests_per_window * 60 / sim.config.window_seconds,

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from conftest import sim_env
 from redditlake.lake import Lake
 
 
@@ -48,14 +49,7 @@ def test_a_bad_config_file_is_one_line(tmp_path):
 @pytest.mark.prefect
 def test_collect_reports_bad_subreddits_and_still_collects_the_others(prefect_api, sim, tmp_path):
     lake_dir = tmp_path / "lake"
-    client_id, secret = next(iter(sim.config.clients.items()))
-    env = {
-        "PREFECT_API_URL": prefect_api,
-        "REDDIT_OAUTH_URL": sim.url,
-        "REDDIT_URL": sim.url,
-        "REDDIT_CLIENT_ID": client_id,
-        "REDDIT_CLIENT_SECRET": secret,
-    }
+    env = sim_env(sim, PREFECT_API_URL=prefect_api)
     out = redditlake(
         "collect", "python", "../etc", "secretclub", "doesnotexist", "--limit", "10", "--no-comments",
         "--lake", str(lake_dir), env=env,

@@ -6,19 +6,15 @@ import asyncio
 
 import pytest
 
-from conftest import sim_settings
+from conftest import query_rows, sim_settings
 from flows.collect import collect
 from redditlake.lake import Lake
 
 pytestmark = pytest.mark.prefect
 
 
-def _ids(lake: Lake, sql: str) -> list[str]:
-    con = lake.duckdb()
-    try:
-        return [r[0] for r in con.execute(sql).fetchall()]
-    finally:
-        con.close()
+def _ids(lake: Lake, sql: str) -> list:
+    return [r[0] for r in query_rows(lake, sql)]
 
 
 def test_collect_lands_complete_data_once_and_reports_bad_subreddits(prefect_api, sim, tmp_path):

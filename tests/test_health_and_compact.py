@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from conftest import sim_settings
+from conftest import sim_env, sim_settings
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.pipeline import fetch_posts, now_utc
@@ -15,16 +15,8 @@ from redditlake.reddit.client import RedditClient
 from test_cli import redditlake
 
 
-def sim_env(sim, lake_dir) -> dict:
-    client_id, secret = next(iter(sim.config.clients.items()))
-    return {
-        "REDDIT_OAUTH_URL": sim.url, "REDDIT_URL": sim.url, "REDDIT_CLIENT_ID": client_id,
-        "REDDIT_CLIENT_SECRET": secret, "REDDITLAKE_LAKE": str(lake_dir),
-    }
-
-
 def test_health_is_ok_against_a_working_api_and_lake(sim, tmp_path):
-    out = redditlake("health", env=sim_env(sim, tmp_path / "lake"), timeout=120)
+    out = redditlake("health", env=sim_env(sim, str(tmp_path / "lake")), timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ok   reddit api" in out.stdout and "ok   lake" in out.stdout
 
@@ -33,7 +25,7 @@ def test_health_fails_when_the_api_is_unreachable(sim, tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    env = {**sim_env(sim, tmp_path / "lake"), "REDDIT_OAUTH_URL": dead, "REDDIT_URL": dead}
+    env = {**sim_env(sim, str(tmp_path / "lake")), "REDDIT_OAUTH_URL": dead, "REDDIT_URL": dead}
     out = redditlake("health", env=env, timeout=120)
     assert out.returncode == 1
     assert "FAIL reddit api" in out.stdout and "Traceback" not in out.stderr

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import sim_settings
+from conftest import query_rows as rows, sim_settings
 from flows.collect import collect
 from flows.refresh import refresh
 from redditlake import pipeline
@@ -20,13 +20,6 @@ from s3server import TEST_CREDENTIALS, make_bucket, moto_s3_server
 pytestmark = pytest.mark.prefect
 SUB = "worldnews"
 
-
-def rows(lake: Lake, sql: str) -> list[tuple]:
-    con = lake.duckdb()
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def api_requests(sim) -> int:

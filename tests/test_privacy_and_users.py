@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from pydantic import SecretStr
 
-from conftest import sim_settings
+from conftest import query_rows as rows, sim_settings
 from flows.collect import collect
 from redditlake.config import load_settings
 from redditlake.errors import ConfigError
@@ -17,13 +17,6 @@ from redditlake.privacy import Pseudonymiser
 pytestmark = pytest.mark.prefect
 SUB = "python"
 
-
-def rows(lake: Lake, sql: str) -> list[tuple]:
-    con = lake.duckdb()
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_users_are_collected_once_and_every_name_is_pseudonymised(prefect_api, make_sim, tmp_path):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from conftest import sim_env
 from redditlake.lake import Lake
 
 pytestmark = pytest.mark.prefect
@@ -24,18 +25,9 @@ def start_collect(env: dict, *args: str) -> subprocess.Popen:
 def test_two_processes_with_one_client_id_stay_inside_the_budget(prefect_api, make_sim, tmp_path):
     sim = make_sim(requests_per_window=40, window_seconds=4, posts_per_subreddit=40, comments_per_post_mean=10)
     lake_dir = tmp_path / "lake"
-    client_id, secret = next(iter(sim.config.clients.items()))
     cfg = tmp_path / "budget.yaml"
     cfg.write_text("budget:\n  requests_per_minute: 600\n  window_seconds: 4\n")
-    env = {
-        "PREFECT_API_URL": prefect_api,
-        "REDDIT_OAUTH_URL": sim.url,
-        "REDDIT_URL": sim.url,
-        "REDDIT_CLIENT_ID": client_id,
-        "REDDIT_CLIENT_SECRET": secret,
-        "REDDITLAKE_LAKE": str(lake_dir),
-        "REDDITLAKE_CONFIG": str(cfg),
-    }
+    env = sim_env(sim, str(lake_dir), PREFECT_API_URL=prefect_api, REDDITLAKE_CONFIG=str(cfg))
     # Both collect r/python (the same subreddit at once) and one more each.
     procs = [start_collect(env, "python", sub, "--limit", "30") for sub in ("datascience", "aww")]
     outputs = [p.communicate(timeout=600) for p in procs]
