@@ -158,7 +158,7 @@ async def collect(
             valid.append(validate_subreddit(raw))
         except RedditLakeError as exc:
             summaries[raw] = SubredditSummary(raw, ok=False, error=str(exc))
-    valid = list(dict.fromkeys(valid))
+    valid = list({v.lower(): v for v in reversed(valid)}.values())[::-1]  # r/Python and r/python are one
     if valid:
         async with await open_client(settings) as client:
             states = await asyncio.gather(
