@@ -2,6 +2,11 @@
 
 The flows only orchestrate; every step is a task over ``redditlake.pipeline``.
 All subreddits of one run share one ``RedditClient`` and so one request budget.
+
+Bulk data (posts, comment batches, id sets) goes to tasks wrapped in
+``quote()``: Prefect otherwise walks every element of a task's parameters
+looking for upstream futures — measured here, 21 s of a 35 s run for one
+subreddit of 200 posts and 3,230 comments.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.errors import RedditLakeError
@@ -80,11 +86,11 @@ class _Run:
         await land(self.landing, "subreddits", self.subreddit, [about], self.collected_at)
         known = await asyncio.to_thread(lake.existing_ids, "posts", self.subreddit)
         listings = await asyncio.gather(
-            *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, known) for s in opts.sorts)
+            *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, quote(known)) for s in opts.sorts)
         )
         posts = list({p["id"]: p for listing in listings for p in listing}.values())  # hot and new overlap
-        written = await land(self.landing, "posts", self.subreddit, posts, self.collected_at)
-        await land_metrics(self.landing, self.subreddit, posts, self.collected_at)
+        written = await land(self.landing, "posts", self.subreddit, quote(posts), self.collected_at)
+        await land_metrics(self.landing, self.subreddit, quote(posts), self.collected_at)
         self.summary.posts, self.summary.posts_written = len(posts), written.written
         get_run_logger().info(
             "r/%s: %d posts (%d new) from %s", self.subreddit, len(posts), written.written, ", ".join(opts.sorts)
@@ -106,7 +112,7 @@ class _Run:
         for n, chunk in enumerate(chunks, start=1):
             sizes = [(p["id"], int(p["num_comments"])) for p in chunk]
             batch = await fetch_comments(self.client, sub, sizes, source=self.source, label=f"{n}/{len(chunks)}")
-            result = await land_comment_batch(self.landing, sub, batch, dict(sizes), now_utc())
+            result = await land_comment_batch(self.landing, sub, quote(batch), dict(sizes), now_utc())
             self.comment_authors |= pipeline.authors(batch.comments)
             self.summary.comments += len(batch.comments)
             self.summary.comments_written += result.written
@@ -124,7 +130,7 @@ class _Run:
         size = 100
         for i in range(0, len(names), size):
             users = await fetch_users(self.client, sub, names[i : i + size], label=f"{i + size}/{len(names)}")
-            await land_users(self.landing, sub, users, now_utc())
+            await land_users(self.landing, sub, quote(users), now_utc())
             self.summary.users += len(users)
 
 

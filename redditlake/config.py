@@ -70,7 +70,7 @@ class BudgetSettings(_Section):
         True, description="also gate every request through Prefect global concurrency limits (flows only)"
     )
     prefect_rate_headroom: float = Field(
-        1.5, ge=1.0, description="the Prefect rate limit is set this much above the budget: a ceiling, not the pacer"
+        2.0, ge=1.0, description="the Prefect rate limit is set this much above the budget: a ceiling, not the pacer"
     )
 
 
