@@ -18,7 +18,9 @@ response. The gate paces on them:
   decays like ``(1 - t/T)**P``: they front-load a little but still end each
   window having spent it, and never overrun it.
 * Until the first response of a window tells us the state (a new process, or a
-  window that has rolled over), only one probe request is in flight.
+  window that has rolled over), only one probe request is in flight. Resets
+  come in whole seconds, so the end of a window is known to within a second:
+  the probe goes at the earliest end, paid from the margin.
 * Waiters are served by priority, then arrival: a scheduled sweep of ``new``
   goes before a deep comment backfill when the budget is tight.
 """
@@ -150,7 +152,18 @@ class RequestBudget:
         self._dispatch()
 
     def _known(self, now: float) -> bool:
-        return self._reset_at is not None and now < self._reset_at
+        """Do the last headers still describe the current window?"""
+        if self._reset_at is None or now >= self._reset_at:
+            return False
+        # Resets come in whole seconds: the window ends between `_pace_until` and `_reset_at`.
+        # Past the first, with exactly the margin left, one probe finds out instead of idling up
+        # to a second of the new window. It is paid from the margin; once the margin is touched
+        # (the window had not rolled over, or another process probed too) we wait for `_reset_at`.
+        return not (now >= self._pace_until and self._margin_intact())
+
+    def _margin_intact(self) -> bool:
+        """Exactly the safety margin is left: nobody has spent from it yet."""
+        return max(self.safety_margin, 1) <= self._remaining < self.safety_margin + 1
 
     def _refill(self) -> None:
         now = self._clock()
@@ -175,7 +188,8 @@ class RequestBudget:
         if available < 1:
             if self._in_flight:
                 return float("inf")
-            return self._reset_at - now + 0.05
+            until = self._pace_until if self._margin_intact() else self._reset_at
+            return max(until - now, 0.0) + 0.05
         self._refill()
         if self._tokens >= 1:
             return 0.0
