@@ -112,15 +112,22 @@ def test_only_one_probe_goes_before_the_first_headers_arrive():
     assert after == 5
 
 
-@pytest.mark.parametrize("remaining", ["3.0", "0.0"])
-def test_an_exhausted_window_waits_for_the_reset(remaining):
+@pytest.mark.parametrize(
+    "remaining, reset, at_least",
+    [
+        # Only the margin left: one probe at the earliest the window can end (reset - 1 s).
+        ("3.0", "2", 0.9),
+        # Nothing left: wait until the window has surely rolled over (reset + 1 s).
+        ("0.0", "1", 1.9),
+    ],
+)
+def test_an_exhausted_window_waits_for_its_end(remaining, reset, at_least):
     async def main():
         budget = RequestBudget(safety_margin=3, max_in_flight=4)
         await budget.acquire()
-        budget.release({"x-ratelimit-remaining": remaining, "x-ratelimit-used": "97", "x-ratelimit-reset": "1"})
+        budget.release({"x-ratelimit-remaining": remaining, "x-ratelimit-used": "97", "x-ratelimit-reset": reset})
         t0 = time.monotonic()
         await budget.acquire()
         return time.monotonic() - t0
 
-    waited = asyncio.run(main())
-    assert waited >= 0.9
+    assert asyncio.run(main()) >= at_least

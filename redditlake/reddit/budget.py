@@ -113,9 +113,9 @@ class RequestBudget:
         self._remaining = remaining
         used = headers.get("x-ratelimit-used")
         self._used = int(float(used)) if used is not None else None
-        # Whole seconds, rounded down: spend as if the window ends at `reset`, but
-        # trust `remaining` until a second later, when it surely has rolled over.
-        self._pace_until = now + reset
+        # Whole seconds, rounded one way or the other: the window ends within a second of
+        # `reset`. Spend as if it ends at the earliest, trust `remaining` until the latest.
+        self._pace_until = now + max(reset - 1, 0)
         self._reset_at = now + reset + 1
 
     def snapshot(self) -> BudgetSnapshot:
