@@ -14,6 +14,7 @@ from benchmarks import common  # first: sets Prefect's environment
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from typing import Any
@@ -41,18 +42,20 @@ def sim_config() -> SimulatorConfig:
 
 def check(sim: SimulatorThread, posts: dict[str, list[str]], comments: dict[str, set[str]]) -> dict[str, Any]:
     """Compare what a side collected with the simulator's ground truth for the same posts."""
-    truth_total = got_total = missing = extra = incomplete_posts = 0
+    truth_total = got_total = missing = extra = incomplete_posts = no_comments = 0
     for ids in posts.values():
         for pid in ids:
             truth = set(sim.world.comment_ids(pid))
             got = comments.get(pid, set())
             truth_total += len(truth)
+            no_comments += not truth
             got_total += len(got & truth)
             missing += len(truth - got)
             extra += len(got - truth)
             incomplete_posts += bool(truth - got)
     return {
         "posts": sum(len(v) for v in posts.values()),
+        "posts_without_comments": no_comments,
         "comments": got_total,
         "ground_truth_comments": truth_total,
         "missing": missing,
@@ -104,18 +107,20 @@ def read_lake(lake_uri: str) -> tuple[dict[str, list[str]], dict[str, set[str]],
             by_post.setdefault(link_id.removeprefix("t3_"), set()).add(cid)
         dup = con.execute("SELECT count(*) - count(DISTINCT id) FROM comments").fetchone()[0]
         log = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE error_class IS NOT NULL) "
+            "SELECT count(*), count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE error_class IS NOT NULL), "
+            "round(median(latency_ms), 1), round(quantile_cont(latency_ms, 0.9), 1), round(max(latency_ms), 1) "
             "FROM api_requests WHERE endpoint <> 'token'"
         ).fetchone()
     finally:
         con.close()
     return by_sub, by_post, {
         "duplicate_comment_rows": dup,
-        "request_log": {"requests": log[0], "retried_attempts": log[1], "errors": log[2]},
+        "request_log": {"requests": log[0], "retried_attempts": log[1], "errors": log[2],
+                        "latency_ms_p50": log[3], "latency_ms_p90": log[4], "latency_ms_max": log[5]},
     }
 
 
-def run_redditlake(limit: int) -> dict[str, Any]:
+def run_redditlake(limit: int, prefect_limit: bool = True) -> dict[str, Any]:
     from flows.collect import collect
 
     with SimulatorThread(sim_config()) as sim, tempfile.TemporaryDirectory(prefix="redditlake-bench-") as tmp:
@@ -125,6 +130,7 @@ def run_redditlake(limit: int) -> dict[str, Any]:
             requests_per_window=REQUESTS_PER_WINDOW, window_seconds=WINDOW_SECONDS,
             sorts=["new"], limit=limit, comments=True,
         )
+        settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"prefect_limit": prefect_limit})})
         started = time.monotonic()
         summaries = asyncio.run(collect(SUBREDDITS, settings))
         wall = time.monotonic() - started
@@ -145,23 +151,28 @@ ROWS = [
     ("wall time (s)", "wall_seconds"),
     ("429s served", "http_429"),
     ("posts", "posts"),
+    ("  of which without comments", "posts_without_comments"),
     ("comments collected", "comments"),
     ("comments in ground truth", "ground_truth_comments"),
     ("complete", "complete"),
     ("peak concurrent requests", "peak_concurrency"),
+    ("max concurrent morechildren", "morechildren_concurrent_max"),
 ]
 
 
-def table(rl: dict[str, Any], plain: dict[str, Any]) -> str:
-    lines = [f"{'':28}{'redditlake':>12}{'plain':>12}{'ratio':>8}", "-" * 60]
+def table(columns: dict[str, dict[str, Any]]) -> str:
+    """One column per side; ratio = redditlake / plain."""
+    names = list(columns)
+    plain = columns["plain"]
+    lines = [f"{'':30}" + "".join(f"{n:>14}" for n in names) + f"{'redditlake/plain':>18}", "-" * (48 + 14 * len(names))]
     for label, key in ROWS:
-        if key is None:
-            fam = label.strip()
-            a, b = rl["by_family"].get(fam, 0), plain["by_family"].get(fam, 0)
-        else:
-            a, b = rl[key], plain[key]
+        values = []
+        for n in names:
+            col = columns[n]
+            values.append(col["by_family"].get(label.strip(), 0) if key is None else col[key])
+        a, b = values[0], (plain["by_family"].get(label.strip(), 0) if key is None else plain[key])
         ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and not isinstance(a, bool) and b else ""
-        lines.append(f"{label:28}{str(a):>12}{str(b):>12}{ratio:>8}")
+        lines.append(f"{label:30}" + "".join(f"{str(v):>14}" for v in values) + f"{ratio:>18}")
     return "\n".join(lines)
 
 
@@ -169,33 +180,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="plain then redditlake, this many times")
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--no-gate-too", action="store_true",
+                        help="also run the flow with budget.prefect_limit=false (diagnostic: cost of the Prefect rate gate)")
     args = parser.parse_args()
 
     from prefect.testing.utilities import prefect_test_harness
 
-    print(f"5 subreddits x {args.limit} new posts, complete comment trees; simulator budget "
+    machine_at_start = common.machine()
+    print(f"{machine_at_start['date']}, commit {machine_at_start['git_head']}, uncommitted product files: "
+          f"{machine_at_start['git_uncommitted_product_files'] or 'none'}", flush=True)
+    print(f"{len(SUBREDDITS)} subreddits x {args.limit} new posts, complete comment trees; simulator budget "
           f"{REQUESTS_PER_WINDOW} requests / {WINDOW_SECONDS:g} s window", flush=True)
     rounds = []
     with prefect_test_harness(server_startup_timeout=120):
         for n in range(1, args.rounds + 1):
-            plain = run_plain(args.limit)
-            rl = run_redditlake(args.limit)
+            columns = {}
+            columns["redditlake"] = None  # keeps redditlake the first column
+            columns["plain"] = run_plain(args.limit)
+            columns["redditlake"] = run_redditlake(args.limit)
+            if args.no_gate_too:
+                columns["rl-no-gate"] = run_redditlake(args.limit, prefect_limit=False)
+            rl, plain = columns["redditlake"], columns["plain"]
             ratio = rl["requests"] / plain["requests"]
-            rounds.append({"redditlake": rl, "plain": plain, "request_ratio": round(ratio, 3),
+            rounds.append({**columns, "request_ratio": round(ratio, 3),
                            "wall_ratio": round(rl["wall_seconds"] / plain["wall_seconds"], 2)})
-            print(f"\nround {n}\n{table(rl, plain)}")
+            print(f"\nround {n}\n{table(columns)}")
             print(f"requests redditlake/plain = {ratio:.3f} (target <= {TARGET_RATIO}): "
                   f"{'met' if ratio <= TARGET_RATIO and rl['complete'] and plain['complete'] else 'NOT met'}")
-            if plain["exceptions"]:
-                print(f"plain script exceptions (caught, step retried): {plain['exceptions']}")
-            if rl["failed_subreddits"]:
-                print(f"redditlake failures: {rl['failed_subreddits']}")
-            print(f"redditlake request log: {rl['request_log']}; morechildren concurrency max: "
-                  f"redditlake {rl['morechildren_concurrent_max']}, plain {plain['morechildren_concurrent_max']}",
-                  flush=True)
+            print(f"plain script exceptions (caught, step retried): {plain['exceptions'] or 'none'}")
+            for name, col in columns.items():
+                if name == "plain":
+                    continue
+                if col["failed_subreddits"]:
+                    print(f"{name} failures: {col['failed_subreddits']}")
+                print(f"{name} request log (lake api_requests; latency includes the Prefect gate's wait): "
+                      f"{col['request_log']}")
+            sys.stdout.flush()
     path = common.write_json("collection.json", {
         "benchmark": "collection",
-        "machine": common.machine(),
+        "command": "uv run python -m benchmarks.collection " + " ".join(sys.argv[1:]),
+        "machine": {**machine_at_start, "git_head_at_end": common.machine()["git_head"]},
         "subreddits": SUBREDDITS,
         "limit": args.limit,
         "simulator": sim_config().model_dump(mode="json"),

@@ -66,7 +66,21 @@ def api_requests(stats: dict[str, Any]) -> int:
 
 
 def machine() -> dict[str, Any]:
+    import subprocess
+
+    def git(*args: str) -> str:  # read-only
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                                  cwd=Path(__file__).resolve().parent.parent).stdout.strip()
+        except OSError:
+            return ""
+
     return {
+        "git_head": git("rev-parse", "--short", "HEAD"),
+        # Product files with uncommitted changes (benchmarks/ itself left out): what ran is HEAD plus these.
+        "git_uncommitted_product_files": [
+            line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("benchmarks/")
+        ],
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
