@@ -1,8 +1,9 @@
-"""One subreddit's steps, free of any orchestrator: fetch → typed rows → lake.
+"""One subreddit's steps, free of any orchestrator: what to fetch, and fetching it.
 
 Prefect tasks in ``tasks/`` wrap these functions one to one; tests call them
-directly. A post's way: ``RedditClient.listing`` (raw t3 JSON) →
-``models.Post.from_api`` → ``Post.to_arrow`` → ``Lake.write``.
+directly. A post's way: ``fetch_posts`` → ``RedditClient.listing`` (raw t3
+JSON) → ``landing.Landing.posts`` → ``models.Post.from_api`` →
+``Post.to_arrow`` → ``Lake.write``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 
-import pytest
 
 from conftest import sim_env, sim_settings
 from redditlake.lake import Lake
