@@ -79,7 +79,8 @@ def machine() -> dict[str, Any]:
         "git_head": git("rev-parse", "--short", "HEAD"),
         # Product files with uncommitted changes (benchmarks/ itself left out): what ran is HEAD plus these.
         "git_uncommitted_product_files": [
-            line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("benchmarks/")
+            path for path in (line.split(maxsplit=1)[-1] for line in git("status", "--porcelain").splitlines())
+            if not path.startswith("benchmarks/")
         ],
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -304,12 +304,17 @@ def log_evidence(path: str) -> dict[str, int]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = f"{'variant':22}{'procs':>6}{'seconds':>9}{'windows':>9}{'allowed':>9}{'made':>7}{'util':>8}{'429s':>6}  per full window"
+    """``util``: over the measured interval (partial last window pro rata); ``whole``: over
+    the whole windows only (the per-window counts summed / budget x their number)."""
+    head = (f"{'variant':22}{'procs':>6}{'seconds':>9}{'windows':>9}{'allowed':>9}{'made':>7}{'util':>8}"
+            f"{'whole':>8}{'429s':>6}  per whole window")
     lines = [head, "-" * len(head)]
     for r in results:
+        full = r["per_full_window"]
+        whole = sum(full) / (REQUESTS_PER_WINDOW * len(full)) if full else float("nan")
         lines.append(
             f"{r['variant']:22}{r['processes']:>6}{r['measured_seconds']:>9.1f}{r['windows']:>9.2f}{r['allowed']:>9.1f}"
-            f"{r['requests']:>7}{r['utilisation']:>8.1%}{r['http_429']:>6}  {r['per_full_window']}"
+            f"{r['requests']:>7}{r['utilisation']:>8.1%}{whole:>8.1%}{r['http_429']:>6}  {full}"
         )
     return "\n".join(lines)
 
@@ -326,12 +331,18 @@ def main() -> None:
     w.add_argument("--window", type=float, required=True)
     w.add_argument("--budget-overrides", default="{}", help="JSON: BudgetSettings fields to override")
     parser.add_argument("--seconds", type=float, default=85.0, help="measured interval per variant")
+    parser.add_argument("--table-from", metavar="JSON", help="print the table of a saved result file and exit")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"comma-separated, from {', '.join(VARIANTS)}; or all")
     args = parser.parse_args()
     if args.command == "worker":
         worker(args)
         return
 
+    if args.table_from:
+        saved = json.loads(Path(args.table_from).read_text())
+        print(f"{saved['machine']['date']}, commit {saved['machine']['git_head']}: {saved.get('command', '')}")
+        print(table(saved["results"]))
+        return
     names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
