@@ -8,7 +8,10 @@ stopped by process-group id after the measured interval:
   redditlake-1p  one process: the ``collect`` flow, 5 subreddits
   redditlake-2p  two processes, same client id: ``collect`` for 3 and for 2 of the subreddits
   plain-1p       the plain asyncpraw script, 5 subreddits concurrently
-  plain-2p       (optional) two plain processes, same client id
+  plain-2p       two plain processes, same client id
+  budget-*       diagnostics: RedditClient alone under endless demand (see VARIANTS)
+
+Each flow variant also gets a fresh Prefect test server, shared by its processes.
 
 Measured interval: from the first window boundary after the first counted request (so
 process start-up is excluded) to the moment the collectors are stopped. Allowed requests
@@ -16,7 +19,8 @@ process start-up is excluded) to the moment the collectors are stopped. Allowed 
 the simulator's non-token requests that were not refused (429s are counted separately).
 Stats are sampled at every window boundary for a per-window breakdown.
 
-    uv run python -m benchmarks.utilisation [--seconds 85] [--variants redditlake-1p,redditlake-2p,plain-1p]
+    uv run python -m benchmarks.utilisation [--seconds 85] [--variants all|NAME,NAME...]
+    uv run python -m benchmarks.utilisation --table-from benchmarks/out/utilisation.json
 """
 
 from __future__ import annotations
