@@ -1,8 +1,10 @@
-"""Deletion compliance as a flow: re-check stored items, refresh metrics, redact what users deleted."""
+"""Deletion compliance as a flow: re-check stored items, refresh metrics, redact what users deleted,
+keep (and report) what Reddit merely did not show."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -10,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from blocks.reddit import apply_reddit_block
 from flows.common import land_request_log, one_line, open_client, open_lake
 from redditlake import compliance
-from redditlake.config import Settings, load_settings
+from redditlake.config import ComplianceSettings, Settings, load_settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
 from redditlake.pipeline import now_utc, validate_subreddit
@@ -26,14 +28,18 @@ async def check_stored(client: RedditClient, lake: Lake, subreddit: str):
 
 
 @task(name="redact", task_run_name="redact r/{subreddit}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-async def redact(lake: Lake, subreddit: str, posts, verdicts) -> compliance.RefreshResult:
-    return await asyncio.to_thread(compliance.apply, lake, subreddit, posts, verdicts, now_utc())
+async def redact(lake: Lake, subreddit: str, seen: compliance.Check, policy: ComplianceSettings,
+                 now: datetime) -> compliance.RefreshResult:
+    return await asyncio.to_thread(compliance.apply, lake, subreddit, seen, policy, now)
 
 
 @flow(name="refresh", log_prints=False)
-async def refresh(subreddits: list[str], settings: Settings | None = None) -> list[str]:
+async def refresh(subreddits: list[str], settings: Settings | None = None, now: datetime | None = None) -> list[str]:
     """For each subreddit: ask Reddit about every stored post and comment (100 per request),
-    append fresh post metrics, and redact what was deleted or removed. Returns one line each."""
+    append fresh post metrics, redact what Reddit shows deleted or removed, record what it did
+    not return as unavailable (kept, redacted only by the ``compliance`` policy). Returns one line
+    each; ``compliance.operator_must_act`` tells which report a subreddit that could not be read.
+    ``now`` is the refresh's clock (default: the current time), for replaying and tests."""
     settings = await apply_reddit_block(settings or load_settings())
     logger = get_run_logger()
     lake = open_lake(settings)
@@ -43,13 +49,13 @@ async def refresh(subreddits: list[str], settings: Settings | None = None) -> li
             try:
                 sub = validate_subreddit(raw)
                 with requests_for(sub):
-                    posts, verdicts, checked = await check_stored(client, lake, sub)
-                result = await redact(lake, sub, posts, verdicts)
-                result.checked = checked
+                    seen = await check_stored(client, lake, sub)
+                result = await redact(lake, sub, seen, settings.compliance, now or now_utc())
                 lines.append(result.line())
             except (RedditLakeError, ValueError) as exc:
                 lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
         await asyncio.to_thread(land_request_log, lake, client)
     for line in lines:
-        (logger.info if "FAILED" not in line else logger.error)(line)
+        bad = "FAILED" in line or compliance.operator_must_act(line)
+        (logger.error if bad else logger.info)(line)
     return lines

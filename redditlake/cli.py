@@ -162,7 +162,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     lines = asyncio.run(refresh(args.subreddits, settings))
     for line in lines:
         print(line)
-    return 1 if any("FAILED" in line for line in lines) else 0
+    from redditlake.compliance import operator_must_act
+
+    return 1 if any("FAILED" in line or operator_must_act(line) for line in lines) else 0
 
 
 def cmd_compact(args: argparse.Namespace) -> int:

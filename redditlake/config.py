@@ -99,6 +99,34 @@ class PrivacySettings(_Section):
     pseudonym_key: SecretStr | None = None  # from REDDITLAKE_PSEUDONYM_KEY, never from the YAML file
 
 
+class RedactAfter(_Section):
+    """Redact an unavailable item once this many refreshes in a row, spanning at least
+    ``days`` from the first to the latest, found it unavailable for the same reason."""
+
+    refreshes: int = Field(ge=1)
+    days: float = Field(ge=0)
+
+
+class ComplianceSettings(_Section):
+    """What ``refresh`` does with stored items ``/api/info`` did not return (unavailable).
+
+    Not seeing an item is not evidence that its author deleted it: it is kept, recorded in
+    ``unavailable`` and redacted only by this policy, per reason (null: never, keep reporting).
+    ``missing``: the subreddit is readable and only the item is gone (deleted beyond what Reddit
+    still shows, or a short answer). ``banned``: Reddit removed the whole subreddit and its content
+    is gone for everyone, so Reddit's terms ask for its removal; the wait only guards against a ban
+    reverted within days. ``private``/``quarantined``: the content still exists on Reddit, hidden
+    from us; its authors' deletions are seen when the subreddit opens again. ``inaccessible``: any
+    other refusal (HTTP 403/404 without a reason, premium-only, gone to search).
+    """
+
+    missing: RedactAfter | None = RedactAfter(refreshes=3, days=7)
+    banned: RedactAfter | None = RedactAfter(refreshes=2, days=1)
+    private: RedactAfter | None = None
+    quarantined: RedactAfter | None = None
+    inaccessible: RedactAfter | None = None
+
+
 class Settings(_Section):
     reddit: RedditSettings = RedditSettings()
     http: HttpSettings = HttpSettings()
@@ -107,6 +135,7 @@ class Settings(_Section):
     collect: CollectSettings = CollectSettings()
     lake: LakeSettings = LakeSettings()
     privacy: PrivacySettings = PrivacySettings()
+    compliance: ComplianceSettings = ComplianceSettings()
 
 
 # environment variable -> (section, field)

@@ -27,9 +27,11 @@ class InvalidSubredditName(RedditLakeError):
 class SubredditUnavailable(RedditLakeError):
     """Reddit will not give us this subreddit: it does not exist, is private, banned or quarantined."""
 
-    def __init__(self, name: str, reason: str):
+    def __init__(self, name: str, reason: str, code: str | None = None):
         self.name = name
         self.reason = reason
+        # Reddit's own word when it gave one (private, banned, quarantined, gold_only), else None.
+        self.code = code
         super().__init__(f"r/{name} is {reason}: check the name, or drop it from the run")
 
 

@@ -305,11 +305,37 @@ class Deletion(Record):
 
     table: ClassVar[str] = "deletions"
 
-    id: str
-    kind: str  # posts | comments
-    reason: str
+    id: str  # the post or comment; for kind users, the item whose author showed as deleted
+    kind: str  # posts | comments | users
+    reason: str  # deleted | removed | account_deleted | unavailable (see compliance.REASONS)
     scope: str  # content | author
     collected_at: datetime  # when the refresh saw it gone
+    detail: str | None = None  # removed_by_category, or why and how long it was unavailable
+
+
+class Unavailable(Record):
+    """A stored item ``/api/info`` did not return, one row per refresh that missed it; its data is kept."""
+
+    table: ClassVar[str] = "unavailable"
+
+    id: str
+    kind: str  # posts | comments
+    reason: str  # missing | private | quarantined | banned | inaccessible
+    seen_at: datetime  # the refresh that missed it (equals that refresh's refreshes.collected_at)
+    since: datetime  # first refresh of the current run of misses for this reason
+    streak: int  # refreshes in a row, this one included, that missed it for this reason
+
+
+class Refresh(Record):
+    """Progress marker of one subreddit's refresh, written after everything it did."""
+
+    table: ClassVar[str] = "refreshes"
+
+    collected_at: datetime
+    state: str  # public, or why the subreddit could not be read (private, banned, ...)
+    checked: int  # items asked about
+    unavailable: int
+    redacted: int
 
 
 MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}

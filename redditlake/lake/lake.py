@@ -304,7 +304,9 @@ class Lake:
                         compact_partition(self.storage, f"{partition_path}/{day_folder}", self.parquet, result)
         return result
 
-    def redact(self, table: str, subreddit: str, ids: Iterable[str], values: Mapping[str, object]) -> RedactResult:
+    def redact(
+        self, table: str, subreddit: str, ids: Iterable[str], values: Mapping[str, object], *, key: str = ID_COLUMN
+    ) -> RedactResult:
         """Replace column values in the stored rows of ``ids`` (deletion compliance).
 
         For every ``dt`` partition of (table, subreddit) holding any of
@@ -324,7 +326,8 @@ class Lake:
         do not have, ``id``/``subreddit``/``dt``, or a value that does not
         fit its column's type; nothing is rewritten then. With nothing
         stored for the subreddit there is nothing to check against: every
-        id is reported ``not_found``.
+        id is reported ``not_found``. ``key`` names the column rows are found
+        by, for tables without an ``id`` (``users`` is keyed by ``author``).
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         if isinstance(ids, str):
@@ -342,12 +345,12 @@ class Lake:
             scalars = check_values(dataset.schema, values)
             if not wanted:
                 return RedactResult(table, part, frozenset(), frozenset())
-            if ID_COLUMN not in dataset.schema.names:
-                raise ValueError(f"{table} has no {ID_COLUMN!r} column to find rows by")
+            if key not in dataset.schema.names:
+                raise ValueError(f"{table} has no {key!r} column to find rows by")
             id_set = pa.array(sorted(wanted), pa.string())
-            hits = dataset.to_table(columns=[ID_COLUMN, "dt"], filter=pc.field(ID_COLUMN).isin(id_set))
-            found = frozenset(hits.column(ID_COLUMN).to_pylist())
-            replacer = ValueReplacer(id_set, scalars)
+            hits = dataset.to_table(columns=[key, "dt"], filter=pc.field(key).isin(id_set))
+            found = frozenset(hits.column(key).to_pylist())
+            replacer = ValueReplacer(id_set, scalars, key)
             replaced: list[str] = []
             written: list[str] = []
             for day in sorted(set(hits.column("dt").to_pylist())):

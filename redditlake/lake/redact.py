@@ -89,10 +89,11 @@ class ValueReplacer:
 
     ids: pa.Array  # string
     values: dict[str, pa.Scalar]
+    key: str = ID_COLUMN  # the column ``ids`` are values of
     rows: int = 0
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        matched = pc.fill_null(pc.is_in(table.column(ID_COLUMN).cast(pa.string()), value_set=self.ids), False)
+        matched = pc.fill_null(pc.is_in(table.column(self.key).cast(pa.string()), value_set=self.ids), False)
         self.rows += pc.sum(matched).as_py() or 0
         for column, scalar in self.values.items():
             index = table.schema.get_field_index(column)

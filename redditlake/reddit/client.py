@@ -123,7 +123,7 @@ class RedditClient:
                     "quarantined": "quarantined (opt-in required)",
                     "gold_only": "restricted to premium members",
                 }.get(reason or "", "not found" if status == 404 else "forbidden (HTTP 403)")
-                raise SubredditUnavailable(subreddit, text) from None
+                raise SubredditUnavailable(subreddit, text, code=reason) from None
             raise
 
     # -- endpoints ------------------------------------------------------------

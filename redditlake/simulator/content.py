@@ -29,6 +29,7 @@ COMMENT_BASE = int("g000000", 36)
 COMMENT_STRIDE = 16384
 MAX_COMMENTS_PER_POST = 6000
 ACCOUNT_POOL = 300
+SUBREDDIT_KINDS = ("public", "private", "banned", "quarantined")
 POST_KINDS = (
     ("self", 0.42),
     ("link", 0.20),
@@ -59,10 +60,12 @@ class Subreddit:
     name: str
     index: int
     id: str
-    kind: str  # public | private | banned | quarantined
+    kind: str  # public | private | banned | quarantined: who may read it now (``World.set_access``)
     created_utc: float
     subscribers: int
     over18: bool
+    # Built public, so it has posts; going private later hides them without deleting them.
+    has_content: bool = False
     posts: list[Post] = field(default_factory=list)  # sorted by created
     created_list: list[float] = field(default_factory=list)
     next_bucket: int = 0  # first hourly bucket after INITIAL_CLOCK not generated yet
@@ -151,6 +154,8 @@ class World:
         self._posts_by_number: dict[int, Post] = {}
         self._all_posts: list[Post] = []  # generation order; crosspost parents come from here
         self._threads: dict[str, Thread] = {}
+        # Fullnames /api/info leaves out of its answers (a short 200 answer), see ``drop_from_info``.
+        self.info_dropped: set[str] = set()
         self.accounts = self._build_accounts()
         self.accounts_by_name = {a.name: a for a in self.accounts}
         self.subreddits: dict[str, Subreddit] = {}
@@ -202,10 +207,33 @@ class World:
                 raise ValueError(f"can only delete t1_/t3_ things, got {fullname!r}")
             self.version += 1
 
+    def set_access(self, subreddit: str, kind: str) -> None:
+        """Switch a subreddit public, private, banned or quarantined, as moderators and admins do.
+
+        Its posts and comments stay in the world; every route answers for them the way Reddit
+        does for that kind (listings and ``about`` refuse, ``/api/info`` leaves them out).
+        """
+        if kind not in SUBREDDIT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(SUBREDDIT_KINDS)}, got {kind!r}")
+        with self.lock:
+            self._content_sub(subreddit).kind = kind
+            self.version += 1
+
+    def drop_from_info(self, fullnames: list[str]) -> None:
+        """Make ``/api/info`` leave these things out of its answers (replaces the previous set)."""
+        with self.lock:
+            self.info_dropped = {f.strip().lower() for f in fullnames if f.strip()}
+            self.version += 1
+
+    def readable(self, subreddit: str) -> bool:
+        """Would Reddit show this subreddit's things to an ordinary API client now?"""
+        sub = self.subreddit(subreddit)
+        return sub is not None and sub.kind == "public"
+
     # -- lookups used by the server (the handlers hold ``lock`` around a whole answer) ----
 
     def content_subreddits(self) -> list[Subreddit]:
-        return [s for s in self.subreddits.values() if s.kind == "public"]
+        return [s for s in self.subreddits.values() if s.has_content]
 
     def subreddit(self, name: str) -> Subreddit | None:
         return self.subreddits.get(name.lower())
@@ -321,6 +349,7 @@ class World:
                     created_utc=float(int(INITIAL_CLOCK - rng.uniform(1, 15) * 365 * 86400)),
                     subscribers=int(rng.paretovariate(0.8) * 5000),
                     over18=kind == "quarantined",
+                    has_content=kind == "public",
                 )
 
     def _pick_author(self, rng: random.Random) -> str:
@@ -401,7 +430,7 @@ class World:
 
     def _generate_until(self, sub: Subreddit, now: float) -> None:
         """Create the posts of every hourly bucket that has started by ``now``."""
-        if sub.kind != "public":
+        if not sub.has_content:
             return
         rate = self.config.posts_per_subreddit / (HISTORY_SECONDS / BUCKET_SECONDS)
         while INITIAL_CLOCK + sub.next_bucket * BUCKET_SECONDS <= now:

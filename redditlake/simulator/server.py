@@ -187,7 +187,7 @@ class Simulator:
             return json_response(self.stats.snapshot())
         if action == "health":
             return json_response({"ok": True, "now": world.now})
-        if request.method != "POST" and action in ("reset_stats", "advance", "delete"):
+        if request.method != "POST" and action in ("reset_stats", "advance", "delete", "access"):
             return error(405, "Method Not Allowed")
         if action == "reset_stats":
             self.stats.reset()
@@ -211,6 +211,26 @@ class Simulator:
             except (KeyError, ValueError) as exc:
                 return error(404, f"cannot delete: {exc}")
             return json_response({"ok": True})
+        if action == "access":
+            # POST /_sim/access?subreddit=python&kind=private (public|private|banned|quarantined)
+            try:
+                world.set_access(request.query.get("subreddit", ""), request.query.get("kind", ""))
+            except KeyError as exc:
+                return error(404, f"no such subreddit: {exc}")
+            except ValueError as exc:
+                return error(400, str(exc))
+            return json_response({"ok": True})
+        if action == "info_drop":
+            # POST a JSON list of fullnames: /api/info leaves them out (a short 200 answer); [] restores.
+            if request.method == "POST":
+                try:
+                    names = json.loads(await request.read() or b"[]")
+                    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                        raise ValueError("expected a JSON list of fullnames")
+                except ValueError as exc:
+                    return error(400, str(exc))
+                world.drop_from_info(names)
+            return json_response(sorted(world.info_dropped))
         if action.startswith("truth/"):
             result = truth(world, action[len("truth/"):])
             return json_response(result) if result is not None else error(404, "Not Found")
@@ -339,6 +359,9 @@ def comments_handler(sim: Simulator, request: web.Request, params: Params, match
         post = world.post(match.group("post"))
         if post is None:
             return error(404, "Not Found")
+        _, refusal = _gate(sim, post.subreddit)
+        if refusal is not None:
+            return refusal
         focus = None
         if match.group("comment"):
             focus = world.comment(match.group("comment"))
@@ -365,6 +388,9 @@ def morechildren_handler(sim: Simulator, request: web.Request, params: Params, m
         post = world.post(link_id.removeprefix("t3_")) if link_id.startswith("t3_") else None
         result: list[dict] = []
         if post is not None:
+            _, refusal = _gate(sim, post.subreddit)
+            if refusal is not None:
+                return refusal
             result = sim.cutter.morechildren(post, ids, sort=sort, depth=_int(params, "depth", None),
                                              limit_children=limit_children)
     return json_response({"json": {"errors": [], "data": {"things": result}}})
@@ -379,13 +405,18 @@ def info_handler(sim: Simulator, request: web.Request, params: Params, match: re
     with world.lock:
         now = world.now
         for fullname in names:
+            if fullname.lower() in world.info_dropped:
+                continue
             kind, _, ident = fullname.partition("_")
+            # Like Reddit, /api/info silently leaves out things of subreddits the caller cannot read.
             if kind == "t3" and (post := world.post(ident)) is not None:
-                children.append({"kind": "t3", "data": things.post_data(world, post, now)})
+                if world.readable(post.subreddit):
+                    children.append({"kind": "t3", "data": things.post_data(world, post, now)})
             elif kind == "t1" and (comment := world.comment(ident)) is not None:
                 post = world.post(comment.post_id)
                 assert post is not None
-                children.append({"kind": "t1", "data": things.comment_data(world, comment, post, now, "")})
+                if world.readable(post.subreddit):
+                    children.append({"kind": "t1", "data": things.comment_data(world, comment, post, now, "")})
             elif kind == "t5" and (sub := world.subreddit_by_id(ident)) is not None:
                 children.append({"kind": "t5", "data": things.subreddit_data(world, sub)})
     return json_response(things.listing(children))
