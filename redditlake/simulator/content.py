@@ -193,10 +193,16 @@ class World:
             return [c.id for c in thread.comments[:n]]
 
     def delete(self, fullname: str) -> None:
-        """Mark a post (t3_) or comment (t1_) as deleted by its author."""
+        """Mark a post (t3_) or comment (t1_) as deleted by its author, or delete an account (t2_):
+        its posts and comments stay, credited to ``[deleted]``."""
         with self.lock:
             kind, _, ident = fullname.partition("_")
-            if kind == "t3":
+            if kind == "t2":
+                account = next((a for a in self.accounts if a.id == ident), None)
+                if account is None:
+                    raise KeyError(fullname)
+                account.deleted = True
+            elif kind == "t3":
                 self._require_post(ident).deleted = True
             elif kind == "t1":
                 comment = self.comment(ident)
@@ -204,7 +210,7 @@ class World:
                     raise KeyError(fullname)
                 comment.deleted = True
             else:
-                raise ValueError(f"can only delete t1_/t3_ things, got {fullname!r}")
+                raise ValueError(f"can only delete t1_/t2_/t3_ things, got {fullname!r}")
             self.version += 1
 
     def set_access(self, subreddit: str, kind: str) -> None:
