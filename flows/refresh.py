@@ -8,6 +8,7 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from blocks.reddit import apply_reddit_block
 from flows.common import land_request_log, one_line, open_client, open_lake
@@ -50,7 +51,7 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                 sub = validate_subreddit(raw)
                 with requests_for(sub):
                     seen = await check_stored(client, lake, sub)
-                result = await redact(lake, sub, seen, settings.compliance, now or now_utc())
+                result = await redact(lake, sub, quote(seen), settings.compliance, now or now_utc())
                 lines.append(result.line())
             except (RedditLakeError, ValueError) as exc:
                 lines.append(f"r/{raw}: FAILED: {one_line(exc)}")

@@ -207,24 +207,24 @@ def policy_verdicts(policy: ComplianceSettings, rows: list[Unavailable], now: da
     return verdicts
 
 
-def redact_users(lake: Lake, subreddit: str, verdicts: list[Verdict], now: datetime) -> list[Deletion]:
-    """Deleted accounts: their profile rows in ``users`` lose name and t2 id, like their posts and comments.
-
-    The account name is found from the stored items that now show ``[deleted]`` as author; the
-    ``deletions`` row names that item, never the account.
-    """
-    evidence = {(v.kind, v.id) for v in verdicts if v.reason == "account_deleted"}
-    if not evidence:
-        return []
+def deleted_accounts(lake: Lake, subreddit: str, verdicts: list[Verdict]) -> dict[str, Verdict]:
+    """Stored author name -> an item that now shows it as ``[deleted]``; read before the items are redacted."""
     by_author: dict[str, Verdict] = {}
     for kind in PREFIX:
-        ids = {i for k, i in evidence if k == kind}
+        ids = {v.id for v in verdicts if v.kind == kind and v.reason == "account_deleted"}
         if not ids:
             continue
-        stored = lake.latest(kind, subreddit, ["id", "author"])
-        for row in stored.to_pylist():
+        for row in lake.latest(kind, subreddit, ["id", "author"]).to_pylist():
             if row["id"] in ids and row["author"] and row["author"] != "[deleted]":
                 by_author.setdefault(row["author"], Verdict(row["id"], kind, "account_deleted", "author"))
+    return by_author
+
+
+def redact_users(lake: Lake, subreddit: str, by_author: dict[str, Verdict], now: datetime) -> list[Deletion]:
+    """Deleted accounts: their profile rows in ``users`` lose name and t2 id, like their posts and comments.
+
+    The ``deletions`` row names the item that showed the account deleted, never the account.
+    """
     if not by_author:
         return []
     result = lake.redact(User.table, subreddit, set(by_author), USER_REDACTIONS, key="author")
@@ -251,6 +251,7 @@ def apply(lake: Lake, subreddit: str, seen: Check, policy: ComplianceSettings, n
     by_policy = policy_verdicts(policy, unavailable, now)
     verdicts = seen.verdicts + by_policy
     result.unavailable, result.by_policy = len(unavailable), len(by_policy)
+    accounts = deleted_accounts(lake, subreddit, seen.verdicts)
     for kind in PREFIX:
         for scope, values in (("content", CONTENT_REDACTIONS[kind]), ("author", AUTHOR_REDACTIONS)):
             ids = {v.id for v in verdicts if v.kind == kind and v.scope == scope}
@@ -261,7 +262,7 @@ def apply(lake: Lake, subreddit: str, seen: Check, policy: ComplianceSettings, n
         Deletion(id=v.id, kind=v.kind, reason=v.reason, scope=v.scope, collected_at=now, detail=v.detail)
         for v in verdicts
     ]
-    deletions += redact_users(lake, subreddit, seen.verdicts, now)
+    deletions += redact_users(lake, subreddit, accounts, now)
     result.redacted[User.table] = sum(1 for d in deletions if d.kind == User.table)
     if deletions:
         lake.append(Deletion.table, subreddit, Deletion.to_arrow(deletions))

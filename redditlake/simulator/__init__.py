@@ -5,7 +5,9 @@ client id/secret from ``SimulatorConfig.clients`` (``RunningSimulator.reddit_kwa
 them). It serves the token endpoint, subreddit listings, about pages, comment trees cut into
 ``more`` stubs, morechildren and /api/info, with Reddit's per-client rate limit headers and
 configurable faults. ``/_sim/*`` (no auth, not counted) lets other processes read stats, move
-the content clock, delete things, swap faults and read the ground truth.
+the content clock, delete things (posts, comments, accounts), switch a subreddit
+private/banned/quarantined and back (``/_sim/access``), make /api/info leave chosen things out
+(``/_sim/info_drop``), swap faults and read the ground truth.
 
 Modules: config (pydantic settings), content (the world and its clock), textgen, ranking
 (scores and orders), things (JSON shapes), trees (tree cutting), ratelimit, faults, stats,
