@@ -219,7 +219,7 @@ def test_the_policy_redacts_what_stays_missing_past_its_limits(prefect_api, smal
     assert "2 redacted by the unavailable policy" in line, line
     assert rows(lake, f"SELECT title, selftext, author FROM posts WHERE id = '{post}'") == [("[deleted]", None, "[deleted]")]
     assert rows(lake, f"SELECT body, author FROM comments WHERE id = '{comment}'") == [(None, "[deleted]")]
-    assert sorted(rows(lake, "SELECT id, reason, detail FROM deletions")) == sorted(
+    assert sorted(rows(lake, "SELECT id, reason, detail FROM deletions WHERE reason = 'unavailable'")) == sorted(
         [(post, "unavailable", "missing: 4 refreshes over 2.0 days"),
          (comment, "unavailable", "missing: 4 refreshes over 2.0 days")]
     )
