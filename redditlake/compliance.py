@@ -54,7 +54,7 @@ REASONS = {
     "deleted": "the author deleted it (Reddit shows [deleted] or removed_by_category deleted)",
     "removed": "moderators, admins or Reddit's filters removed it (detail: removed_by_category)",
     "account_deleted": "its author deleted their account: only the identity is redacted",
-    "unavailable": "not returned for longer than the compliance policy allows (detail: why, how long)",
+    "policy_after_unavailable": "not returned for longer than the compliance policy allows (detail: why, how long)",
 }
 USER_REDACTIONS: dict[str, Any] = {"author": "[deleted]", "account_id": None}
 _DARK_LINE = re.compile(rf"^r/\S+: ({'|'.join(DARK_STATES)}) — ")
@@ -203,7 +203,7 @@ def policy_verdicts(policy: ComplianceSettings, rows: list[Unavailable], now: da
             continue
         days = (now - row.since).total_seconds() / 86400
         detail = f"{row.reason}: {row.streak} refreshes over {days:.1f} days"
-        verdicts.append(Verdict(row.id, row.kind, "unavailable", "content", detail))
+        verdicts.append(Verdict(row.id, row.kind, "policy_after_unavailable", "content", detail))
     return verdicts
 
 

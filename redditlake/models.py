@@ -307,7 +307,7 @@ class Deletion(Record):
 
     id: str  # the post or comment; for kind users, the item whose author showed as deleted
     kind: str  # posts | comments | users
-    reason: str  # deleted | removed | account_deleted | unavailable (see compliance.REASONS)
+    reason: str  # deleted | removed | account_deleted | policy_after_unavailable (see compliance.REASONS)
     scope: str  # content | author
     collected_at: datetime  # when the refresh saw it gone
     detail: str | None = None  # removed_by_category, or why and how long it was unavailable

@@ -219,9 +219,9 @@ def test_the_policy_redacts_what_stays_missing_past_its_limits(prefect_api, smal
     assert "2 redacted by the unavailable policy" in line, line
     assert rows(lake, f"SELECT title, selftext, author FROM posts WHERE id = '{post}'") == [("[deleted]", None, "[deleted]")]
     assert rows(lake, f"SELECT body, author FROM comments WHERE id = '{comment}'") == [(None, "[deleted]")]
-    assert sorted(rows(lake, "SELECT id, reason, detail FROM deletions WHERE reason = 'unavailable'")) == sorted(
-        [(post, "unavailable", "missing: 4 refreshes over 2.0 days"),
-         (comment, "unavailable", "missing: 4 refreshes over 2.0 days")]
+    assert sorted(rows(lake, "SELECT id, reason, detail FROM deletions WHERE reason = 'policy_after_unavailable'")) == sorted(
+        [(post, "policy_after_unavailable", "missing: 4 refreshes over 2.0 days"),
+         (comment, "policy_after_unavailable", "missing: 4 refreshes over 2.0 days")]
     )
     # The one that came back in between started over: kept, with a streak of 2.
     assert stored(lake, OTHER)[flicker] == before[flicker]
@@ -247,7 +247,7 @@ def test_a_banned_subreddit_is_kept_then_redacted_by_its_policy(prefect_api, sma
 
     second = asyncio.run(refresh([DARK], settings, now=T0 + timedelta(days=1)))[0]  # the default: 2 refreshes, 1 day
     assert second == f"r/{DARK}: banned — 0 items unavailable, kept; {len(before)} redacted by the unavailable policy"
-    assert set(rows(lake, "SELECT reason, detail FROM deletions")) == {("unavailable", "banned: 2 refreshes over 1.0 days")}
+    assert set(rows(lake, "SELECT reason, detail FROM deletions")) == {("policy_after_unavailable", "banned: 2 refreshes over 1.0 days")}
     assert {r[0] for r in stored(lake, DARK).values()} == {"[deleted]"}
 
 
