@@ -431,9 +431,13 @@ def test_morechildren_handles_at_most_100_ids_and_returns_a_stub_for_the_rest():
         things_ = data["json"]["data"]["things"]
         returned = [t["data"]["id"] for t in things_ if t["kind"] == "t1"]
         requested_back = [i for i in returned if i in ids]
-        assert len(requested_back) == MORECHILDREN_MAX_IDS
+        # At most 100 comments, the requested ones and their replies together.
+        assert 0 < len(requested_back) < MORECHILDREN_MAX_IDS and len(returned) <= 100
+        # Every id asked and not answered (past the first 100, or not fitting) comes back in
+        # one new stub under the post.
         (rest,) = [t["data"] for t in things_ if t["kind"] == "more" and set(t["data"]["children"]) & set(ids)]
         assert sorted(rest["children"]) == sorted(set(ids) - set(requested_back))
+        assert rest["parent_id"] == "t3_" + post_id
         assert len(things_) <= 250
         # Flat, and every parent precedes its replies.
         seen = {"t3_" + post_id} | {"t1_" + c for c in world.comment_ids(post_id) if c not in returned}
@@ -449,6 +453,80 @@ def test_morechildren_handles_at_most_100_ids_and_returns_a_stub_for_the_rest():
         assert data["json"]["data"]["things"] == []
 
     run(with_api(small_config(comments_per_post_mean=120), body))
+
+
+def big_world(**overrides) -> World:
+    return World(small_config(subreddits=["python"], posts_per_subreddit=20, comments_per_post_mean=5,
+                              big_thread_share=0.3, big_thread_comments=(1000, 5000), **overrides))
+
+
+def test_big_threads_are_wide_deep_and_leave_other_threads_as_they_were():
+    world = big_world()
+    plain = World(small_config(subreddits=["python"], posts_per_subreddit=20, comments_per_post_mean=5))
+    sizes = {p: len(world.comment_ids(p)) for p in world.post_ids("python")}
+    big = [p for p, n in sizes.items() if n >= 1000]
+    assert big and all(n <= 5000 for n in sizes.values())
+    for post_id in big:
+        thread = world.thread(world.post(post_id))
+        assert len(thread.children[None]) >= 100  # wide
+        assert max(c.depth for c in thread.comments) >= 10  # deep
+    assert all(sizes[p] == len(plain.comment_ids(p)) for p in sizes if p not in big)
+
+
+def test_morechildren_hands_back_requested_ids_that_do_not_fit_with_their_replies():
+    from redditlake.simulator.trees import TreeCutter
+
+    world = big_world()
+    cutter = TreeCutter(world)
+    post_id = max(world.post_ids("python"), key=lambda p: len(world.comment_ids(p)))
+    with world.lock:
+        post = world.post(post_id)
+        thread = world.thread(post)
+        # Top-level comments with replies: their expansion fills the answer before all are answered.
+        ids = [c for c in thread.children[None] if thread.children.get(c)][:100]
+        answer = cutter.morechildren(post, ids, sort="confidence", depth=None, limit_children=False)
+    comments = [t["data"]["id"] for t in answer if t["kind"] == "t1"]
+    assert len(comments) == 100 and len(set(comments)) == 100
+    answered = set(comments) & set(ids)
+    replies = set(comments) - set(ids)
+    assert answered and replies  # requested ones came with their replies ...
+    (back,) = [t["data"] for t in answer if t["kind"] == "more" and t["data"]["parent_id"] == "t3_" + post_id]
+    assert set(back["children"]) == set(ids) - answered  # ... and the rest came back, none lost
+
+
+def test_repeated_expansion_of_big_threads_reaches_every_comment_exactly_once():
+    from redditlake.simulator.trees import TreeCutter
+
+    world = big_world()
+    cutter = TreeCutter(world)
+    with world.lock:
+        for post_id in world.post_ids("python"):
+            if len(world.comment_ids(post_id)) < 1000:
+                continue
+            seen = expand_everything(cutter, world.post(post_id), "confidence", None)
+            assert len(seen) == len(set(seen)) and set(seen) == set(world.comment_ids(post_id))
+
+
+def test_unexpandable_comments_are_handed_back_and_their_thread_points_at_itself():
+    from redditlake.simulator.faults import FaultInjector
+    from redditlake.simulator.trees import TreeCutter
+
+    world = big_world()
+    faults = FaultInjector(FaultConfig(unexpandable_rate=0.05))
+    cutter = TreeCutter(world, faults.unexpandable)
+    post_id = max(world.post_ids("python"), key=lambda p: len(world.comment_ids(p)))
+    with world.lock:
+        post = world.post(post_id)
+        thread = world.thread(post)
+        stuck = [c for c in world.comment_ids(post_id) if faults.unexpandable(c)]
+        assert 0 < len(stuck) < len(thread.comments) * 0.1
+        answer = cutter.morechildren(post, stuck[:50], sort="confidence", depth=None, limit_children=False)
+        assert not [t for t in answer if t["kind"] == "t1" and t["data"]["id"] in stuck]
+        assert {i for t in answer if t["kind"] == "more" for i in t["data"]["children"]} == set(stuck[:50])
+        parent = next(c for c in stuck if thread.children.get(c))
+        (only,) = cutter.comments(post, sort="confidence", limit=500, depth=None, focus=world.comment(parent))
+        (cont,) = only["data"]["replies"]["data"]["children"]
+        assert cont["data"]["id"] == "_" and cont["data"]["parent_id"] == "t1_" + parent
 
 
 def test_morechildren_concurrency_per_client_is_counted():

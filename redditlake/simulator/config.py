@@ -16,6 +16,10 @@ class FaultConfig(BaseModel):
     truncated_json_rate: float = Field(0.0, ge=0, le=1)
     # (start, end) in seconds since server start; every API request answers 503 inside.
     outages: list[tuple[float, float]] = Field(default_factory=list)
+    # Share of comments (chosen by a hash of seed and id, so stable across requests) that
+    # morechildren never expands (they come back inside a new ``more``) and whose "continue
+    # this thread" view points back at itself: what a collector must give up on, and count.
+    unexpandable_rate: float = Field(0.0, ge=0, le=1)
     seed: int = 0
 
     @field_validator("outages")
@@ -36,6 +40,10 @@ class SimulatorConfig(BaseModel):
     )
     posts_per_subreddit: int = Field(300, ge=0)
     comments_per_post_mean: float = Field(20.0, ge=0)
+    # Share of posts per subreddit that get a big thread of big_thread_comments (min, max)
+    # comments, wide and deep: the threads whose morechildren answers hand ids back.
+    big_thread_share: float = Field(0.0, ge=0, le=1)
+    big_thread_comments: tuple[int, int] = (1000, 5000)
     private: list[str] = Field(default_factory=lambda: ["secretclub"])
     banned: list[str] = Field(default_factory=lambda: ["bannedsub"])
     quarantined: list[str] = Field(default_factory=lambda: ["quarantinedsub"])
@@ -49,3 +57,11 @@ class SimulatorConfig(BaseModel):
     # Base service time of every API request; real Reddit takes ~0.1-0.5 s. With 0, requests
     # still yield to the loop once so concurrent arrivals overlap and show up in the stats.
     latency_seconds: float = Field(0.0, ge=0)
+
+    @field_validator("big_thread_comments")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not 1 <= low <= high <= 6000:
+            raise ValueError(f"big_thread_comments must be (min, max) with 1 <= min <= max <= 6000, got {value}")
+        return value

@@ -459,6 +459,10 @@ class World:
             # Log-normal with sigma 1.5: median ~ mean/3, a few percent of posts get hundreds.
             sigma = 1.5
             total = int(rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma))
+        # A separate stream, so that turning big threads on leaves every other thread as it was.
+        big = self._rng("big", post.id)
+        if self.config.big_thread_share and big.random() < self.config.big_thread_share:
+            total = big.randint(*self.config.big_thread_comments)
         if post.stickied:
             total = max(total, 5)
         total = min(total, MAX_COMMENTS_PER_POST)

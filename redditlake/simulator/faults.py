@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import zlib
 from dataclasses import dataclass
 
 from .config import FaultConfig
@@ -65,3 +66,11 @@ class FaultInjector:
                     return Decision(Fault(kind), delay)
                 roll -= rate
             return Decision(None, delay)
+
+
+    def unexpandable(self, comment_id: str) -> bool:
+        """Whether morechildren and the focused view refuse to expand this comment (stable per id)."""
+        cfg = self._config
+        if not cfg.unexpandable_rate:
+            return False
+        return zlib.crc32(f"{cfg.seed}:{comment_id}".encode()) < cfg.unexpandable_rate * 2**32

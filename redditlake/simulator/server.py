@@ -71,7 +71,7 @@ class Simulator:
         self.stats = Stats()
         self.limiter = FixedWindowLimiter(config.requests_per_window, config.window_seconds)
         self.faults = FaultInjector(config.faults)
-        self.cutter = TreeCutter(self.world)
+        self.cutter = TreeCutter(self.world, self.faults.unexpandable)
         self.tokens: dict[str, str] = {}  # access token -> client id
         self.started = time.monotonic()
         self._token_counter = itertools.count(1)

@@ -7,18 +7,24 @@ Rules (shared by /comments, the focused /comments/{post}/_/{comment} view and mo
   unlimited at the top, 6 below it, then 3, then 2 at every deeper level (tuned so that trees
   of 50+ comments yield several small stubs, as on Reddit);
 * a morechildren answer handles the first 100 ids (the rest come back as one stub) and holds
-  at most 100 comments, the requested ones included;
+  at most 100 comments, the requested ones and their expanded replies together, filled in
+  tree order: requested ids that do not fit come back unexpanded, in one new ``more`` stub
+  under the post, as Reddit does (seen live: 100 ids asked, 49 came back as comments with
+  their replies, the other 51 inside a new ``more`` under the post);
+* comments the fault injector marks unexpandable are always handed back that way, and their
+  focused view shows only a "continue this thread" pointing back at themselves;
 * the hidden tail of a reply list becomes one ``more`` stub listing the hidden siblings' ids,
   with ``count`` = hidden comments including their descendants;
 * a comment ``max_depth - 1`` levels down whose replies are cut gets a "continue this thread"
   stub (count 0, id "_"), which clients resolve through the focused view.
 
-Every comment is therefore shown once or reachable through exactly one stub, which is what
-lets repeated expansion reach each comment exactly once.
+Every comment is therefore shown once or reachable through a stub (a handed-back id through
+its new stub), which is what lets repeated expansion reach each comment exactly once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import things
@@ -31,8 +37,8 @@ MAX_LIMIT = 500
 LEVEL_WIDTH = {1: 6, 2: 3}
 DEEP_WIDTH = 2
 MORECHILDREN_MAX_IDS = 100
-# Comments per morechildren answer, requested ones included (their stubs come on top), which
-# keeps an answer at roughly 100-200 things like Reddit's.
+# Comments per morechildren answer, requested ones and their replies together (stubs come on
+# top), which keeps an answer at roughly 100-200 things like Reddit's.
 MORECHILDREN_COMMENTS = 100
 
 
@@ -133,8 +139,9 @@ class _Cut:
 class TreeCutter:
     """Entry points used by the server; callers hold ``world.lock``."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, unexpandable: Callable[[str], bool] = lambda _id: False) -> None:
         self.world = world
+        self.unexpandable = unexpandable
         self._views: dict[tuple, TreeView] = {}
 
     def view(self, post: Post, sort: str, now: float) -> TreeView:
@@ -154,7 +161,10 @@ class TreeCutter:
         # A focused view must show at least the focus's replies, or "continue this thread"
         # would point back at itself forever.
         floor = 2 if focus is not None else 1
-        cut = _Cut(self.world, post, view, now, budget=limit, max_depth=_max_depth(depth, floor))
+        max_depth = _max_depth(depth, floor)
+        if focus is not None and self.unexpandable(focus.id):
+            max_depth = 1  # the injected fault: "continue this thread" back at itself
+        cut = _Cut(self.world, post, view, now, budget=limit, max_depth=max_depth)
         if focus is not None:
             return cut.nested([view.by_id[focus.id]], focus.parent_fullname, 0)
         return cut.nested(view.children.get(None, []), post.fullname, 0)
@@ -167,12 +177,16 @@ class TreeCutter:
         unique = list(dict.fromkeys(i.strip().lower() for i in ids if i.strip()))
         head = [view.by_id[i] for i in unique[:MORECHILDREN_MAX_IDS] if i in view.by_id]
         rest = [view.by_id[i] for i in unique[MORECHILDREN_MAX_IDS:] if i in view.by_id]
-        budget = max(0, MORECHILDREN_COMMENTS - len(head))
-        cut = _Cut(self.world, post, view, now, budget=budget, max_depth=_max_depth(depth, 2))
+        cut = _Cut(self.world, post, view, now, budget=MORECHILDREN_COMMENTS, max_depth=_max_depth(depth, 2))
         head.sort(key=lambda c: view.preorder[c.id])
         requested = {c.id for c in head}
         out: list[dict] = []
+        handed_back: list[Comment] = []
         for comment in head:
+            if cut.budget <= 0 or self.unexpandable(comment.id):
+                handed_back.append(comment)
+                continue
+            cut.budget -= 1
             out.append(cut.t1(comment, ""))
             if limit_children:
                 kids = view.replies(comment, requested)
@@ -180,9 +194,10 @@ class TreeCutter:
                     out.append(cut.stub(kids, comment.fullname))
             else:
                 cut.flat_replies(comment, 0, requested, out)
-        if rest:
-            # Reddit handles at most 100 ids; hand the others back rather than dropping them.
-            out.append(cut.stub(rest, rest[0].parent_fullname))
+        if handed_back or rest:
+            # What did not fit (and ids past the first 100) comes back in one stub under the post.
+            back = handed_back + rest
+            out.append(things.more([c.id for c in back], view.hidden_count(back), post.fullname, 0))
         return out
 
 
