@@ -74,7 +74,40 @@ def test_the_tree_keeps_each_comment_once_and_collects_stub_ids():
 def test_continue_this_thread_stubs_are_followed_by_parent():
     tree = CommentTree()
     tree.add_things([t1("a", "t3_p", listing(more([], "t1_a", count=0)))])
-    assert tree.continue_parents == ["a"] and tree.pending == []
+    assert list(tree.continue_parents) == ["a"] and not tree.pending
+
+
+def test_ids_handed_back_are_asked_again_and_given_up_only_after_calls_without_progress():
+    tree = CommentTree(max_misses=2)
+    tree.add_things([more(["a", "b", "c"], "t3_p")])
+    batch = tree.next_batch()
+    assert batch == ["a", "b", "c"] and not tree.pending
+    # "a" arrives, "b" and "c" come back in a new stub under the post: crowded out, asked again.
+    tree.add_things([t1("a", "t3_p"), more(["b", "c"], "t3_p")])
+    tree.settle(batch)
+    assert list(tree.pending) == ["b", "c"] and not tree.unexpandable
+    batch = tree.next_batch()
+    tree.add_things([t1("b", "t3_p")])  # "c" not even handed back: still asked again
+    tree.settle(batch)
+    assert list(tree.pending) == ["c"]
+    for _ in range(2):  # two calls in a row that deliver nothing asked
+        batch = tree.next_batch()
+        tree.add_things([more(["c"], "t3_p")])
+        tree.settle(batch)
+    assert tree.unexpandable == {"c"} and not tree.pending and tree.next_batch() == []
+    tree.add_things([more(["c"], "t3_p")])  # given up for good
+    assert not tree.pending
+
+
+def test_continue_parents_showing_no_reply_are_given_up():
+    tree = CommentTree(max_misses=2)
+    tree.add_things([t1("a", "t3_p", listing(more([], "t1_a", count=0)))])
+    for _ in range(2):
+        parent = next(iter(tree.continue_parents))
+        del tree.continue_parents[parent]
+        tree.add_things([t1("a", "t3_p", listing(more([], "t1_a", count=0)))])  # points back at itself
+        tree.settle_parent(parent)
+    assert tree.unexpandable_parents == {"a"} and not tree.continue_parents
 
 
 def test_depth_comes_from_the_parent_chain_not_from_relative_depth_fields():

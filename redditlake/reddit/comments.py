@@ -5,12 +5,23 @@ rest. asyncpraw's ``replace_more`` spends one request per stub, even a stub of
 two ids. ``/api/morechildren`` takes up to 100 ids of the same post, so we pool
 the ids of every stub of a post and expand them 100 at a time; only the
 "continue this thread" stubs (``id == "_"``) need a request of their own.
+
+A morechildren answer is bounded (about 100 comments, replies included): what
+does not fit comes back inside new ``more`` objects, including ids asked in that
+very call. So every ``more`` received is work still to do, whatever was asked
+before. Progress is guaranteed by counting, per id, the calls in a row that
+delivered none of the ids asked: after ``max_misses`` such calls an id is given
+up and recorded as unexpandable (counted, never silent). A call that delivers
+some ids resets the count of the others — they were only crowded out. The same
+rule holds for "continue this thread" parents whose view never shows a reply.
+
 Each comment is kept once, with ``depth`` recomputed from its parent chain
 (Reddit's own depth field is relative in "continue this thread" answers).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,47 +33,131 @@ MORECHILDREN_MAX = 100  # ids per /api/morechildren call
 COMMENTS_LIMIT = 500  # Reddit's cap for /comments/{id}
 
 
+@dataclass(frozen=True)
+class TreeOptions:
+    """How deep to collect and when to give up on an id (``collect`` settings)."""
+
+    depth: int | None = None  # levels kept: 1 = top-level comments only; None = all
+    max_misses: int = 3  # calls in a row delivering nothing asked before an id is given up
+    sort: str = "confidence"
+
+
 @dataclass
 class CommentTree:
+    depth_limit: int | None = None
+    max_misses: int = 3
     post: dict[str, Any] | None = None
     comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> t1 data (without replies)
-    pending: list[str] = field(default_factory=list)  # ids from `more` stubs, not yet fetched
-    continue_parents: list[str] = field(default_factory=list)  # comment ids behind "continue this thread"
-    requested: set[str] = field(default_factory=set)
+    # Ordered sets (dicts): ids from `more` stubs to ask, parents behind "continue this thread".
+    pending: dict[str, None] = field(default_factory=dict)
+    continue_parents: dict[str, None] = field(default_factory=dict)
+    misses: Counter[str] = field(default_factory=Counter)
+    unexpandable: set[str] = field(default_factory=set)  # ids morechildren never delivered
+    unexpandable_parents: set[str] = field(default_factory=set)  # "continue this thread" never shown
+    expanded_parents: set[str] = field(default_factory=set)
+    has_replies: set[str] = field(default_factory=set)  # ids of held comments' parents
+    levels: dict[str, int] = field(default_factory=dict)  # depth of held and pending comments
     requests: int = 0
 
+    def _keep(self, level: int) -> bool:
+        return self.depth_limit is None or level < self.depth_limit
+
+    def _level(self, parent_fullname: str, fallback: int) -> int:
+        if parent_fullname.startswith("t3_"):
+            return 0
+        parent = self.levels.get(parent_fullname.removeprefix("t1_"))
+        return fallback if parent is None else parent + 1
+
     def add_things(self, things: Iterable[dict[str, Any]]) -> None:
-        """Take t1 and more things, nested (``replies``) or flat."""
-        stack = list(things)
+        """Take t1 and more things, nested (``replies``) or flat; parents before replies."""
+        stack = list(things)[::-1]
         while stack:
             thing = stack.pop()
             kind, data = thing.get("kind"), thing.get("data") or {}
             if kind == "t1":
+                cid = data["id"]
+                level = self.levels.get(cid) if cid in self.comments else None
+                if level is None:
+                    level = self._level(data.get("parent_id") or "", self.levels.get(cid, int(data.get("depth") or 0)))
+                if not self._keep(level):
+                    continue
+                self.levels[cid] = level
+                if cid not in self.comments:
+                    self.comments[cid] = {k: v for k, v in data.items() if k != "replies"}
+                    self.has_replies.add((data.get("parent_id") or "").removeprefix("t1_"))
+                self.pending.pop(cid, None)
                 replies = data.get("replies")
-                if data["id"] not in self.comments:
-                    self.comments[data["id"]] = {k: v for k, v in data.items() if k != "replies"}
                 if isinstance(replies, dict):
-                    stack.extend(replies.get("data", {}).get("children", []))
+                    stack.extend(replies.get("data", {}).get("children", [])[::-1])
             elif kind == "more":
-                if data.get("id") == "_" or (not data.get("children") and data.get("count", 0) == 0):
-                    parent = (data.get("parent_id") or "").removeprefix("t1_")
-                    if parent and parent not in self.requested:
-                        self.continue_parents.append(parent)
-                else:
-                    self.pending.extend(
-                        c for c in data.get("children", []) if c not in self.comments and c not in self.requested
-                    )
+                parent = data.get("parent_id") or ""
+                children = data.get("children") or []
+                if data.get("id") == "_" or (not children and data.get("count", 0) == 0):
+                    pid = parent.removeprefix("t1_")
+                    if (
+                        pid
+                        and pid not in self.expanded_parents
+                        and pid not in self.unexpandable_parents
+                        and self._keep(self.levels.get(pid, 0) + 1)
+                    ):
+                        self.continue_parents[pid] = None
+                    continue
+                for cid in children:
+                    if cid in self.comments or cid in self.unexpandable:
+                        continue
+                    # A stub under the post may hand back deep ids asked before: keep what we knew.
+                    level = self.levels.get(cid) if parent.startswith("t3_") else None
+                    if level is None:
+                        level = self._level(parent, int(data.get("depth") or 0))
+                    if self._keep(level):
+                        self.levels[cid] = level
+                        self.pending[cid] = None
 
     def next_batch(self) -> list[str]:
+        """Up to 100 pending ids, taken off the queue (``settle`` puts back what did not arrive)."""
         batch: list[str] = []
-        seen: set[str] = set()
-        while self.pending and len(batch) < MORECHILDREN_MAX:
-            cid = self.pending.pop(0)
-            if cid in self.comments or cid in self.requested or cid in seen:
-                continue
-            seen.add(cid)
-            batch.append(cid)
+        for cid in list(self.pending):
+            if len(batch) == MORECHILDREN_MAX:
+                break
+            del self.pending[cid]
+            if cid not in self.comments and cid not in self.unexpandable:
+                batch.append(cid)
         return batch
+
+    def settle(self, batch: list[str]) -> None:
+        """After a morechildren answer: ids that did not arrive are asked again, or given up."""
+        missing = [cid for cid in batch if cid not in self.comments]
+        progress = len(missing) < len(batch)
+        for cid in missing:
+            self.misses[cid] = 0 if progress else self.misses[cid] + 1
+            if self.misses[cid] >= self.max_misses:
+                self.unexpandable.add(cid)
+                self.pending.pop(cid, None)
+            else:
+                self.pending.setdefault(cid, None)
+        for cid in batch:
+            if cid in self.comments:
+                self.misses.pop(cid, None)
+
+    def settle_parent(self, parent: str) -> None:
+        """After a "continue this thread" answer: done if it showed a reply, else again or given up."""
+        if parent in self.has_replies:
+            self.expanded_parents.add(parent)
+            self.continue_parents.pop(parent, None)
+            return
+        key = "_" + parent  # parents and ids share one counter without colliding
+        self.misses[key] += 1
+        if self.misses[key] >= self.max_misses:
+            self.unexpandable_parents.add(parent)
+            self.continue_parents.pop(parent, None)
+        else:
+            self.continue_parents.setdefault(parent, None)
+
+    def depth_param(self, levels: Iterable[int]) -> dict[str, int]:
+        """Reddit's ``depth``, relative to where an answer starts, so it stops at our limit."""
+        if self.depth_limit is None:
+            return {}
+        return {"depth": max(1, self.depth_limit - min(levels, default=0))}
 
     def rows(self) -> list[dict[str, Any]]:
         """Comments with ``depth`` recomputed from the parent chain."""
@@ -85,14 +180,19 @@ class CommentTree:
             base = depth[cur]
             for i, node in enumerate(reversed(path), start=1):
                 depth[node] = base + i
-        return [{**c, "depth": depth[cid]} for cid, c in self.comments.items()]
+        return [{**c, "depth": depth[cid]} for cid, c in self.comments.items() if self._keep(depth[cid])]
 
 
-async def fetch_comment_tree(client: RedditClient, post_id: str, *, subreddit: str, sort: str = "confidence") -> CommentTree:
-    """Fetch every comment of one post."""
-    tree = CommentTree()
+async def fetch_comment_tree(
+    client: RedditClient, post_id: str, *, subreddit: str, options: TreeOptions = TreeOptions()
+) -> CommentTree:
+    """Fetch every comment of one post (to ``options.depth`` levels)."""
+    tree = CommentTree(depth_limit=options.depth, max_misses=options.max_misses)
+    sort = options.sort
     with request_priority(Priority.BACKFILL):
-        first = await client.get(f"/comments/{post_id}", {"limit": COMMENTS_LIMIT, "sort": sort}, subreddit=subreddit)
+        first = await client.get(
+            f"/comments/{post_id}", {"limit": COMMENTS_LIMIT, "sort": sort, **tree.depth_param([0])}, subreddit=subreddit
+        )
         tree.requests += 1
         post_listing, comment_listing = first
         children = post_listing["data"]["children"]
@@ -101,30 +201,22 @@ async def fetch_comment_tree(client: RedditClient, post_id: str, *, subreddit: s
         while tree.pending or tree.continue_parents:
             batch = tree.next_batch()
             if batch:
-                tree.requested.update(batch)
+                # Under a depth limit, ask for the requested comments only (their replies come back
+                # as stubs): expanded replies past the limit would fill the capped answer with
+                # comments we drop.
+                limited = tree.depth_limit is not None
+                params = {"link_id": f"t3_{post_id}", "children": ",".join(batch), "sort": sort, "limit_children": limited}
                 async with client.morechildren_lock:
-                    answer = await client.post(
-                        "/api/morechildren",
-                        {
-                            "link_id": f"t3_{post_id}",
-                            "children": ",".join(batch),
-                            "sort": sort,
-                            "limit_children": False,
-                        },
-                        subreddit=subreddit,
-                    )
+                    answer = await client.post("/api/morechildren", params, subreddit=subreddit)
                 tree.requests += 1
                 tree.add_things(answer.get("json", {}).get("data", {}).get("things", []))
+                tree.settle(batch)
                 continue
-            if not tree.continue_parents:
-                break
-            parent = tree.continue_parents.pop(0)
-            if parent in tree.requested:
-                continue
-            tree.requested.add(parent)
-            _, listing = await client.get(
-                f"/comments/{post_id}/_/{parent}", {"limit": COMMENTS_LIMIT, "sort": sort}, subreddit=subreddit
-            )
+            parent = next(iter(tree.continue_parents))
+            del tree.continue_parents[parent]
+            params = {"limit": COMMENTS_LIMIT, "sort": sort, **tree.depth_param([tree.levels.get(parent, 0)])}
+            _, listing = await client.get(f"/comments/{post_id}/_/{parent}", params, subreddit=subreddit)
             tree.requests += 1
             tree.add_things(listing["data"]["children"])
+            tree.settle_parent(parent)
     return tree
