@@ -25,6 +25,7 @@ from redditlake import pipeline
 from redditlake.landing import Landing
 from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
 from redditlake.reddit.client import RedditClient
+from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
 from blocks.reddit import apply_reddit_block
 from flows.common import land_request_log, one_line, open_client, open_lake, open_landing
@@ -99,27 +100,53 @@ class _Run:
 
     async def comments(self, posts: list[dict]) -> None:
         """Trees of posts that are new or grew, plus stored posts whose trees never landed.
-        Chunk by chunk: comments land, then their markers, before the next chunk is
-        fetched, so a crash loses at most one chunk's requests."""
-        lake, sub = self.landing.lake, self.subreddit
+        Chunk by chunk: a chunk's comments land, then their markers; the next chunk's trees
+        are fetched meanwhile, so a crash loses at most the requests of the chunks in flight."""
+        lake, sub, opts = self.landing.lake, self.subreddit, self.settings.collect
         fetched = await asyncio.to_thread(pipeline.fetched_trees, lake, sub)
         todo = pipeline.posts_needing_comments(posts, fetched)
         seen = {p["id"] for p in todo}
         stranded = await asyncio.to_thread(pipeline.unfetched_stored_posts, lake, sub, fetched)
         todo += [p for p in stranded if p["id"] not in seen]
-        size = self.settings.collect.posts_per_comment_task
-        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        for n, chunk in enumerate(chunks, start=1):
-            sizes = [(p["id"], int(p["num_comments"])) for p in chunk]
-            batch = await fetch_comments(self.client, sub, sizes, source=self.source, label=f"{n}/{len(chunks)}")
-            result = await land_comment_batch(self.landing, sub, quote(batch), dict(sizes), now_utc())
-            self.comment_authors |= pipeline.authors(batch.comments)
-            self.summary.comments += len(batch.comments)
-            self.summary.comments_written += result.written
-            get_run_logger().info(
-                "r/%s: comments of %d/%d posts: %d comments (%d new)",
-                sub, min(n * size, len(todo)), len(todo), self.summary.comments, self.summary.comments_written,
+        size = opts.posts_per_comment_task
+        chunks = [[(p["id"], int(p["num_comments"])) for p in todo[i : i + size]] for i in range(0, len(todo), size)]
+        options = TreeOptions(depth=opts.comment_depth, max_misses=opts.max_more_misses)
+
+        def fetch(n: int) -> asyncio.Future:
+            return asyncio.ensure_future(fetch_comments(
+                self.client, sub, chunks[n - 1], source=self.source, label=f"{n}/{len(chunks)}",
+                options=options, parallel=opts.parallel_trees,
+            ))
+
+        ahead = fetch(1) if chunks else None
+        try:
+            for n, sizes in enumerate(chunks, start=1):
+                batch = await ahead
+                ahead = fetch(n + 1) if n < len(chunks) else None
+                await self.land_comments(batch, dict(sizes), n * size, len(todo))
+        finally:
+            if ahead is not None and not ahead.done():
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+
+    async def land_comments(self, batch: pipeline.CommentBatch, sizes: dict[str, int], done: int, total: int) -> None:
+        sub, opts, logger = self.subreddit, self.settings.collect, get_run_logger()
+        result = await land_comment_batch(self.landing, sub, quote(batch), sizes, now_utc())
+        self.comment_authors |= pipeline.authors(batch.comments)
+        self.summary.comments += len(batch.comments)
+        self.summary.comments_written += result.written
+        self.summary.unexpandable += sum(batch.unexpandable.values())
+        if opts.comment_depth is None:  # a depth-limited tree is short by design
+            self.summary.short_threads += pipeline.short_threads(batch, sizes, opts.short_thread_tolerance)
+        for pid, n in batch.unexpandable.items():
+            logger.warning(
+                "r/%s: post %s: %d stubs never expanded by the API after %d tries; their comments are missing "
+                "(counted in comment_fetches.unexpandable)", sub, pid, n, opts.max_more_misses,
             )
+        logger.info(
+            "r/%s: comments of %d/%d posts: %d comments (%d new)",
+            sub, min(done, total), total, self.summary.comments, self.summary.comments_written,
+        )
 
     async def users(self, posts: list[dict]) -> None:
         """Profiles of authors seen in this run and not yet stored for this subreddit."""

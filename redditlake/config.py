@@ -87,6 +87,20 @@ class CollectSettings(_Section):
     comments: bool = True
     users: bool = Field(False, description="also collect the profiles of authors seen (one request each)")
     posts_per_comment_task: int = Field(25, ge=1, description="posts whose comment trees one task fetches")
+    parallel_trees: int = Field(
+        4, ge=1, description="comment trees fetched at once (morechildren calls stay one at a time per client)"
+    )
+    comment_depth: int | None = Field(
+        None, ge=1, description="levels of comments kept: 1 = top-level only; unset = the whole tree"
+    )
+    max_more_misses: int = Field(
+        3, ge=1, description="morechildren calls in a row delivering none of the ids asked before they are given up"
+    )
+    short_thread_tolerance: float = Field(
+        0.1, ge=0, le=1,
+        description="a tree short of its post's num_comments by more than this share is counted as short "
+        "(Reddit's count includes some removed comments it never returns)",
+    )
 
 
 class LakeSettings(_Section):

@@ -55,7 +55,10 @@ class Landing:
         """Comments first, then the markers that say their trees are landed (never the other way round)."""
         result = self.comments(subreddit, batch.comments, collected_at)
         markers = CommentFetch.to_arrow(
-            CommentFetch(post_id=pid, num_comments=num_comments[pid], comments=n, collected_at=collected_at)
+            CommentFetch(
+                post_id=pid, num_comments=num_comments[pid], comments=n, collected_at=collected_at,
+                unexpandable=batch.unexpandable.get(pid, 0),
+            )
             for pid, n in batch.trees.items()
         )
         self.lake.append(CommentFetch.table, subreddit, markers)

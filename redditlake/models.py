@@ -298,6 +298,8 @@ class CommentFetch(Record):
     num_comments: int  # as the listing said when the tree was fetched
     comments: int  # comments the tree held
     collected_at: datetime
+    # Stubs the API never expanded (ids, "continue this thread" parents): their subtrees are missing.
+    unexpandable: int = 0
 
 
 class Deletion(Record):

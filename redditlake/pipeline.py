@@ -8,6 +8,7 @@ JSON) → ``landing.Landing.posts`` → ``models.Post.from_api`` →
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from redditlake.lake import Lake
 from redditlake.lake.names import SUBREDDIT_PATTERN
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
-from redditlake.reddit.comments import fetch_comment_tree
+from redditlake.reddit.comments import CommentTree, TreeOptions, fetch_comment_tree
 
 def validate_subreddit(name: str) -> str:
     """A subreddit name becomes a path segment in the lake: this is a security boundary."""
@@ -99,18 +100,41 @@ class CommentBatch:
     comments: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     trees: dict[str, int] = field(default_factory=dict)  # post id -> comments in its tree
+    unexpandable: dict[str, int] = field(default_factory=dict)  # post id -> stubs given up (when any)
 
 
-async def fetch_comments(client: RedditClient, subreddit: str, post_ids: Iterable[str]) -> CommentBatch:
-    """Complete comment trees of some posts of one subreddit."""
+async def fetch_comments(
+    client: RedditClient, subreddit: str, post_ids: Iterable[str], options: TreeOptions = TreeOptions(),
+    parallel: int = 1,
+) -> CommentBatch:
+    """Complete comment trees of some posts of one subreddit, ``parallel`` trees at a time
+    (the client keeps their morechildren calls one at a time)."""
+    post_ids = list(post_ids)
+    gate = asyncio.Semaphore(parallel)
+    trees: dict[str, CommentTree] = {}
+
+    async def one(post_id: str) -> None:
+        async with gate:
+            trees[post_id] = await fetch_comment_tree(client, post_id, subreddit=subreddit, options=options)
+
+    async with asyncio.TaskGroup() as group:  # one failure cancels the others: the task is retried whole
+        for post_id in post_ids:
+            group.create_task(one(post_id))
     batch = CommentBatch()
     for post_id in post_ids:
-        tree = await fetch_comment_tree(client, post_id, subreddit=subreddit)
+        tree = trees[post_id]
         rows = tree.rows()
         batch.comments.extend(rows)
         batch.requests += tree.requests
         batch.trees[post_id] = len(rows)
+        if given_up := len(tree.unexpandable) + len(tree.unexpandable_parents):
+            batch.unexpandable[post_id] = given_up
     return batch
+
+
+def short_threads(batch: CommentBatch, num_comments: dict[str, int], tolerance: float) -> int:
+    """Trees that landed short of their post's ``num_comments`` by more than ``tolerance`` (a share)."""
+    return sum(1 for pid, n in batch.trees.items() if n < num_comments.get(pid, 0) * (1 - tolerance))
 
 
 async def fetch_users(client: RedditClient, names: Iterable[str]) -> list[dict[str, Any]]:
@@ -142,6 +166,8 @@ class SubredditSummary:
     users: int = 0
     requests: int = 0
     seconds: float = 0.0
+    unexpandable: int = 0  # `more` ids and "continue this thread" parents the API never expanded
+    short_threads: int = 0  # trees short of num_comments beyond collect.short_thread_tolerance
 
     def line(self) -> str:
         if not self.ok:
@@ -150,5 +176,7 @@ class SubredditSummary:
             f"r/{self.subreddit}: {self.posts} posts ({self.posts_written} new), "
             f"{self.comments} comments ({self.comments_written} new), "
             + (f"{self.users} users, " if self.users else "")
+            + (f"{self.unexpandable} unexpandable stubs, " if self.unexpandable else "")
+            + (f"{self.short_threads} short threads, " if self.short_threads else "")
             + f"{self.requests} requests, {self.seconds:.1f}s"
         )

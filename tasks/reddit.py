@@ -25,6 +25,7 @@ from prefect.cache_policies import INPUTS, NO_CACHE
 from redditlake import pipeline
 from redditlake.errors import ApiUnavailable
 from redditlake.reddit.client import RedditClient
+from redditlake.reddit.comments import TreeOptions
 
 ABOUT_TTL = timedelta(hours=24)
 COMMENTS_TTL = timedelta(minutes=10)
@@ -73,9 +74,15 @@ async def fetch_posts(
     **_retrying,
 )
 async def fetch_comments(
-    client: RedditClient, subreddit: str, posts: list[tuple[str, int]], source: str, label: str = ""
+    client: RedditClient,
+    subreddit: str,
+    posts: list[tuple[str, int]],
+    source: str,
+    label: str = "",
+    options: TreeOptions = TreeOptions(),
+    parallel: int = 1,
 ) -> pipeline.CommentBatch:
-    return await pipeline.fetch_comments(client, subreddit, [pid for pid, _ in posts])
+    return await pipeline.fetch_comments(client, subreddit, [pid for pid, _ in posts], options, parallel)
 
 
 @task(name="fetch-users", task_run_name="users r/{subreddit} ({label})", cache_policy=NO_CACHE, **_retrying)
