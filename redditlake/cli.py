@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--requests-per-window", type=int, default=100, help="rate budget per client id (default: 100)")
     s.add_argument("--window-seconds", type=float, default=60.0)
+    s.add_argument("--big-thread-share", type=float, default=0.0,
+                   help="share of posts with a thread of 1,000-5,000 comments (default: 0)")
 
     h = sub.add_parser("health", help="check the API, the lake and Prefect; exit 1 when anything is unhealthy")
     h.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -190,9 +192,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sim(args: argparse.Namespace) -> int:
     from redditlake.simulator import SimulatorConfig, serve_forever
 
-    config = SimulatorConfig(
-        seed=args.seed, requests_per_window=args.requests_per_window, window_seconds=args.window_seconds
-    )
+    from pydantic import ValidationError
+
+    try:
+        config = SimulatorConfig(
+            seed=args.seed, requests_per_window=args.requests_per_window, window_seconds=args.window_seconds,
+            big_thread_share=args.big_thread_share,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        option = "--" + str(err["loc"][0]).replace("_", "-")
+        raise RedditLakeError(f"invalid {option}: {err['msg']}") from None
     try:
         asyncio.run(serve_forever(config, port=args.port))
     except OSError as exc:

@@ -46,6 +46,12 @@ def test_a_bad_config_file_is_one_line(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+def test_a_bad_simulator_option_is_one_line():
+    out = redditlake("sim", "--big-thread-share", "2")
+    assert out.returncode == 1
+    assert out.stderr.strip() == "redditlake: error: invalid --big-thread-share: Input should be less than or equal to 1"
+
+
 @pytest.mark.prefect
 def test_collect_reports_bad_subreddits_and_still_collects_the_others(prefect_api, sim, tmp_path):
     lake_dir = tmp_path / "lake"

@@ -14,6 +14,8 @@ from redditlake.reddit.comments import fetch_comment_tree
 from redditlake.simulator import FaultConfig
 
 BIG = dict(posts_per_subreddit=12, comments_per_post_mean=8, big_thread_share=0.25, big_thread_comments=(1000, 5000))
+# Through the flow: fewer and smaller big threads, the Prefect engine costs more per comment.
+FLOW_BIG = dict(posts_per_subreddit=8, comments_per_post_mean=8, big_thread_share=0.3, big_thread_comments=(1000, 2000))
 
 
 def big_posts(world, subreddit: str, n: int) -> list[str]:
@@ -101,9 +103,9 @@ def test_comment_depth_keeps_the_top_levels_with_fewer_requests(make_sim, tmp_pa
 def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, make_sim, tmp_path):
     from flows.collect import collect
 
-    sim = make_sim(subreddits=["python", "aww"], latency_seconds=0.005, **BIG)
+    sim = make_sim(subreddits=["python", "aww"], latency_seconds=0.005, **FLOW_BIG)
     lake_uri = str(tmp_path / "lake")
-    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=12, posts_per_comment_task=4)
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=8, posts_per_comment_task=4)
 
     summaries = asyncio.run(collect(["python", "aww"], settings))
 
@@ -129,9 +131,9 @@ def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, mak
 def test_collect_counts_unexpandable_ids_and_short_threads_in_summary_and_lake(prefect_api, make_sim, tmp_path):
     from flows.collect import collect
 
-    sim = make_sim(subreddits=["python"], faults=FaultConfig(unexpandable_rate=0.02), **BIG)
+    sim = make_sim(subreddits=["python"], faults=FaultConfig(unexpandable_rate=0.02), **FLOW_BIG)
     lake_uri = str(tmp_path / "lake")
-    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=12, max_more_misses=2, short_thread_tolerance=0.0)
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=8, max_more_misses=2, short_thread_tolerance=0.0)
 
     (summary,) = asyncio.run(collect(["python"], settings))
 

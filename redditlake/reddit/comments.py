@@ -212,6 +212,8 @@ async def fetch_comment_tree(
                 tree.add_things(answer.get("json", {}).get("data", {}).get("things", []))
                 tree.settle(batch)
                 continue
+            if not tree.continue_parents:
+                break
             parent = next(iter(tree.continue_parents))
             del tree.continue_parents[parent]
             params = {"limit": COMMENTS_LIMIT, "sort": sort, **tree.depth_param([tree.levels.get(parent, 0)])}
