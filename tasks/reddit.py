@@ -68,7 +68,7 @@ async def fetch_posts(
 @task(
     name="fetch-comments",
     task_run_name="comments r/{subreddit} ({label})",
-    cache_policy=INPUTS - "client" - "label",
+    cache_policy=INPUTS - "client" - "label" - "parallel",
     cache_expiration=COMMENTS_TTL,
     persist_result=True,
     **_retrying,
