@@ -124,7 +124,14 @@ def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, mak
     assert big >= 2
     stats = sim.stats()
     assert stats["morechildren_concurrent_max"] == 1  # one at a time per client ...
-    assert stats["peak_concurrency"] > 1  # ... while trees of other posts overlap
+    assert stats["peak_concurrency"] > 1  # ... while other requests overlap,
+    # among them /comments calls of different posts of one subreddit: trees fetched in parallel.
+    ((overlaps,),) = query_rows(lake, """
+        SELECT count(*) FROM api_requests a JOIN api_requests b
+          ON a.subreddit = b.subreddit AND a.endpoint = 'comments' AND b.endpoint = 'comments'
+         AND split_part(a.path, '/', 3) <> split_part(b.path, '/', 3)
+         AND b.ts >= a.ts AND b.ts < a.ts + to_microseconds(CAST(a.latency_ms * 1000 AS BIGINT))""")
+    assert overlaps > 0
 
 
 @pytest.mark.prefect
