@@ -17,7 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from prefect.filesystems import LocalFileSystem
 from prefect_aws import AwsClientParameters, AwsCredentials, S3Bucket
+
+from redditlake.errors import ConfigError
+from redditlake.lake.location import Location, open_location
 
 CREDENTIALS_BLOCK = "redditlake-aws"
 RESULTS_BLOCK = "redditlake-results"
@@ -38,6 +42,32 @@ def save_blocks(bucket: str, prefix: str = "prefect-results", endpoint_url: str 
     credentials.save(CREDENTIALS_BLOCK, overwrite=True)
     storage.save(RESULTS_BLOCK, overwrite=True)
     return f"s3-bucket/{RESULTS_BLOCK}"
+
+
+async def result_location() -> Location:
+    """Where this process's Prefect persists results (the local Prefect home, or the saved
+    S3 bucket block of ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK``), as a lake ``Location``
+    that ``redditlake.results`` can list and delete in."""
+    from prefect.results import aget_default_result_storage
+
+    storage = await aget_default_result_storage()
+    if isinstance(storage, LocalFileSystem):
+        return open_location(storage.basepath)
+    if isinstance(storage, S3Bucket):
+        creds = storage.credentials
+        env = {"AWS_REGION": getattr(creds, "region_name", None) or ""}
+        if getattr(creds, "aws_access_key_id", None) and getattr(creds, "aws_secret_access_key", None):
+            env["AWS_ACCESS_KEY_ID"] = creds.aws_access_key_id
+            env["AWS_SECRET_ACCESS_KEY"] = creds.aws_secret_access_key.get_secret_value()
+        params = getattr(creds, "aws_client_parameters", None)
+        endpoint = getattr(params, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        folder = (storage.bucket_folder or "").strip("/")
+        uri = f"s3://{storage.bucket_name}/{folder}" if folder else f"s3://{storage.bucket_name}"
+        return open_location(uri, endpoint_url=endpoint, env={**os.environ, **{k: v for k, v in env.items() if v}})
+    raise ConfigError(
+        f"result storage {type(storage).__name__} is not supported by gc: use a local folder or an S3Bucket block, "
+        "or pass --results PATH|s3://bucket/prefix"
+    )
 
 
 if __name__ == "__main__":

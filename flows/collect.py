@@ -83,8 +83,9 @@ class _Run:
 
     async def posts(self) -> list[dict]:
         opts, lake = self.settings.collect, self.landing.lake
-        about = await fetch_about(self.client, self.subreddit, source=self.source)
-        await land(self.landing, "subreddits", self.subreddit, [about], self.collected_at)
+        if not await asyncio.to_thread(pipeline.about_is_stored, lake, self.subreddit):
+            about = await fetch_about(self.client, self.subreddit, source=self.source)
+            await land(self.landing, "subreddits", self.subreddit, [about], self.collected_at)
         known = await asyncio.to_thread(lake.existing_ids, "posts", self.subreddit)
         listings = await asyncio.gather(
             *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, quote(known)) for s in opts.sorts)

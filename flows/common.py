@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redditlake.config import Settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
@@ -9,6 +11,7 @@ from redditlake.landing import Landing
 from redditlake.privacy import Pseudonymiser
 from redditlake.reddit.client import RedditClient, make_transport
 from redditlake.reddit.requestlog import RequestLog
+from redditlake.results import GcResult, collect_garbage
 from tasks.budget import prefect_request_gate
 
 
@@ -37,6 +40,16 @@ def land_request_log(lake: Lake, client: RedditClient) -> None:
         by_sub.setdefault(r.subreddit or "_all", []).append(r)
     for sub, recs in by_sub.items():
         lake.append("api_requests", sub, RequestLog.to_arrow(recs), dt_column="ts")
+
+
+async def gc_results(results: str | None = None, forget: list[str] | tuple[str, ...] = (), endpoint_url: str | None = None) -> GcResult:
+    """``redditlake.results.collect_garbage`` on ``results`` (a folder or s3:// URI),
+    by default on the result storage Prefect itself uses in this process."""
+    from blocks.storage import result_location
+    from redditlake.lake.location import open_location
+
+    location = open_location(results, endpoint_url=endpoint_url) if results else await result_location()
+    return await asyncio.to_thread(collect_garbage, location, forget)
 
 
 def one_line(exc: object) -> str:

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from blocks.reddit import apply_reddit_block
-from flows.common import land_request_log, one_line, open_client, open_lake
+from flows.common import gc_results, land_request_log, one_line, open_client, open_lake
 from redditlake import compliance
 from redditlake.config import ComplianceSettings, Settings, load_settings
 from redditlake.errors import RedditLakeError
@@ -38,13 +38,15 @@ async def redact(lake: Lake, subreddit: str, seen: compliance.Check, policy: Com
 async def refresh(subreddits: list[str], settings: Settings | None = None, now: datetime | None = None) -> list[str]:
     """For each subreddit: ask Reddit about every stored post and comment (100 per request),
     append fresh post metrics, redact what Reddit shows deleted or removed, record what it did
-    not return as unavailable (kept, redacted only by the ``compliance`` policy). Returns one line
+    not return as unavailable (kept, redacted only by the ``compliance`` policy); then delete
+    expired, pickled and redacted-content files from Prefect's result storage. Returns one line
     each; ``compliance.operator_must_act`` tells which report a subreddit that could not be read.
     ``now`` is the refresh's clock (default: the current time), for replaying and tests."""
     settings = await apply_reddit_block(settings or load_settings())
     logger = get_run_logger()
     lake = open_lake(settings)
     lines: list[str] = []
+    redacted: set[str] = set()
     async with await open_client(settings) as client:
         for raw in subreddits:
             try:
@@ -52,10 +54,15 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                 with requests_for(sub):
                     seen = await check_stored(client, lake, sub)
                 result = await redact(lake, sub, quote(seen), settings.compliance, now or now_utc())
+                # Everything Reddit no longer shows: redacted now, or possibly by the policy later.
+                redacted |= {v.id for v in seen.verdicts} | {i for ids in seen.missing.values() for i in ids}
                 lines.append(result.line())
             except (RedditLakeError, ValueError) as exc:
                 lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
         await asyncio.to_thread(land_request_log, lake, client)
+    # What the lake forgot must not survive in Prefect's result storage either.
+    gc = await gc_results(forget=sorted(redacted))
+    lines += gc.lines()
     for line in lines:
         bad = "FAILED" in line or compliance.operator_must_act(line)
         (logger.error if bad else logger.info)(line)

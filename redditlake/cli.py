@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
     h.add_argument("--minutes", type=float, default=60, help="window of request history to judge (default: 60)")
 
+    g = sub.add_parser(
+        "gc", help="delete expired, pickled (never loaded) and forgotten files from Prefect's result storage"
+    )
+    g.add_argument(
+        "--results",
+        help="result storage: a folder or s3://bucket/prefix (default: Prefect's own, "
+        "the PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK bucket or PREFECT_HOME/storage)",
+    )
+
     q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
     q.add_argument("sql")
     q.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -96,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact}[args.command](args)
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -180,6 +189,16 @@ def cmd_compact(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise RedditLakeError(str(exc)) from None
         print(f"{table}: {r.partitions_compacted} partitions, {r.files_removed} files merged, {r.rows_before} → {r.rows_after} rows")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    _quiet_prefect_env()
+    from flows.common import gc_results
+
+    settings = _settings(args)
+    for line in asyncio.run(gc_results(args.results, endpoint_url=settings.lake.endpoint_url)).lines():
+        print(line)
     return 0
 
 

@@ -34,6 +34,13 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def about_is_stored(lake: Lake, subreddit: str) -> bool:
+    """Whether the lake holds the subreddit's ``about`` already. ``subreddits`` keeps one row
+    per id, so a fresh ``about`` would land nothing: the request is worth it only the first
+    time (a subreddit gone private or banned since is reported by its listing just the same)."""
+    return bool(lake.existing_ids("subreddits", subreddit))
+
+
 async def fetch_about(client: RedditClient, subreddit: str) -> dict[str, Any]:
     with request_priority(Priority.URGENT):
         return await client.about(subreddit)
