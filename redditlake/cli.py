@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK bucket or PREFECT_HOME/storage)",
     )
 
+    a = sub.add_parser("audit", help="list the audit trail: who queried or exported what, when, how many rows")
+    a.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
+    a.add_argument("--action", help="only this action (query, export, quality-report, forget-user, ...)")
+    a.add_argument("--limit", type=int, default=50, help="newest N entries (default: 50; 0 for all)")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
     q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
     q.add_argument("sql")
     q.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -105,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc}[args.command](args)
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -246,6 +252,22 @@ def cmd_query(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     lake = Lake.open(args.lake or settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
     print_result(run_query(lake, args.sql), args.format)
+    return 0
+
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from redditlake import audit
+    from redditlake.config import load_settings
+    from redditlake.lake import Lake
+    from redditlake.query import QueryResult, print_result
+
+    settings = load_settings(args.config)
+    lake = Lake.open(args.lake or settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    table = audit.read(lake, action=args.action, limit=args.limit or None)
+    columns = ["ts", "action", "user", "flow_run", "rows", "tables", "sql", "detail"]
+    rows = [tuple(", ".join(v) if c == "tables" else v for c, v in zip(columns, r.values())) for r in table.select(columns).to_pylist()]
+    print_result(QueryResult(columns, rows), args.format)
     return 0
 
 

@@ -1,4 +1,9 @@
-"""`redditlake query`: SQL over the lake with DuckDB, printed for a terminal."""
+"""`redditlake query`: SQL over the lake with DuckDB, printed for a terminal.
+
+Every query is recorded in the lake's audit trail (``redditlake.audit``):
+who ran it, the SQL (credentials masked), the tables it read, how many rows
+came back — failed queries too, with the error.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from redditlake import audit
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
 
@@ -20,18 +26,31 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
-def run_query(lake: Lake, sql: str) -> QueryResult:
+def run_query(lake: Lake, sql: str, *, action: str = "query") -> QueryResult:
+    """Run ``sql`` over the lake's views and record it in the audit trail as ``action``."""
     con = lake.duckdb()
+    tables = tables_read(con, sql)
     try:
         cur = con.execute(sql)
         columns = [d[0] for d in cur.description or []]
-        return QueryResult(columns, cur.fetchall())
+        result = QueryResult(columns, cur.fetchall())
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
+        audit.record(lake, action, sql=sql, tables=tables, rows=None, detail=f"failed: {first}")
         views = ", ".join(lake.tables()) or "none yet: collect something first"
         raise RedditLakeError(f"query failed: {first} (tables: {views})") from None
     finally:
         con.close()
+    audit.record(lake, action, sql=sql, tables=tables, rows=len(result.rows))
+    return result
+
+
+def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    """The tables and views a statement names, as DuckDB's parser sees them ([] if it cannot parse)."""
+    try:
+        return sorted(con.get_table_names(sql))
+    except duckdb.Error:
+        return []
 
 
 def _cell(value: Any, width: int = 60) -> str:
