@@ -28,8 +28,8 @@ class QueryResult:
 
 def run_query(lake: Lake, sql: str, *, action: str = "query") -> QueryResult:
     """Run ``sql`` over the lake's views and record it in the audit trail as ``action``."""
+    tables = tables_read(sql)
     con = lake.duckdb()
-    tables = tables_read(con, sql)
     try:
         cur = con.execute(sql)
         columns = [d[0] for d in cur.description or []]
@@ -45,12 +45,14 @@ def run_query(lake: Lake, sql: str, *, action: str = "query") -> QueryResult:
     return result
 
 
-def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
-    """The tables and views a statement names, as DuckDB's parser sees them ([] if it cannot parse)."""
-    try:
-        return sorted(con.get_table_names(sql))
-    except duckdb.Error:
-        return []
+def tables_read(sql: str) -> list[str]:
+    """The tables and views a statement names, as DuckDB's parser sees them ([] if it cannot parse).
+    On an empty connection: with the lake's views in place DuckDB would bind them too, and fail."""
+    with duckdb.connect() as con:
+        try:
+            return sorted(con.get_table_names(sql))
+        except duckdb.Error:
+            return []
 
 
 def _cell(value: Any, width: int = 60) -> str:

@@ -1,0 +1,398 @@
+"""What the lake forgets, the caches forget too: no Reddit content in Prefect's result
+storage or database, no pickle ever loaded from it, expired results deleted for real,
+and an audit trail of every query."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import pickle
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from pydantic import SecretStr
+from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server, s3_client
+
+from conftest import query_rows as rows, sim_settings
+from redditlake import audit, cli
+from redditlake.lake import Lake
+from redditlake.lake.location import open_location
+from redditlake.results import collect_garbage, verdict
+
+SUB = "python"
+# Columns whose text users wrote (a body may mention u/someone): names there are content, not identity.
+FREE_TEXT = {
+    "title", "selftext", "body", "url", "domain", "permalink", "media", "link_flair_text",
+    "description", "public_description",
+}
+
+
+# -- helpers: where content could hide ----------------------------------------------------
+
+
+class Planted:
+    """Unpickling this creates ``marker``: proof that a pickle was executed."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def pickled_record(marker: Path, key: str) -> bytes:
+    """A result record exactly as Prefect writes one with its default (pickle) serializer."""
+    from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
+    from prefect.serializers import PickleSerializer
+
+    meta = ResultRecordMetadata(storage_key=key, expiration=None, serializer=PickleSerializer())
+    return ResultRecord(metadata=meta, result=Planted(str(marker))).serialize()
+
+
+def json_record(key: str, payload: object, expiration: datetime | None = None) -> bytes:
+    from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
+    from prefect.serializers import JSONSerializer
+
+    meta = ResultRecordMetadata(storage_key=key, expiration=expiration, serializer=JSONSerializer())
+    return ResultRecord(metadata=meta, result=payload).serialize()
+
+
+def decoded(content: bytes) -> str:
+    """A file's text, with a result record's base64 payload decoded too (pickles keep strings as UTF-8)."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        result = json.loads(content).get("result")
+        if isinstance(result, str):
+            text += base64.b64decode(result).decode("utf-8", errors="replace")
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return text
+
+
+def tree_texts(root: Path) -> dict[str, str]:
+    return {str(p): decoded(p.read_bytes()) for p in root.rglob("*") if p.is_file() and p.suffix != ".parquet"}
+
+
+def s3_texts(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
+    s3 = s3_client(endpoint)
+    return {
+        k: decoded(s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+        for k in list_keys(endpoint, bucket, prefix)
+        if not k.endswith(".parquet")
+    }
+
+
+def prefect_database_text() -> str:
+    """Every row of the Prefect server's database (the session's test server), as SQL text."""
+    from prefect.logging.handlers import APILogHandler
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    APILogHandler.flush()  # logs are shipped in batches
+    path = PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1]
+    con = sqlite3.connect(path)
+    try:
+        return "\n".join(con.iterdump())
+    finally:
+        con.close()
+
+
+def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
+    """Every string value of every Parquet file under the lake (hidden and _audit files too)."""
+    fs, root = lake.location.filesystem, lake.location.root
+    from pyarrow import fs as pafs
+
+    found: set[str] = set()
+    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+            continue
+        with fs.open_input_file(info.path) as f:
+            table = pq.read_table(f)
+        for name in table.column_names:
+            if skip_free_text and name in FREE_TEXT:
+                continue
+            for v in table.column(name).to_pylist():
+                if isinstance(v, str):
+                    found.add(v)
+                elif isinstance(v, list):
+                    found.update(x for x in v if isinstance(x, str))
+    return found
+
+
+def collected_names(sim, lake: Lake) -> set[str]:
+    """Real names of the accounts whose posts and comments were collected (distinctive ones:
+    a 4-letter name could occur in any file by chance)."""
+    names = {sim.world.post(p).author for (p,) in rows(lake, "SELECT id FROM posts")}
+    names |= {sim.world.comment(c).author for (c,) in rows(lake, "SELECT id FROM comments")}
+    return {n for n in names if n and len(n) >= 7 and n not in ("[deleted]", "AutoModerator")}
+
+
+def pseudonymised(settings):
+    privacy = settings.privacy.model_copy(update={"pseudonymise_authors": True, "pseudonym_key": SecretStr("k3y-for-tests")})
+    return settings.model_copy(update={"privacy": privacy})
+
+
+def result_storage_path() -> Path:
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+    return Path(PREFECT_LOCAL_STORAGE_PATH.value())
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+# -- the Proof ----------------------------------------------------------------------------
+
+
+@pytest.mark.prefect
+def test_pseudonymised_collect_leaves_no_author_name_outside_the_lake_text(prefect_api, make_sim, tmp_path):
+    from flows.collect import collect
+
+    sim = make_sim(posts_per_subreddit=25, comments_per_post_mean=6)
+    lake_uri = str(tmp_path / "lake")
+    settings = pseudonymised(sim_settings(sim, lake_uri, sorts=["new"], limit=20, users=True))
+    lake = Lake.open(lake_uri)
+
+    summary = asyncio.run(collect([SUB], settings))[0]
+    assert summary.ok and summary.comments > 0 and summary.users > 0, summary.line()
+    names = collected_names(sim, lake)
+    assert len(names) >= 5
+
+    home = Path(os.environ["PREFECT_HOME"])
+    places = {"prefect home": tree_texts(home), "result storage": tree_texts(result_storage_path())}
+    places["prefect database"] = {"db": prefect_database_text()}
+    for place, texts in places.items():
+        leaks = {(n, f) for f, text in texts.items() for n in names if n in text}
+        assert not leaks, f"author names in the {place}: {sorted(leaks)[:3]}"
+    assert not names & lake_strings(lake, skip_free_text=True), "a real author name reached the lake"
+
+
+@pytest.mark.prefect
+def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_endpoint, monkeypatch):
+    from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_settings
+
+    from blocks.storage import build_blocks
+    from flows.collect import collect
+
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"forget-{uuid.uuid4().hex[:12]}"
+    make_bucket(s3_endpoint, bucket)
+    tag = uuid.uuid4().hex[:8]
+    credentials, storage = build_blocks(bucket, "prefect-results", s3_endpoint)
+    credentials.save(f"forget-aws-{tag}", overwrite=True)
+    storage.save(f"forget-results-{tag}", overwrite=True)
+
+    sim = make_sim(posts_per_subreddit=25, comments_per_post_mean=6)
+    settings = pseudonymised(sim_settings(sim, f"s3://{bucket}/lake", sorts=["new"], limit=20, users=True))
+    settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": s3_endpoint})})
+    lake = Lake.open(f"s3://{bucket}/lake", endpoint_url=s3_endpoint)
+    # Bait: where an earlier version cached comment batches, a stale pickle; gc must remove it.
+    s3_client(s3_endpoint).put_object(Bucket=bucket, Key="prefect-results/stale", Body=pickled_record(Path("/nonexistent/x"), "stale"))
+
+    with temporary_settings({PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: f"s3-bucket/forget-results-{tag}"}):
+        summary = asyncio.run(collect([SUB], settings))[0]
+        assert summary.ok and summary.comments > 0 and summary.users > 0, summary.line()
+        names = collected_names(sim, lake)
+        assert len(names) >= 5
+        texts = s3_texts(s3_endpoint, bucket)  # result storage and anything else in the bucket
+        texts["prefect database"] = prefect_database_text()
+        leaks = {(n, k) for k, text in texts.items() for n in names if n in text}
+        assert not leaks, f"author names outside the lake: {sorted(leaks)[:3]}"
+        assert not names & lake_strings(lake, skip_free_text=True), "a real author name reached the S3 lake"
+
+        # gc finds Prefect's S3 result storage by itself and deletes what is not data-only.
+        from flows.common import gc_results
+
+        gc = asyncio.run(gc_results())
+    assert gc.refused == [f"s3://{bucket}/prefect-results/stale"], gc.lines()
+    assert list_keys(s3_endpoint, bucket, "prefect-results/") == []
+
+
+@pytest.mark.prefect
+def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api, make_sim, tmp_path):
+    from flows.collect import collect
+    from flows.refresh import refresh
+
+    sim = make_sim(posts_per_subreddit=25, comments_per_post_mean=8)
+    lake_uri = str(tmp_path / "lake")
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=20)
+    lake = Lake.open(lake_uri)
+    assert asyncio.run(collect([SUB], settings))[0].ok
+
+    # A comment whose text is its own (generated text repeats; a shared sentence proves nothing).
+    bodies = rows(lake, "SELECT id, body FROM comments WHERE length(body) > 40")
+    counts: dict[str, int] = {}
+    for _, body in bodies:
+        counts[body] = counts.get(body, 0) + 1
+    comment_id, body = next((i, b) for i, b in bodies if counts[b] == 1)
+    assert body in lake_strings(lake, skip_free_text=False)
+
+    # An older version of redditlake cached the raw comment batch: once as JSON (unexpired),
+    # once pickled. Both must go when the lake forgets the comment.
+    storage = result_storage_path()
+    storage.mkdir(parents=True, exist_ok=True)
+    raw = {"id": comment_id, "name": f"t1_{comment_id}", "body": body}
+    (storage / "old-json-batch").write_bytes(json_record("old-json-batch", [raw], datetime.now(UTC) + timedelta(days=1)))
+    (storage / "old-pickled-batch").write_bytes(pickled_record(tmp_path / "executed", "old-pickled-batch"))
+    keep = json_record("other-flow", {"n": 1}, datetime.now(UTC) + timedelta(days=1))
+    (storage / "other-flow").write_bytes(keep)
+
+    sim.world.delete(f"t1_{comment_id}")
+    lines = asyncio.run(refresh([SUB], settings))
+    assert "redacted 1 comments" in lines[0] or "1 comments" in lines[0], lines
+
+    assert body not in lake_strings(lake, skip_free_text=False), "the deleted comment is still in the lake"
+    assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(None,)]
+    leftovers = [f for f, text in tree_texts(storage).items() if body in text or comment_id in text]
+    assert not leftovers, f"the deleted comment survives in the result storage: {leftovers}"
+    assert not (storage / "old-pickled-batch").exists() and not (tmp_path / "executed").exists()
+    assert (storage / "other-flow").read_bytes() == keep  # another flow's unexpired result is left alone
+    assert body not in prefect_database_text(), "the deleted comment is in Prefect's database"
+    assert body not in "\n".join(tree_texts(Path(os.environ["PREFECT_HOME"])).values())
+
+
+@pytest.mark.prefect
+def test_a_pickle_planted_in_the_result_storage_is_never_executed(prefect_api, make_sim, tmp_path, capsys):
+    from prefect.cache_policies import INPUTS
+
+    from flows.collect import collect
+
+    sim = make_sim(posts_per_subreddit=20, comments_per_post_mean=4)
+    settings = sim_settings(sim, str(tmp_path / "lake"), sorts=["new"], limit=10)
+    assert asyncio.run(collect([SUB], settings))[0].ok
+    storage = result_storage_path()
+    storage.mkdir(parents=True, exist_ok=True)
+
+    # The bait works: Prefect's own reader executes it (with a marker of its own).
+    from prefect._internal.result_records import ResultRecord
+
+    probe = tmp_path / "probe"
+    ResultRecord.deserialize(pickled_record(probe, "probe"))
+    assert probe.exists()
+
+    # Planted where a cached fetch-about would be read (the key the former cache policy
+    # computed), over every result file there is, and as raw pickle bytes.
+    marker = tmp_path / "executed"
+    source = settings.reddit.oauth_url
+    keys = {(INPUTS - "client").compute_key(None, {"subreddit": SUB, "source": source}, {}), "planted-raw"}
+    keys |= {p.name for p in storage.iterdir() if p.is_file()}
+    for key in keys:
+        (storage / key).write_bytes(pickled_record(marker, key))
+    (storage / "planted-raw").write_bytes(pickle.dumps(Planted(str(marker))))
+
+    sim.world.advance(3 * 3600)  # new posts and comments: the rerun fetches and lands again
+    summary = asyncio.run(collect([SUB], settings))[0]
+    assert summary.ok and summary.comments_written > 0, summary.line()
+    assert not marker.exists(), "a pickle from the result storage was executed"
+
+    assert cli.main(["gc", "--results", str(storage)]) == 0
+    out = capsys.readouterr().out
+    assert "deleted unread: not a data-only (JSON) result record" in out
+    assert not any((storage / k).exists() for k in keys)
+    assert not marker.exists()
+
+
+def test_a_query_writes_an_audit_row_and_audit_shows_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "s3cr3t-value-of-the-app")
+    lake_dir = tmp_path / "lake"
+    lake = Lake.open(str(lake_dir))
+    sql = "SELECT 42 AS answer, 's3cr3t-value-of-the-app' AS a, 'AKIAIOSFODNN7EXAMPLE' AS b, 'hello' AS c"
+    assert cli.main(["query", sql, "--lake", str(lake_dir), "--format", "json"]) == 0
+    assert cli.main(["query", "SELECT * FROM nowhere WHERE password = 'hunter2'", "--lake", str(lake_dir)]) == 1
+    capsys.readouterr()
+
+    assert cli.main(["audit", "--lake", str(lake_dir), "--format", "json"]) == 0
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["action"] for e in entries] == ["query", "query"]
+    failed, ok = entries
+    assert ok["rows"] == 1 and ok["user"] and "'hello'" in ok["sql"] and "42 AS answer" in ok["sql"]
+    assert "s3cr3t" not in ok["sql"] and "AKIA" not in ok["sql"] and ok["sql"].count("'***'") == 2
+    assert failed["rows"] is None and failed["tables"] == "nowhere" and "failed:" in failed["detail"]
+    assert "hunter2" not in failed["sql"]
+    # Nothing of the secrets anywhere in the trail's files, and the trail is not a queryable table.
+    assert not {s for s in lake_strings(lake, skip_free_text=False) if "s3cr3t" in s or "hunter2" in s}
+    assert "_audit" not in lake.tables() and (lake_dir / "_audit").is_dir()
+
+
+def test_audit_records_tables_touched_and_appends_only(tmp_path):
+    from test_lake import DAY1, posts
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    lake.write("posts", SUB, posts(["a", "b"], created=[DAY1, DAY1], subreddit=[SUB] * 2))
+    from redditlake.query import run_query
+
+    run_query(lake, "SELECT p.id FROM posts p JOIN posts q ON p.id = q.id")
+    first = audit.read(lake).to_pylist()
+    assert len(first) == 1 and first[0]["tables"] == ["posts"] and first[0]["rows"] == 2
+    audit.record(lake, "export", rows=2, detail="to out.csv with token='abc'")
+    after = audit.read(lake).to_pylist()
+    assert [e["action"] for e in after] == ["export", "query"] and after[1] == first[0]
+    assert after[0]["detail"] == "to out.csv with token='***'"
+    assert audit.read(lake, action="query", limit=1).num_rows == 1
+
+
+def test_mask_keeps_ordinary_literals_and_hides_credentials():
+    keep = "SELECT * FROM posts WHERE author = 'someone' AND url LIKE 'https://www.reddit.com/r/python/comments/abc123def456/%'"
+    assert audit.mask(keep) == keep
+    assert audit.mask("CREATE SECRET (TYPE s3, KEY_ID 'k', SECRET 's', ENDPOINT 'h:9000')") == (
+        "CREATE SECRET (TYPE s3, KEY_ID '***', SECRET '***', ENDPOINT 'h:9000')"
+    )
+    assert audit.mask("SELECT 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'") == "SELECT '***'"
+    assert audit.mask("SELECT 'my-key-123'", ["my-key-123"]) == "SELECT '***'"
+
+
+# -- gc of the result storage ---------------------------------------------------------------
+
+
+def test_verdicts_on_result_files(tmp_path):
+    now = datetime.now(UTC)
+    assert verdict(json_record("k", {"a": 1}, now - timedelta(seconds=1)), now) == "expired"
+    assert verdict(json_record("k", {"a": 1}, now + timedelta(hours=1)), now) is None
+    assert verdict(json_record("k", {"a": 1}), now) is None
+    assert verdict(json_record("k", {"id": "xyz789"}), now, ["xyz789"]) == "forgotten"
+    assert verdict(pickled_record(tmp_path / "never", "k"), now) == "refused"
+    assert verdict(pickle.dumps({"a": 1}), now) == "refused"
+    assert verdict(b"not json", now) == "refused"
+    assert not (tmp_path / "never").exists()
+
+
+def test_gc_deletes_expired_and_pickled_results_on_s3(s3_endpoint, monkeypatch, tmp_path):
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"gc-{uuid.uuid4().hex[:12]}"
+    make_bucket(s3_endpoint, bucket)
+    s3 = s3_client(s3_endpoint)
+    now = datetime.now(UTC)
+    files = {
+        "results/expired": json_record("expired", {"a": 1}, now - timedelta(minutes=1)),
+        "results/fresh": json_record("fresh", {"a": 1}, now + timedelta(minutes=10)),
+        "results/pickled": pickled_record(tmp_path / "executed", "pickled"),
+        "elsewhere/expired": json_record("x", {"a": 1}, now - timedelta(minutes=1)),
+    }
+    for key, body in files.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    result = collect_garbage(open_location(f"s3://{bucket}/results", endpoint_url=s3_endpoint))
+    assert result.expired == [f"s3://{bucket}/results/expired"]
+    assert result.refused == [f"s3://{bucket}/results/pickled"]
+    # (pyarrow leaves a "results/" folder marker behind a deletion)
+    assert [k for k in list_keys(s3_endpoint, bucket) if not k.endswith("/")] == ["elsewhere/expired", "results/fresh"]
+    assert not (tmp_path / "executed").exists()
+
+
+def test_gc_command_on_a_folder(tmp_path, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "old").write_bytes(json_record("old", [1], datetime.now(UTC) - timedelta(days=1)))
+    assert cli.main(["gc", "--results", str(folder)]) == 0
+    assert "1 files, deleted 1 expired" in capsys.readouterr().out
+    assert not (folder / "old").exists()
