@@ -49,7 +49,12 @@ async def result_location() -> Location:
     S3 bucket block of ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK``), as a lake ``Location``
     that ``redditlake.results`` can list and delete in."""
     from prefect.results import aget_default_result_storage
+    from prefect.settings import get_current_settings
 
+    settings = get_current_settings()
+    if settings.api.url is None and settings.results.default_storage_block is None:
+        # No server to hold a default storage block: asking would start an ephemeral one (10-15 s).
+        return open_location(settings.results.local_storage_path)
     storage = await aget_default_result_storage()
     if isinstance(storage, LocalFileSystem):
         return open_location(storage.basepath)

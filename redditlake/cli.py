@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK bucket or PREFECT_HOME/storage)",
     )
 
+    f = sub.add_parser(
+        "forget-user",
+        help="delete a user's data on request: redact their posts, comments and profiles everywhere in the lake",
+    )
+    f.add_argument("name", metavar="NAME", help="the Reddit account name (the real one, also when pseudonymising)")
+    f.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
+    f.add_argument("--results", help="Prefect result storage to clean too (default: Prefect's own)")
+
     a = sub.add_parser("audit", help="list the audit trail: who queried or exported what, when, how many rows")
     a.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
     a.add_argument("--action", help="only this action (query, export, quality-report, forget-user, ...)")
@@ -111,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit}[args.command](args)
+        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit, "forget-user": cmd_forget_user}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -254,6 +262,27 @@ def cmd_query(args: argparse.Namespace) -> int:
     print_result(run_query(lake, args.sql), args.format)
     return 0
 
+
+
+def cmd_forget_user(args: argparse.Namespace) -> int:
+    from redditlake import audit
+    from redditlake.forget import forget_user, stored_name
+
+    _quiet_prefect_env()
+    settings = _settings(args)
+    from flows.common import open_landing  # the lake and the pseudonymiser, as collect configures them
+
+    landing = open_landing(settings)
+    result = forget_user(landing.lake, args.name, landing.pseudonymiser)
+    print(result.line())
+    from flows.common import gc_results
+
+    forget = sorted({args.name, stored_name(args.name, landing.pseudonymiser)})
+    for line in asyncio.run(gc_results(args.results, forget, endpoint_url=settings.lake.endpoint_url)).lines():
+        print(line)
+    # Accountable without re-recording the name the request asked to delete.
+    audit.record(landing.lake, "forget-user", rows=sum(result.redacted.values()), detail=result.line())
+    return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -31,7 +31,8 @@ def prefect_api():
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=300):
+    # Startup takes ~15 s on a quiet machine; a loaded shared one can take minutes.
+    with prefect_test_harness(server_startup_timeout=int(os.environ.get("REDDITLAKE_TEST_PREFECT_STARTUP_S", "300"))):
         yield PREFECT_API_URL.value()
 
 

@@ -93,7 +93,7 @@ def prefect_database_text() -> str:
     from prefect.logging.handlers import APILogHandler
     from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
 
-    APILogHandler.flush()  # logs are shipped in batches
+    asyncio.run(APILogHandler.aflush())  # logs are shipped in batches
     path = PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1]
     con = sqlite3.connect(path)
     try:
@@ -396,3 +396,43 @@ def test_gc_command_on_a_folder(tmp_path, capsys):
     assert cli.main(["gc", "--results", str(folder)]) == 0
     assert "1 files, deleted 1 expired" in capsys.readouterr().out
     assert not (folder / "old").exists()
+
+
+def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_path, capsys, monkeypatch):
+    from redditlake.landing import Landing
+    from redditlake.pipeline import now_utc
+
+    lake_dir = tmp_path / "lake"
+    landing = Landing(Lake.open(str(lake_dir)), None)
+    t = 1_700_000_000
+    post = lambda i, author, sub: {"id": i, "name": f"t3_{i}", "subreddit": sub, "title": f"title by {author} {i}",
+                                   "selftext": f"text {i}", "author": author, "author_fullname": f"t2_{author}",
+                                   "created_utc": t, "num_comments": 1, "score": 1, "permalink": f"/r/{sub}/comments/{i}/"}
+    comment = lambda i, author, link: {"id": i, "name": f"t1_{i}", "link_id": f"t3_{link}", "parent_id": f"t3_{link}",
+                                       "author": author, "author_fullname": f"t2_{author}", "body": f"body {i} by {author}",
+                                       "created_utc": t, "score": 1, "subreddit": "python"}
+    user = lambda author: {"name": author, "id": f"id{author}", "created_utc": t, "link_karma": 5, "comment_karma": 7}
+    now = now_utc()
+    landing.posts("python", [post("p1", "Leaver_42", "python"), post("p2", "stayer", "python")], now)
+    landing.posts("rust", [post("p3", "leaver_42", "rust")], now)
+    landing.comments("python", [comment("c1", "Leaver_42", "p2"), comment("c2", "stayer", "p1")], now)
+    landing.users("python", [user("Leaver_42"), user("stayer")], now)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "mentions").write_bytes(json_record("m", {"author": "Leaver_42"}))
+    (results / "other").write_bytes(json_record("o", {"author": "stayer"}))
+
+    assert cli.main(["forget-user", "Leaver_42", "--lake", str(lake_dir), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "forgot the account in 2 subreddits: 2 posts, 1 comments, 1 users" in out, out
+    lake = landing.lake
+    texts = lake_strings(lake, skip_free_text=False)
+    assert not {s for s in texts if "leaver_42" in s.lower()}, "the account survives in the lake"
+    assert rows(lake, "SELECT id, title, author FROM posts ORDER BY id") == [
+        ("p1", "[deleted]", "[deleted]"), ("p2", "title by stayer p2", "stayer"), ("p3", "[deleted]", "[deleted]")]
+    assert rows(lake, "SELECT id, body FROM comments ORDER BY id") == [("c1", None), ("c2", "body c2 by stayer")]
+    assert rows(lake, "SELECT author, link_karma FROM users ORDER BY author") == [("[deleted]", None), ("stayer", 5)]
+    assert {r[0] for r in rows(lake, "SELECT id FROM deletions WHERE reason = 'user request'")} == {"p1", "p3", "c1"}
+    assert not (results / "mentions").exists() and (results / "other").exists()
+    assert [e["action"] for e in audit.read(lake).to_pylist()] == ["forget-user"]
+    assert cli.main(["forget-user", "[deleted]", "--lake", str(lake_dir)]) == 1

@@ -1,0 +1,116 @@
+"""`redditlake forget-user NAME`: a person's request to have their data deleted.
+
+Everything the account wrote is redacted the way ``refresh`` redacts what users
+deleted on Reddit (``CONTENT_REDACTIONS``: text, URLs and authorship go, the row
+and its id stay so the item is not collected again), its profile rows in
+``users`` are blanked, and each redaction is recorded in ``deletions``, which
+``refresh`` then no longer asks Reddit about. With pseudonymisation on, the
+name is hashed with the key to find its rows; the name itself is written
+nowhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from redditlake.errors import RedditLakeError
+from redditlake.lake import Lake
+from redditlake.lake.compact import rewrite_partition
+from redditlake.lake.reading import table_dataset
+from redditlake.models import CONTENT_REDACTIONS, Deletion
+from redditlake.privacy import KEEP, Pseudonymiser
+
+REASON = "user request"
+# Profile columns that stay: when it was fetched, and flags that identify nobody.
+_PROFILE_KEPT = {"collected_at", "is_suspended"}
+
+
+@dataclass
+class ForgetResult:
+    redacted: dict[str, int] = field(default_factory=dict)  # table -> rows
+    subreddits: set[str] = field(default_factory=set)
+
+    def line(self) -> str:
+        done = ", ".join(f"{n} {t}" for t, n in self.redacted.items() if n) or "nothing stored for this account"
+        return f"forgot the account in {len(self.subreddits)} subreddits: {done}"
+
+
+def stored_name(name: str, pseudonymiser: Pseudonymiser | None) -> str:
+    name = name.strip()
+    name = name[2:] if name.lower().startswith("u/") else name
+    if name in KEEP or not name:
+        raise RedditLakeError(f"{name!r} is not an account name: give the user's Reddit name, without u/")
+    return pseudonymiser.pseudonym(name) if pseudonymiser else name
+
+
+def _matches(column: pa.ChunkedArray | pa.Array, stored: str, exact: bool) -> pa.Array:
+    """Rows by this author: pseudonyms compare exactly, Reddit names case-insensitively."""
+    if exact:
+        return pc.fill_null(pc.equal(column, stored), False)
+    return pc.fill_null(pc.equal(pc.utf8_lower(column), stored.lower()), False)
+
+
+def _partitions(lake: Lake, table: str) -> list[str]:
+    folders = lake.storage.subfolders(lake.location.path(table))
+    return sorted(f.split("=", 1)[1] for f in folders if f.startswith("subreddit="))
+
+
+def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = None,
+                now: dt.datetime | None = None) -> ForgetResult:
+    """Redact the account's posts, comments and profiles in every subreddit of the lake."""
+    stored = stored_name(name, pseudonymiser)
+    exact = pseudonymiser is not None
+    now = now or dt.datetime.now(dt.UTC)
+    result = ForgetResult()
+    tables = set(lake.tables())
+    for kind in ("posts", "comments"):
+        result.redacted[kind] = 0
+        if kind not in tables:
+            continue
+        for part in _partitions(lake, kind):
+            data = table_dataset(lake.storage, kind, part)
+            if data is None or "author" not in data.schema.names:
+                continue
+            rows = data.to_table(columns=["id", "author"])
+            ids = set(rows.filter(_matches(rows.column("author"), stored, exact)).column("id").to_pylist())
+            if not ids:
+                continue
+            lake.redact(kind, part, ids, CONTENT_REDACTIONS[kind])
+            lake.append(Deletion.table, part, Deletion.to_arrow(
+                Deletion(id=i, kind=kind, reason=REASON, scope="content", collected_at=now) for i in sorted(ids)
+            ))
+            result.redacted[kind] += len(ids)
+            result.subreddits.add(part)
+    result.redacted["users"] = _blank_profiles(lake, stored, exact, result) if "users" in tables else 0
+    return result
+
+
+def _blank_profiles(lake: Lake, stored: str, exact: bool, result: ForgetResult) -> int:
+    """``users`` is append-only (no ids): the account's rows are rewritten blank, in place."""
+    total = 0
+
+    def blank(table: pa.Table) -> pa.Table:
+        nonlocal total
+        matched = _matches(table.column("author"), stored, exact)
+        total += pc.sum(matched).as_py() or 0
+        for i, f in enumerate(table.schema):
+            if f.name in _PROFILE_KEPT:
+                continue
+            value = pa.scalar("[deleted]", f.type) if f.name == "author" else pa.scalar(None, f.type)
+            table = table.set_column(i, f, pc.if_else(matched, value, table.column(i)))
+        return table
+
+    path = lake.location.path("users")
+    for part in _partitions(lake, "users"):
+        before = total
+        with lake.locker.lock("users", part):
+            for day in lake.storage.subfolders(f"{path}/subreddit={part}"):
+                if day.startswith("dt="):
+                    rewrite_partition(lake.storage, f"{path}/subreddit={part}/{day}", lake.parquet, edit=blank)
+        if total > before:
+            result.subreddits.add(part)
+    return total
