@@ -1,15 +1,16 @@
-"""Blocks for serverless workers: S3 result storage for Prefect's task cache.
+"""Blocks for serverless workers: S3 result storage for Prefect, and where ``gc`` finds it.
 
-A worker on ECS has no disk that outlives it; cached task results (a
-subreddit's ``about``, batches of comment trees) must live in S3 for a retried
-flow to reuse them. Save the blocks once, then run workers with
+redditlake's own tasks persist no results (see ``tasks/reddit.py``), but a
+worker on ECS has no disk that outlives it, so any flow that does persist
+results needs them in S3. Save the blocks once, then run workers with
 ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=s3-bucket/redditlake-results``::
 
     uv run python -m blocks.storage BUCKET [--prefix prefect-results] [--endpoint-url URL]
 
 AWS credentials come from the standard variables (or the ECS task role when
 none are set); ``--endpoint-url`` (or ``AWS_ENDPOINT_URL_S3``) points at an
-S3-compatible store (MinIO, R2, Ceph, …).
+S3-compatible store (MinIO, R2, Ceph, …). ``result_location`` resolves the
+storage a process's Prefect uses, for ``redditlake gc``.
 """
 
 from __future__ import annotations
