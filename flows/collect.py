@@ -34,7 +34,7 @@ from tasks.lake import land, land_comment_batch, land_metrics, land_users
 from tasks.reddit import fetch_about, fetch_comments, fetch_posts, fetch_users
 
 
-@flow(name="collect-subreddit", flow_run_name="r/{subreddit}", log_prints=False)
+@flow(name="collect-subreddit", flow_run_name="r/{subreddit}", log_prints=False, persist_result=False)
 async def collect_subreddit(
     subreddit: str,
     settings: Settings | None = None,
@@ -162,7 +162,10 @@ class _Run:
             self.summary.users += len(users)
 
 
-@flow(name="collect", log_prints=False)
+# persist_result=False on every flow: with a default result storage block set (or one on
+# the server), Prefect persists the results of a top-level flow and of every task in it
+# that does not say otherwise, pickled. Nothing of a run belongs outside the lake.
+@flow(name="collect", log_prints=False, persist_result=False)
 async def collect(
     subreddits: list[str],
     settings: Settings | None = None,

@@ -22,19 +22,20 @@ from redditlake.reddit.requestlog import requests_for
 from tasks.reddit import retry_if_transient
 
 
-@task(name="check-stored", task_run_name="check r/{subreddit}", cache_policy=NO_CACHE, retries=2,
+@task(name="check-stored", task_run_name="check r/{subreddit}", cache_policy=NO_CACHE, persist_result=False, retries=2,
       retry_delay_seconds=[10, 30], retry_condition_fn=retry_if_transient)
 async def check_stored(client: RedditClient, lake: Lake, subreddit: str):
     return await compliance.check(client, lake, subreddit)
 
 
-@task(name="redact", task_run_name="redact r/{subreddit}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(name="redact", task_run_name="redact r/{subreddit}", cache_policy=NO_CACHE, persist_result=False, retries=2,
+      retry_delay_seconds=5)
 async def redact(lake: Lake, subreddit: str, seen: compliance.Check, policy: ComplianceSettings,
                  now: datetime) -> compliance.RefreshResult:
     return await asyncio.to_thread(compliance.apply, lake, subreddit, seen, policy, now)
 
 
-@flow(name="refresh", log_prints=False)
+@flow(name="refresh", log_prints=False, persist_result=False)  # see tasks/reddit.py: nothing persisted
 async def refresh(subreddits: list[str], settings: Settings | None = None, now: datetime | None = None) -> list[str]:
     """For each subreddit: ask Reddit about every stored post and comment (100 per request),
     append fresh post metrics, redact what Reddit shows deleted or removed, record what it did

@@ -16,7 +16,7 @@ from redditlake.lake import WriteResult
 from redditlake.models import MODELS
 from redditlake.pipeline import CommentBatch
 
-_landing = dict(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+_landing = dict(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=5)
 
 
 @task(name="land", task_run_name="land {table} r/{subreddit}", **_landing)

