@@ -62,8 +62,10 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                 lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
         await asyncio.to_thread(land_request_log, lake, client)
     # What the lake forgot must not survive in Prefect's result storage either.
-    gc = await gc_results(forget=sorted(redacted))
-    lines += gc.lines()
+    try:
+        lines += (await gc_results(forget=sorted(redacted))).lines()
+    except (OSError, RedditLakeError) as exc:
+        lines.append(f"result storage: FAILED: {one_line(exc)} (the lake is redacted; rerun `redditlake gc`)")
     for line in lines:
         bad = "FAILED" in line or compliance.operator_must_act(line)
         (logger.error if bad else logger.info)(line)
