@@ -55,6 +55,7 @@ REASONS = {
     "removed": "moderators, admins or Reddit's filters removed it (detail: removed_by_category)",
     "account_deleted": "its author deleted their account: only the identity is redacted",
     "policy_after_unavailable": "not returned for longer than the compliance policy allows (detail: why, how long)",
+    "user_request": "its author asked for their data to be deleted (`redditlake forget-user`)",
 }
 USER_REDACTIONS: dict[str, Any] = {"author": "[deleted]", "account_id": None}
 _DARK_LINE = re.compile(rf"^r/\S+: ({'|'.join(DARK_STATES)}) — ")

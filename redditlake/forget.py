@@ -19,14 +19,15 @@ import pyarrow.compute as pc
 
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.lake.compact import rewrite_partition
 from redditlake.lake.reading import table_dataset
-from redditlake.models import CONTENT_REDACTIONS, Deletion
+from redditlake.compliance import USER_REDACTIONS
+from redditlake.models import CONTENT_REDACTIONS, Deletion, User
 from redditlake.privacy import KEEP, Pseudonymiser
 
-REASON = "user request"
-# Profile columns that stay: when it was fetched, and flags that identify nobody.
-_PROFILE_KEPT = {"collected_at", "is_suspended"}
+REASON = "user_request"  # a key of compliance.REASONS
+# A deleted account loses name and t2 id; a person who asks loses the profile's figures too.
+PROFILE_REDACTIONS = {**USER_REDACTIONS, "created_utc": None, "link_karma": None, "comment_karma": None,
+                      "total_karma": None}
 
 
 @dataclass
@@ -85,32 +86,21 @@ def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = Non
             ))
             result.redacted[kind] += len(ids)
             result.subreddits.add(part)
-    result.redacted["users"] = _blank_profiles(lake, stored, exact, result) if "users" in tables else 0
+    result.redacted["users"] = _blank_profiles(lake, stored, exact, result) if User.table in tables else 0
     return result
 
 
 def _blank_profiles(lake: Lake, stored: str, exact: bool, result: ForgetResult) -> int:
-    """``users`` is append-only (no ids): the account's rows are rewritten blank, in place."""
+    """``users`` rows of the account lose name, t2 id and profile figures (``lake.redact`` by author)."""
     total = 0
-
-    def blank(table: pa.Table) -> pa.Table:
-        nonlocal total
-        matched = _matches(table.column("author"), stored, exact)
-        total += pc.sum(matched).as_py() or 0
-        for i, f in enumerate(table.schema):
-            if f.name in _PROFILE_KEPT:
-                continue
-            value = pa.scalar("[deleted]", f.type) if f.name == "author" else pa.scalar(None, f.type)
-            table = table.set_column(i, f, pc.if_else(matched, value, table.column(i)))
-        return table
-
-    path = lake.location.path("users")
-    for part in _partitions(lake, "users"):
-        before = total
-        with lake.locker.lock("users", part):
-            for day in lake.storage.subfolders(f"{path}/subreddit={part}"):
-                if day.startswith("dt="):
-                    rewrite_partition(lake.storage, f"{path}/subreddit={part}/{day}", lake.parquet, edit=blank)
-        if total > before:
+    for part in _partitions(lake, User.table):
+        data = table_dataset(lake.storage, User.table, part)
+        if data is None:
+            continue
+        authors = data.to_table(columns=["author"]).column("author")
+        names = set(authors.filter(_matches(authors, stored, exact)).to_pylist())
+        if names:
+            done = lake.redact(User.table, part, names, PROFILE_REDACTIONS, key="author")
+            total += done.rows
             result.subreddits.add(part)
     return total

@@ -435,7 +435,7 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
         ("p1", "[deleted]", "[deleted]"), ("p2", "title by stayer p2", "stayer"), ("p3", "[deleted]", "[deleted]")]
     assert rows(lake, "SELECT id, body FROM comments ORDER BY id") == [("c1", None), ("c2", "body c2 by stayer")]
     assert rows(lake, "SELECT author, link_karma FROM users ORDER BY author") == [("[deleted]", None), ("stayer", 5)]
-    assert {r[0] for r in rows(lake, "SELECT id FROM deletions WHERE reason = 'user request'")} == {"p1", "p3", "c1"}
+    assert {r[0] for r in rows(lake, "SELECT id FROM deletions WHERE reason = 'user_request'")} == {"p1", "p3", "c1"}
     assert not (results / "mentions").exists() and (results / "other").exists()
     assert [e["action"] for e in audit.read(lake).to_pylist()] == ["forget-user"]
     assert cli.main(["forget-user", "[deleted]", "--lake", str(lake_dir)]) == 1
