@@ -348,12 +348,15 @@ CONTENT_REDACTIONS: dict[str, dict[str, Any]] = {
         "title": "[deleted]",
         "selftext": None,
         "url": None,
+        # The permalink carries the title as a slug, the domain part of the URL.
+        "permalink": None,
+        "domain": None,
         "media": None,
         "author": "[deleted]",
         "author_fullname": None,
         "link_flair_text": None,
     },
-    "comments": {"body": None, "author": "[deleted]", "author_fullname": None},
+    "comments": {"body": None, "author": "[deleted]", "author_fullname": None, "permalink": None},
 }
 # A deleted account: its content may stay, its identity goes.
 AUTHOR_REDACTIONS: dict[str, Any] = {"author": "[deleted]", "author_fullname": None}

@@ -97,10 +97,10 @@ def test_refresh_redacts_what_users_deleted_and_records_it(prefect_api, make_sim
     lines = asyncio.run(refresh([SUB], settings))
     assert "redacted" in lines[0]
 
-    post = rows(lake, f"SELECT title, selftext, url, author FROM posts WHERE id = '{post_id}'")
-    assert post == [("[deleted]", None, None, "[deleted]")]
-    comment = rows(lake, f"SELECT body, author FROM comments WHERE id = '{comment_id}'")
-    assert comment == [(None, "[deleted]")]
+    post = rows(lake, f"SELECT title, selftext, url, permalink, domain, author FROM posts WHERE id = '{post_id}'")
+    assert post == [("[deleted]", None, None, None, None, "[deleted]")]  # the permalink's slug is the title
+    comment = rows(lake, f"SELECT body, author, permalink FROM comments WHERE id = '{comment_id}'")
+    assert comment == [(None, "[deleted]", None)]
     recorded = {r[0] for r in rows(lake, "SELECT id FROM deletions")}
     assert {post_id, comment_id} <= recorded
     assert rows(lake, "SELECT count(*) - count(DISTINCT id) FROM posts") == [(0,)]
