@@ -135,13 +135,16 @@ def run_collect(subreddits: list[str], settings) -> int:
 
     print(f"collecting {', '.join(subreddits)} into {settings.lake.uri} ...", file=sys.stderr, flush=True)
     try:
-        summaries = asyncio.run(collect(subreddits, settings))
+        state = asyncio.run(collect(subreddits, settings, return_state=True))
     except RuntimeError as exc:
         if "Prefect API" not in str(exc):
             raise
         raise RedditLakeError(
             f"{exc} Start one with `prefect server start` and set PREFECT_API_URL, or retry"
         ) from None
+    summaries = state.result(raise_on_failure=False)  # the run is Failed when a subreddit failed
+    if isinstance(summaries, BaseException):  # the flow itself broke, before any summary
+        raise summaries
     for s in summaries:
         print(s.line())
     failed = [s for s in summaries if not s.ok]
