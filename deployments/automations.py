@@ -1,13 +1,15 @@
 """`redditlake alerts setup`: a webhook block and the automations that call it.
 
-Three automations, each posting one JSON object with ``alert``, ``subreddit`` and
+Three alerting automations, each posting one JSON object with ``alert``, ``subreddit`` and
 ``reason`` (templated by Prefect, ``tojson`` so quotes in a message cannot break it):
 
 - a top-level run of a redditlake flow ends Failed, Crashed or TimedOut;
 - any of the pipeline's own events (``redditlake.alerts.EVENTS``);
 - a scheduled run went Late and has not started ``late_minutes`` later (queue backlog).
 
-Rerunning replaces them (matched by name), so the setup is idempotent.
+and a fourth that marks a run Crashed when its heartbeats stop for ``ZOMBIE_SECONDS`` (a
+worker killed mid-run; workers set ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30``), which the
+first then reports. Rerunning replaces them (matched by name), so the setup is idempotent.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from uuid import UUID
 from prefect.automations import Automation
 from prefect.blocks.webhook import Webhook
 from prefect.client.orchestration import get_client
-from prefect.events.actions import CallWebhook
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import CallWebhook, ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from pydantic import SecretStr
 
@@ -26,6 +29,7 @@ from redditlake import alerts
 
 WEBHOOK_BLOCK = "redditlake-alerts"
 PREFIX = "redditlake: "
+ZOMBIE_SECONDS = 90  # three missed heartbeats at PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30
 FLOWS = ["collect-scheduled", "collect", "refresh"]  # subflows fail with their parent: one alert, not two
 
 RUN_PAYLOAD = (
@@ -81,6 +85,20 @@ def automations(block_id: UUID, late_minutes: float) -> list[Automation]:
                 posture=Posture.Proactive, threshold=1, within=timedelta(minutes=late_minutes),
             ),
             actions=call(LATE_PAYLOAD),
+        ),
+        Automation(
+            name=PREFIX + "crash silent runs",
+            description=f"A run sent no heartbeat for {ZOMBIE_SECONDS}s: its worker died; mark it Crashed.",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"},
+                expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                        "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+                match={"prefect.resource.id": "prefect.flow-run.*"},
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive, threshold=1, within=timedelta(seconds=ZOMBIE_SECONDS),
+            ),
+            actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                        message=f"no heartbeat for {ZOMBIE_SECONDS}s: its worker died mid-run")],
         ),
     ]
 

@@ -105,6 +105,7 @@ class RateLimiting(_Strict):
     """The request budget every scheduled run uses (the ``budget``/``http`` settings)."""
 
     requests_per_minute: float = Field(100.0, gt=0)
+    window_seconds: float = Field(60.0, gt=0, description="Reddit's rate-limit window")
     safety_margin: int = Field(3, ge=0)
     max_in_flight: int = Field(4, ge=1)
     max_attempts: int = Field(8, ge=1)
@@ -113,6 +114,7 @@ class RateLimiting(_Strict):
         return {
             "budget": {
                 "requests_per_minute": self.requests_per_minute,
+                "window_seconds": self.window_seconds,
                 "safety_margin": self.safety_margin,
                 "max_in_flight": self.max_in_flight,
             },
