@@ -232,3 +232,30 @@ def test_serve_answers_healthz_and_metrics_scraped_over_http(prefect_api, sim, t
     (_, _, _), (hstatus, hbody) = asyncio.run(scrape(settings))
     assert hstatus == 503 and not hbody["ok"]
     assert [c for c in hbody["checks"] if c["name"] == "reddit api" and not c["ok"]]
+
+
+@pytest.mark.prefect
+def test_an_ecs_pool_and_its_job_variables_register_against_a_real_server(prefect_api, tmp_path, monkeypatch, capsys):
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    data = yaml.safe_load(yaml.safe_dump(FILE))
+    data["work_pool"] = {
+        "name": "test-ecs",
+        "type": "ecs",
+        "job_variables": {"image": "123.dkr.ecr.eu-west-1.amazonaws.com/redditlake:abc", "cpu": 512, "memory": 1024},
+    }
+    path = write(tmp_path, data, "ecs.yaml")
+    assert main(["deploy", "--file", str(path)]) == 0
+    assert main(["deploy", "--file", str(path), "--check"]) == 0
+
+    async def read():
+        async with get_client() as client:
+            pool = await client.read_work_pool("test-ecs")
+            return pool, await client.read_deployment_by_name("collect-scheduled/aww")
+
+    pool, aww = asyncio.run(read())
+    assert pool.type == "ecs" and "task_definition_arn" in pool.base_job_template["variables"]["properties"]
+    assert aww.work_pool_name == "test-ecs" and aww.job_variables["cpu"] == 512
+    assert aww.job_variables["image"].endswith("redditlake:abc")
+    capsys.readouterr()
