@@ -29,6 +29,7 @@ from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
 from blocks.reddit import apply_reddit_block
+from flows.alerting import install_prefect_alerts
 from flows.common import land_request_log, one_line, open_client, open_lake, open_landing
 from tasks.budget import subreddit_slot
 from tasks.lake import land, land_comment_batch, land_metrics, land_users
@@ -182,6 +183,7 @@ async def collect(
     optional parameters override the settings' ``collect`` section (deployments
     and the UI set them).
     """
+    install_prefect_alerts()
     settings = with_overrides(
         settings or load_settings(),
         sorts=sorts, limit=limit, time_filter=time_filter, comments=comments, users=users, lake=lake,
