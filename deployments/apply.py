@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import DeploymentScheduleCreate, WorkPoolCreate
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy, ConcurrencyOptions
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags, FlowFilter, FlowFilterId
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.exceptions import ObjectNotFound
@@ -83,6 +84,11 @@ async def deploy(config: CollectionFile, root: Path = ROOT) -> list[str]:
                 path=str(root),
                 entrypoint=spec["entrypoint"],
                 pull_steps=[],
+                # One run of a deployment at a time; runs that come due meanwhile (a backlog after
+                # an outage, a cron tick during a long run) are cancelled, not stacked: collection is
+                # incremental, the running one catches up.
+                concurrency_limit=1,
+                concurrency_options=ConcurrencyOptions(collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
             )
             done.append(f"deployed {_full(spec)} ({_describe(spec)})")
         wanted = {_full(s) for s in specs}

@@ -132,7 +132,10 @@ class Processes:
         self.procs.append((proc, out))
         return proc
 
-    def stop(self) -> None:
+    def stop(self, api: str | None = None) -> None:
+        """Workers first (their own process groups), then the flow runs they started, which
+        Prefect runs in sessions of their own: their PIDs come from the API."""
+        runs = _run_pids(api) if api else []
         for proc, _ in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, 15)  # its own session: the worker and the flow runs it started
@@ -144,6 +147,12 @@ class Processes:
                 os.killpg(proc.pid, 9)
                 proc.wait()
             out.close()
+        self.procs = []
+        for pid in runs:
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
@@ -249,11 +258,14 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             run([str(BIN / "prefect"), "deployment", "run", "collect-scheduled/python"], env)
             _run_deployment(api, "collect-scheduled/secretclub")  # the same request, without another Prefect start-up
 
+            health_port = _free_port()
             # two workers: one on the high-priority queue only, one on the whole pool (by priority)
             procs.start("worker-high", [str(BIN / "prefect"), "worker", "start", "--pool", "e2e-pool",
-                                        "--work-queue", "high", "--type", "process"], env)
+                                        "--work-queue", "high", "--type", "process", "--limit", "1"], env)
             procs.start("worker-all", [str(BIN / "prefect"), "worker", "start", "--pool", "e2e-pool",
-                                       "--type", "process"], env)
+                                       "--type", "process", "--limit", "2", "--with-healthcheck"],
+                        {**env, "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
+                         "PREFECT_WORKER_WEBSERVER_PORT": str(health_port)})
 
             def finished() -> dict[str, list[str]] | None:
                 states = _run_states(api)
@@ -269,13 +281,14 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
                 kinds = {b.get("alert") for b in got}
                 return got if "run Failed" in kinds and "redditlake.run.error-rate-high" in kinds else None
 
+            assert httpx.get(f"http://127.0.0.1:{health_port}/health", timeout=5).status_code == 200  # --with-healthcheck
             bodies = wait_for("webhook alerts for r/secretclub", alerted, 60, 1.0, e2e_dir)
             failed = next(b for b in bodies if b.get("alert") == "run Failed")
             assert failed["subreddit"] == "r/secretclub" and "private" in failed["reason"], failed
             event = next(b for b in bodies if b.get("alert") == "redditlake.run.error-rate-high")
             assert event["subreddit"] == "secretclub" and "requests failed" in event["reason"], event
 
-            procs.stop()
+            procs.stop(api)
             lake = Lake.open(f"s3://{bucket}/lake", endpoint_url=s3)
             subs = dict(query_rows(lake, "SELECT subreddit, count(*) FROM posts GROUP BY ALL"))
             assert subs["python"] >= 30 and subs["datascience"] >= 20, subs
@@ -289,9 +302,25 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             assert sim.stats()["rate_limited"] == 0  # one budget held across both workers
             assert "secretclub" not in subs
     finally:
-        procs.stop()
+        procs.stop(api)
         if pg:
             _drop_database(pg[1])
+
+
+def _run_pids(api: str) -> list[int]:
+    """PIDs of this machine's flow runs that have not finished (``infrastructure_pid`` is host:pid)."""
+    try:
+        body = {"flow_runs": {"state": {"type": {"any_": ["PENDING", "RUNNING"]}}}, "limit": 200}
+        runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+    except httpx.HTTPError:
+        return []
+    host = socket.gethostname()
+    pids = []
+    for r in runs:
+        where, _, pid = (r.get("infrastructure_pid") or "").rpartition(":")
+        if pid.isdigit() and where == host:
+            pids.append(int(pid))
+    return pids
 
 
 def _run_deployment(api: str, name: str) -> None:
