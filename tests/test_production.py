@@ -19,6 +19,8 @@ from redditlake.errors import ConfigError
 from redditlake.lake import Lake
 
 ROOT = Path(__file__).resolve().parents[1]
+# The first Prefect test of a session also pays the test server's start-up: minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(900)
 
 FILE = {
     "collection": {
