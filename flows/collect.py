@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from prefect import flow, get_run_logger
+from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
 from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
@@ -28,6 +29,7 @@ from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
 from blocks.reddit import apply_reddit_block
+from flows.alerting import install_prefect_alerts
 from flows.common import land_request_log, one_line, open_client, open_lake, open_landing
 from tasks.budget import subreddit_slot
 from tasks.lake import land, land_comment_batch, land_metrics, land_users
@@ -175,13 +177,17 @@ async def collect(
     comments: bool | None = None,
     users: bool | None = None,
     lake: str | None = None,
-) -> list[SubredditSummary]:
+) -> State:
     """Collect several subreddits at once under one shared request budget.
 
     A subreddit that fails (bad name, private, API down) is reported in its
-    summary; the others are still collected. The optional parameters override
-    the settings' ``collect`` section (deployments and the UI set them).
+    summary; the others are still collected and landed, and the run ends Failed
+    so that the UI and automations see it. Either way the state's result is the
+    list of summaries (``await state.aresult(raise_on_failure=False)``). The
+    optional parameters override the settings' ``collect`` section (deployments
+    and the UI set them).
     """
+    install_prefect_alerts()
     settings = with_overrides(
         settings or load_settings(),
         sorts=sorts, limit=limit, time_filter=time_filter, comments=comments, users=users, lake=lake,
@@ -210,4 +216,16 @@ async def collect(
             await asyncio.to_thread(land_request_log, open_lake(settings), client)
     for s in summaries.values():
         (logger.info if s.ok else logger.error)(s.line())
-    return [summaries[k] for k in summaries]
+    return final_state([summaries[k] for k in summaries])
+
+
+def final_state(summaries: list[SubredditSummary]) -> State:
+    """Completed when every subreddit was collected, else Failed naming the failures;
+    the summaries are the result either way."""
+    failed = [s for s in summaries if not s.ok]
+    if not failed:
+        return Completed(data=summaries, message=f"{len(summaries)} subreddits collected")
+    return Failed(
+        data=summaries,
+        message=f"{len(failed)} of {len(summaries)} subreddits failed: " + "; ".join(s.line() for s in failed),
+    )

@@ -107,6 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--action", help="only this action (query, export, quality-report, forget-user, ...)")
     a.add_argument("--limit", type=int, default=50, help="newest N entries (default: 50; 0 for all)")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    dp = sub.add_parser("deploy", help="create or update the Prefect deployments described in deployments/collection.yaml")
+    dp.add_argument("--file", default="deployments/collection.yaml", help="the collection file (default: deployments/collection.yaml)")
+    dp.add_argument("--check", action="store_true", help="change nothing; exit 1 when the server drifted from the file")
+
+    al = sub.add_parser("alerts", help="Prefect automations that call a webhook when collection breaks")
+    al_sub = al.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    al_setup = al_sub.add_parser("setup", help="save a webhook block and create the automations (rerun to update)")
+    al_setup.add_argument("--webhook", required=True, help="URL that receives one JSON POST per alert")
+    al_setup.add_argument("--late-minutes", type=float, default=15, help="alert when a late run has not started this long after (default: 15)")
+
+    sv = sub.add_parser("serve", help="serve /healthz and /metrics (Prometheus) over HTTP until interrupted")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=9108)
+    sv.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
+    sv.add_argument("--minutes", type=float, default=60, help="window of request history the figures cover (default: 60)")
 
     q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
     q.add_argument("sql")
@@ -119,7 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
-        return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit, "forget-user": cmd_forget_user}[args.command](args)
+        commands = {
+            "collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health,
+            "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit,
+            "forget-user": cmd_forget_user, "deploy": cmd_deploy, "alerts": cmd_alerts, "serve": cmd_serve,
+        }
+        return commands[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
         return 1
@@ -158,13 +178,16 @@ def run_collect(subreddits: list[str], settings) -> int:
 
     print(f"collecting {', '.join(subreddits)} into {settings.lake.uri} ...", file=sys.stderr, flush=True)
     try:
-        summaries = asyncio.run(collect(subreddits, settings))
+        state = asyncio.run(collect(subreddits, settings, return_state=True))
     except RuntimeError as exc:
         if "Prefect API" not in str(exc):
             raise
         raise RedditLakeError(
             f"{exc} Start one with `prefect server start` and set PREFECT_API_URL, or retry"
         ) from None
+    summaries = state.result(raise_on_failure=False)  # the run is Failed when a subreddit failed
+    if isinstance(summaries, BaseException):  # the flow itself broke, before any summary
+        raise summaries
     for s in summaries:
         print(s.line())
     failed = [s for s in summaries if not s.ok]
@@ -250,6 +273,56 @@ def cmd_health(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
+
+
+def _prefect_api_required() -> None:
+    if not os.environ.get("PREFECT_API_URL"):
+        raise RedditLakeError(
+            "PREFECT_API_URL is not set: deployments and automations live on a Prefect server; "
+            "start one (`prefect server start`) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from redditlake.collection import load_collection
+
+    config = load_collection(args.file)  # a bad file fails here, before Prefect is imported
+    _prefect_api_required()
+    _quiet_prefect_env()
+    from deployments.apply import deploy, drift
+
+    if args.check:
+        differences = asyncio.run(drift(config))
+        for line in differences:
+            print(f"drift: {line}")
+        print(f"{args.file}: {'drifted, run `redditlake deploy`' if differences else 'deployed as written'}")
+        return 1 if differences else 0
+    for line in asyncio.run(deploy(config)):
+        print(line)
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    if not args.webhook.startswith(("http://", "https://")):
+        raise RedditLakeError(f"--webhook must be an http(s) URL, not {args.webhook!r}")
+    _prefect_api_required()
+    _quiet_prefect_env()
+    from deployments.automations import setup_alerts
+
+    for line in asyncio.run(setup_alerts(args.webhook, args.late_minutes)):
+        print(line)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from redditlake.serve import serve
+
+    print(f"serving http://{args.host}:{args.port}/healthz and /metrics", file=sys.stderr, flush=True)
+    try:
+        asyncio.run(serve(_settings(args), args.host, args.port, args.minutes))
+    except OSError as exc:
+        raise RedditLakeError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
+    return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:

@@ -21,7 +21,11 @@ def test_collect_lands_complete_data_once_and_reports_bad_subreddits(prefect_api
     lake_uri = str(tmp_path / "lake")
     settings = sim_settings(sim, lake_uri, sorts=["new", "hot"], limit=40, posts_per_comment_task=10)
 
-    summaries = asyncio.run(collect(["python", "datascience", "bad/name", "secretclub"], settings))
+    state = asyncio.run(collect(["python", "datascience", "bad/name", "secretclub"], settings, return_state=True))
+
+    assert state.is_failed(), state  # the UI and automations see that two subreddits failed
+    assert "2 of 4 subreddits failed" in state.message and "secretclub" in state.message
+    summaries = state.result(raise_on_failure=False)  # the others' data landed all the same
 
     by = {s.subreddit: s for s in summaries}
     assert by["python"].ok and by["datascience"].ok, [s.line() for s in summaries]

@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
+from redditlake import alerts
 from redditlake.errors import ApiUnavailable
+from redditlake.reddit.requestlog import current_subreddit
 
 log = logging.getLogger("redditlake.breaker")
 
@@ -89,6 +91,7 @@ class CircuitBreaker:
                 self._down_since = self._opened_at
             self.opened_count += 1
             self._set(BreakerState.OPEN)
+            alerts.breaker_opened(self.host, self.consecutive_failures, current_subreddit())
 
     def _set(self, state: BreakerState) -> None:
         self.state = state

@@ -37,6 +37,11 @@ def requests_for(subreddit: str) -> Iterator[None]:
         _current_subreddit.reset(token)
 
 
+def current_subreddit() -> str | None:
+    """The subreddit the running code collects (``requests_for``), if any."""
+    return _current_subreddit.get()
+
+
 def endpoint_family(url: str) -> str:
     path = urlsplit(url).path
     for pattern, family in _FAMILIES:

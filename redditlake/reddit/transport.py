@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from asyncprawcore.requestor import Requestor
 
+from redditlake import alerts
 from redditlake.config import BreakerSettings, HttpSettings
 from redditlake.errors import ApiUnavailable, TransientApiError
 from redditlake.reddit.breaker import BreakerState, CircuitBreaker
@@ -148,6 +149,7 @@ class Transport:
         finally:
             record.latency_ms = (time.perf_counter() - started) * 1000
             self.request_log.add(record)
+            alerts.observe_request(record, self.budget.requests_per_window, self.budget.window_seconds)
             if counted:
                 self.budget.release(headers)
 

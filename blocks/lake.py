@@ -1,0 +1,75 @@
+"""A Prefect block naming the lake: where it is and how to reach it, for deployments.
+
+Deployments name the block (``blocks.lake`` in ``deployments/collection.yaml``)
+instead of carrying a bucket and keys in every worker's environment. Register the
+block types once, then save one::
+
+    uv run prefect block register -m blocks
+    uv run python -m blocks.lake NAME s3://bucket/prefix [--endpoint-url URL]   # keys from AWS_* variables
+
+The keys live in a prefect-aws ``AwsCredentials`` block (secret fields, never printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from prefect.blocks.core import Block
+from prefect_aws import AwsClientParameters, AwsCredentials
+from pydantic import Field
+
+from redditlake.config import Settings
+
+
+class LakeLocation(Block):
+    _block_type_name = "Redditlake Lake"
+    _description = "Where redditlake's Parquet lake is: a folder or s3://bucket/prefix, its endpoint and credentials."
+
+    uri: str = Field(description="a folder, or s3://bucket/prefix")
+    endpoint_url: str | None = Field(None, description="an S3-compatible store's endpoint (MinIO, R2, ...)")
+    credentials: AwsCredentials | None = Field(None, description="keys for S3; none: the task role or AWS_* variables")
+
+
+async def apply_lake_block(settings: Settings, name: str | None, environ: dict | None = None) -> Settings:
+    """Settings pointing at the named block's lake. The lake reads S3 keys from the standard
+    AWS variables, so the block's keys are put there, in this run's process only."""
+    if not name:
+        return settings
+    block = await LakeLocation.aload(name)
+    environ = os.environ if environ is None else environ
+    creds = block.credentials
+    if creds is not None:
+        if creds.aws_access_key_id and creds.aws_secret_access_key:
+            environ["AWS_ACCESS_KEY_ID"] = creds.aws_access_key_id
+            environ["AWS_SECRET_ACCESS_KEY"] = creds.aws_secret_access_key.get_secret_value()
+        if creds.aws_session_token:
+            environ["AWS_SESSION_TOKEN"] = creds.aws_session_token
+        if creds.region_name:
+            environ["AWS_DEFAULT_REGION"] = creds.region_name
+    endpoint = block.endpoint_url or (creds.aws_client_parameters.endpoint_url if creds else None)
+    lake = settings.lake.model_copy(update={"uri": block.uri, "endpoint_url": endpoint or settings.lake.endpoint_url})
+    return settings.model_copy(update={"lake": lake})
+
+
+def save_lake_block(name: str, uri: str, endpoint_url: str | None = None) -> LakeLocation:
+    credentials = None
+    if uri.startswith("s3://"):
+        credentials = AwsCredentials(
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+    block = LakeLocation(uri=uri, endpoint_url=endpoint_url, credentials=credentials)
+    block.save(name, overwrite=True)
+    return block
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description="save a Redditlake Lake block")
+    p.add_argument("name")
+    p.add_argument("uri")
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    a = p.parse_args()
+    save_lake_block(a.name, a.uri, a.endpoint_url)
+    print(f"saved Redditlake Lake block {a.name!r} ({a.uri}); name it in collection.yaml under blocks.lake")

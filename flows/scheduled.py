@@ -1,0 +1,103 @@
+"""The flow ``redditlake deploy`` schedules: one subreddit, as ``deployments/collection.yaml``
+describes it (sorts, limit, comments and their depth, priority, time limit).
+
+Thin: settings come from the parameters and blocks, the collection is the
+``collect-subreddit`` flow with the time limit as its timeout, and the run's
+final state and alerts say how it went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Completed, Failed, State
+
+from blocks.lake import apply_lake_block
+from blocks.reddit import apply_reddit_block
+from flows.alerting import install_prefect_alerts
+from flows.collect import collect_subreddit
+from flows.common import land_request_log, one_line, open_client, open_lake
+from redditlake import alerts
+from redditlake.config import CollectSettings, Settings, Sort, TimeFilter, load_settings, with_overrides
+from redditlake.pipeline import SubredditSummary
+
+
+def scheduled_settings(
+    base: Settings,
+    *,
+    sorts: list[str],
+    limit: int,
+    time_filter: str,
+    comments: bool,
+    comment_depth: int | None,
+    rate_limiting: dict[str, Any] | None,
+    reddit_block: str | None,
+) -> Settings:
+    settings = with_overrides(base, sorts=sorts, limit=limit, time_filter=time_filter, comments=comments)
+    if comment_depth is not None:
+        # `collect.comment_depth` is the collector's setting (issue 7); a build without it
+        # collects whole trees, and says so.
+        if "comment_depth" in CollectSettings.model_fields:
+            collect = settings.collect.model_copy(update={"comment_depth": comment_depth})
+            settings = settings.model_copy(update={"collect": collect})
+        else:
+            get_run_logger().warning("comment_depth %s ignored: this build collects whole trees", comment_depth)
+    if rate_limiting:
+        from redditlake.collection import RateLimiting
+
+        overrides = RateLimiting.model_validate(rate_limiting).settings_overrides()
+        settings = settings.model_copy(
+            update={
+                "budget": settings.budget.model_copy(update=overrides["budget"]),
+                "http": settings.http.model_copy(update=overrides["http"]),
+            }
+        )
+    if reddit_block and not settings.reddit.client_id:
+        settings = settings.model_copy(update={"reddit": settings.reddit.model_copy(update={"block": reddit_block})})
+    return settings
+
+
+@flow(name="collect-scheduled", flow_run_name="r/{subreddit}", log_prints=False)
+async def collect_scheduled(
+    subreddit: str,
+    sorts: list[Sort] | None = None,
+    limit: int = 100,
+    time_filter: TimeFilter = "week",
+    comments: bool = True,
+    comment_depth: int | None = None,
+    time_limit_seconds: int = 1800,
+    rate_limiting: dict[str, Any] | None = None,
+    data_quality: dict[str, Any] | None = None,
+    reddit_block: str | None = None,
+    lake_block: str | None = None,
+) -> State:
+    """Collect one subreddit within its time limit. Past it the run fails (TimedOut's
+    reason in the message); what it landed stays, and the next run picks up the rest."""
+    install_prefect_alerts()
+    logger = get_run_logger()
+    settings = scheduled_settings(
+        load_settings(), sorts=sorts or ["new"], limit=limit, time_filter=time_filter, comments=comments,
+        comment_depth=comment_depth, rate_limiting=rate_limiting, reddit_block=reddit_block,
+    )
+    settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
+    async with await open_client(settings) as client:
+        try:
+            run = collect_subreddit.with_options(timeout_seconds=time_limit_seconds)
+            state = await run(subreddit, settings, client, return_state=True)
+        finally:
+            records = list(client.transport.request_log.records)
+            await asyncio.to_thread(land_request_log, open_lake(settings), client)
+    alerts.check_error_rate(subreddit, records)
+    result = await state.aresult(raise_on_failure=False)
+    if isinstance(result, SubredditSummary):
+        logger.info(result.line())
+        return Completed(data=result, message=result.line())
+    if state.name == "TimedOut":
+        reason = f"over its time limit of {time_limit_seconds}s; what landed is kept, the next run continues"
+        alerts.emit(alerts.OVER_TIME_LIMIT, subreddit, reason, force=True, time_limit_seconds=time_limit_seconds)
+    else:
+        reason = one_line(result)
+    logger.error("r/%s: FAILED: %s", subreddit, reason)
+    return Failed(message=f"r/{subreddit}: {reason}", data=SubredditSummary(subreddit, ok=False, error=reason))

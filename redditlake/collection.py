@@ -1,0 +1,270 @@
+"""What to collect, as data: ``deployments/collection.yaml`` validated into pydantic models,
+and turned into one deployment spec per subreddit (plain data; ``deployments/`` applies
+them to Prefect).
+
+One deployment per subreddit rather than per frequency group: each subreddit has its own
+priority (its work queue), its own time limit and its own schedule, a failure is a Failed
+run named after the subreddit (the alert says which), and the UI shows each subreddit's
+history. The cost, one flow run per subreddit per tick, is small next to the requests a
+collection spends; runs that land on the same worker still share its request budget.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from redditlake.config import Sort, TimeFilter
+from redditlake.errors import ConfigError
+
+FLOW_NAME = "collect-scheduled"
+ENTRYPOINT = "flows/scheduled.py:collect_scheduled"
+REFRESH_FLOW, REFRESH_ENTRYPOINT, REFRESH_NAME = "refresh", "flows/refresh.py:refresh", "collection-yaml"
+MANAGED_TAG = "collection.yaml"  # marks the deployments `redditlake deploy` owns (stale ones are removed)
+
+# Work queues of the pool, highest priority first. A worker on the pool takes runs from
+# lower-numbered queues first when several are due.
+PRIORITY_QUEUES: dict[str, int] = {"high": 1, "medium": 2, "low": 3}
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(value: str | int) -> int:
+    """'30m', '1h', '2h', '1d', '90s' or a number of seconds."""
+    if isinstance(value, int):
+        return value
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a duration; write it like '30m', '1h', '2h' or '1d'")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubredditStrategy(_Strict):
+    """How one subreddit is collected."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
+    collection_frequency: str = "1h"
+    post_limit: int = Field(100, ge=1, le=1000)
+    collect_comments: bool = True
+    comment_depth: int | None = Field(None, ge=0, description="comment levels kept below the post (None: all)")
+    sorting: list[Sort] = ["new"]
+    time_filter: TimeFilter = "week"
+    priority: Literal["high", "medium", "low"] = "medium"
+    time_limit: str | int = "30m"
+
+    @field_validator("sorting", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("collection_frequency")
+    @classmethod
+    def _frequency(cls, value: str) -> str:
+        if _DURATION.match(value):
+            if duration_seconds(value) < 60:
+                raise ValueError("collect at most once a minute")
+            return value.strip()
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is neither a duration ('30m', '1h', '2h') nor a 5-field cron string")
+        from cronsim import CronSim, CronSimError
+
+        try:
+            CronSim(value, datetime(2026, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(f"{value!r} is not a valid cron string: {exc}") from None
+        return value
+
+    @field_validator("time_limit")
+    @classmethod
+    def _time_limit(cls, value: str | int) -> str | int:
+        if duration_seconds(value) <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    @property
+    def time_limit_seconds(self) -> int:
+        return duration_seconds(self.time_limit)
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        """``{"interval": seconds}`` or ``{"cron": "..."}``."""
+        return _schedule_of(self.collection_frequency)
+
+
+class RateLimiting(_Strict):
+    """The request budget every scheduled run uses (the ``budget``/``http`` settings)."""
+
+    requests_per_minute: float = Field(100.0, gt=0)
+    window_seconds: float = Field(60.0, gt=0, description="Reddit's rate-limit window")
+    safety_margin: int = Field(3, ge=0)
+    max_in_flight: int = Field(4, ge=1)
+    max_attempts: int = Field(8, ge=1)
+
+    def settings_overrides(self) -> dict[str, dict[str, Any]]:
+        return {
+            "budget": {
+                "requests_per_minute": self.requests_per_minute,
+                "window_seconds": self.window_seconds,
+                "safety_margin": self.safety_margin,
+                "max_in_flight": self.max_in_flight,
+            },
+            "http": {"max_attempts": self.max_attempts},
+        }
+
+
+class DataQuality(_Strict):
+    """Thresholds for the quality layer (issue 8); validated here, passed to every run."""
+
+    min_post_score: int | None = None
+    max_post_age_days: int | None = Field(None, ge=1)
+    required_fields: list[str] = []
+    duplicate_threshold: float | None = Field(None, ge=0, le=1)
+    min_quality_score: float | None = Field(None, ge=0, le=1)
+
+
+class WorkPool(_Strict):
+    """Where the runs go: a ``process`` pool for local workers, ``ecs`` for serverless ones."""
+
+    name: str = "redditlake-local"
+    type: Literal["process", "ecs"] = "process"
+    job_variables: dict[str, Any] = {}
+
+
+class Blocks(_Strict):
+    """Saved Prefect blocks the runs load (``prefect block register -m blocks``): no secret
+    travels in a flow parameter."""
+
+    reddit: str | None = None
+    lake: str | None = None
+
+
+class CollectionSection(_Strict):
+    subreddits: list[SubredditStrategy] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "CollectionSection":
+        seen: set[str] = set()
+        for s in self.subreddits:
+            if s.name.lower() in seen:
+                raise ValueError(f"r/{s.name} is listed twice")
+            seen.add(s.name.lower())
+        return self
+
+
+class RefreshSchedule(_Strict):
+    """Deletion compliance (`refresh`) over every subreddit of the file; null turns it off."""
+
+    schedule: str = "0 4 * * *"
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return SubredditStrategy._frequency(value)
+
+
+class CollectionFile(_Strict):
+    collection: CollectionSection
+    refresh: RefreshSchedule | None = RefreshSchedule()
+    rate_limiting: RateLimiting = RateLimiting()
+    data_quality: DataQuality = DataQuality()
+    work_pool: WorkPool = WorkPool()
+    blocks: Blocks = Blocks()
+
+
+def load_collection(path: str | Path) -> CollectionFile:
+    """The file, validated; any problem is one ``ConfigError`` line naming file, entry and field."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p} does not exist; pass --file PATH (default deployments/collection.yaml)")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must be a mapping with a `collection:` section")
+    try:
+        return CollectionFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: {_where(exc.errors()[0], data)}") from None
+
+
+def _where(err: dict, data: dict) -> str:
+    loc = list(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if loc[:2] == ["collection", "subreddits"] and len(loc) >= 3 and isinstance(loc[2], int):
+        entry = data["collection"]["subreddits"][loc[2]]
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = f"subreddits[{loc[2]}]" + (f" (r/{name})" if name else "")
+        field = ".".join(str(x) for x in loc[3:])
+        return f"{label}: {field + ': ' if field else ''}{msg}"
+    return f"{'.'.join(str(x) for x in loc)}: {msg}"
+
+
+def deployment_name(strategy: SubredditStrategy) -> str:
+    return strategy.name.lower()
+
+
+def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
+    """One spec per subreddit: what ``redditlake deploy`` writes and ``--check`` compares."""
+    specs = []
+    for s in config.collection.subreddits:
+        specs.append(
+            {
+                "name": deployment_name(s),
+                "flow_name": FLOW_NAME,
+                "entrypoint": ENTRYPOINT,
+                "description": f"Collect r/{s.name} ({', '.join(s.sorting)}, {s.post_limit} posts) "
+                f"every {s.collection_frequency}; from collection.yaml",
+                "work_pool": config.work_pool.name,
+                "work_queue": s.priority,
+                "schedule": s.schedule,
+                "tags": [MANAGED_TAG, f"priority:{s.priority}", f"r/{s.name.lower()}"],
+                "job_variables": dict(config.work_pool.job_variables),
+                "parameters": {
+                    "subreddit": s.name,
+                    "sorts": list(s.sorting),
+                    "limit": s.post_limit,
+                    "time_filter": s.time_filter,
+                    "comments": s.collect_comments,
+                    "comment_depth": s.comment_depth,
+                    "time_limit_seconds": s.time_limit_seconds,
+                    "rate_limiting": config.rate_limiting.model_dump(),
+                    "data_quality": config.data_quality.model_dump(),
+                    "reddit_block": config.blocks.reddit,
+                    "lake_block": config.blocks.lake,
+                },
+            }
+        )
+    if config.refresh is not None:
+        names = [s.name for s in config.collection.subreddits]
+        specs.append(
+            {
+                "name": REFRESH_NAME,
+                "flow_name": REFRESH_FLOW,
+                "entrypoint": REFRESH_ENTRYPOINT,
+                "description": "Deletion compliance: redact what users deleted, refresh post metrics; from collection.yaml",
+                "work_pool": config.work_pool.name,
+                "work_queue": "low",
+                "schedule": _schedule_of(config.refresh.schedule),
+                "tags": [MANAGED_TAG, "priority:low"],
+                "job_variables": dict(config.work_pool.job_variables),
+                "parameters": {"subreddits": names},
+            }
+        )
+    return specs
+
+
+def _schedule_of(frequency: str) -> dict[str, Any]:
+    if _DURATION.match(frequency):
+        return {"interval": duration_seconds(frequency)}
+    return {"cron": frequency}
