@@ -59,7 +59,7 @@ def scheduled_settings(
     return settings
 
 
-@flow(name="collect-scheduled", flow_run_name="r/{subreddit}", log_prints=False)
+@flow(name="collect-scheduled", flow_run_name="r/{subreddit}", log_prints=False, persist_result=False)
 async def collect_scheduled(
     subreddit: str,
     sorts: list[Sort] | None = None,
