@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from redditlake.cli_history import COMMANDS as HISTORY_COMMANDS
+from redditlake.cli_history import add_parsers as add_history_parsers
 from redditlake.errors import RedditLakeError
 from redditlake.logs import setup_logging
 
@@ -108,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--limit", type=int, default=50, help="newest N entries (default: 50; 0 for all)")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    add_history_parsers(sub)
+
     q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
     q.add_argument("sql")
     q.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -119,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose, json_format=args.log_format == "json")
     try:
+        if args.command in HISTORY_COMMANDS:
+            return HISTORY_COMMANDS[args.command](args, _settings(args))
         return {"collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health, "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit, "forget-user": cmd_forget_user}[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)
