@@ -237,3 +237,26 @@ def test_bad_backfill_input_is_one_line(tmp_path):
         assert "Traceback" not in proc.stderr
     with pytest.raises(RedditLakeError):
         make_plan(["python"], "2026-01-01", None, [str(tmp_path / "nope.zst")])
+
+
+def test_refresh_reconciles_archive_rows_with_the_live_api(archived, tmp_path):
+    """Archive copies are stale: the compliance refresh redacts what was deleted since and adds live metrics."""
+    from redditlake import compliance
+
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"))
+    lake = Lake.open(settings.lake.uri)
+    asyncio.run(backfill(settings, "pullpush", "python", kinds=("posts",)))
+    victim = sorted(truth(sim, "python")[0])[3]
+    assert not sim.world.post(victim).deleted
+    sim.world.delete(f"t3_{victim}")
+
+    async def refresh():
+        async with RedditClient(settings) as client:
+            posts, verdicts, _ = await compliance.check(client, lake, "python")
+        return compliance.apply(lake, "python", posts, verdicts, datetime.now(UTC))
+
+    asyncio.run(refresh())
+    row = query_rows(lake, f"SELECT title, author, source FROM posts WHERE id = '{victim}'")
+    assert row == [("[deleted]", "[deleted]", "pullpush")]
+    assert query_rows(lake, "SELECT count(DISTINCT id) FROM post_metrics")[0][0] == len(truth(sim, "python")[0])
