@@ -36,7 +36,7 @@ async def backfill(
     logger = get_run_logger()
     logger.info("backfill %s from %s to %s via %s", ", ".join(plan.subreddits), plan.since, plan.until,
                 ", ".join(plan.apis + [os.path.basename(d) for d in plan.dumps]))
-    lines: list[str] = []
+    lines = [f"r/{name}: FAILED: {why}" for name, why in plan.invalid.items()]
     for source in plan.apis:
         transport = archive_transport(settings)
         async with ArchiveClient.for_source(source, settings, transport) as client:

@@ -12,6 +12,7 @@ import asyncio
 from prefect import flow, get_run_logger
 
 from redditlake.config import Settings, load_settings, with_overrides
+from redditlake.errors import RedditLakeError
 from redditlake.pipeline import validate_subreddit
 from redditlake.stream.runner import Stream, StreamSummary
 from blocks.reddit import apply_reddit_block
@@ -27,14 +28,23 @@ async def stream(
     lake: str | None = None,
 ) -> list[str]:
     settings = await apply_reddit_block(with_overrides(settings or load_settings(), lake=lake))
-    subs = list({s.lower(): s for s in (validate_subreddit(x) for x in subreddits)}.values())
+    bad: list[str] = []
+    valid: list[str] = []
+    for raw in subreddits:
+        try:
+            valid.append(validate_subreddit(raw))
+        except RedditLakeError as exc:
+            bad.append(f"r/{raw}: FAILED: {exc}")
+    subs = list({s.lower(): s for s in valid}.values())
+    if not subs:
+        return bad
     landing = open_landing(settings)
     logger = get_run_logger()
     logger.info("streaming %s (duration %s, max items %s)", ", ".join(f"r/{s}" for s in subs), duration, max_items)
     async with await open_client(settings) as client:
         summary: StreamSummary = await Stream(client, landing, subs, settings).run(duration, max_items)
         await asyncio.to_thread(land_request_log, landing.lake, client)
-    lines = summary.lines()
+    lines = bad + summary.lines()
     for line in lines:
         (logger.warning if "GAP" in line else logger.info)(line)
     return lines

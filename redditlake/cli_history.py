@@ -52,11 +52,8 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 
 def cmd_stream(args: argparse.Namespace, settings) -> int:
     from redditlake.errors import RedditLakeError
-    from redditlake.pipeline import validate_subreddit
     from redditlake.reddit.client import check_credentials
 
-    for name in args.subreddits:
-        validate_subreddit(name)
     if args.duration is not None and args.duration <= 0 or args.max_items is not None and args.max_items <= 0:
         raise RedditLakeError("--duration and --max-items must be positive")
     if not settings.reddit.block:
@@ -71,7 +68,7 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
     lines = asyncio.run(stream(args.subreddits, args.duration, args.max_items, settings))
     for line in lines:
         print(line, flush=True)
-    return 0
+    return 1 if any("FAILED" in line for line in lines) else 0
 
 
 def cmd_coverage(args: argparse.Namespace, settings) -> int:

@@ -158,3 +158,12 @@ def test_sigterm_flushes_the_buffer_and_writes_positions(prefect_api, busy_sim, 
     assert "stopped by SIGTERM" in out, out + err
     lake = Lake.open(lake_uri)
     assert stored(lake, "comments") and query_rows(lake, "SELECT count(*) FROM stream_positions")[0][0] >= 1
+
+
+def test_a_bad_subreddit_does_not_stop_the_stream(busy_sim, tmp_path):
+    sim = busy_sim
+    settings = stream_settings(sim, str(tmp_path / "lake"))
+    summary = asyncio.run(run_stream(sim, settings, steps=1, step_seconds=3600, subs=(SUB, "secretclub")))
+    assert "private" in summary.failed["secretclub"]
+    assert summary.items.get(f"{SUB} comments") and summary.stopped_by == "test"
+    assert any(line.startswith("r/secretclub: FAILED") for line in summary.lines())

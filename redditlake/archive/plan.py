@@ -33,10 +33,19 @@ class BackfillPlan:
     until: datetime
     apis: list[str]  # pullpush | arcticshift
     dumps: list[str]  # paths of .zst files
+    invalid: dict[str, str]  # name -> why it is skipped (one bad subreddit never stops the others)
 
 
 def make_plan(subreddits: list[str], since: str, until: str | None, sources: list[str] | None) -> BackfillPlan:
-    subs = list({s.lower(): s for s in (validate_subreddit(x) for x in subreddits)}.values())
+    valid, invalid = [], {}
+    for raw in subreddits:
+        try:
+            valid.append(validate_subreddit(raw))
+        except RedditLakeError as exc:
+            invalid[raw] = str(exc)
+    if not valid:
+        raise RedditLakeError(next(iter(invalid.values()), "no subreddit given"))
+    subs = list({s.lower(): s for s in valid}.values())
     start = parse_when(since, "--since")
     end = parse_when(until, "--until") if until else now_utc().replace(microsecond=0)
     if start >= end:
@@ -51,4 +60,4 @@ def make_plan(subreddits: list[str], since: str, until: str | None, sources: lis
             dumps.append(source)
         else:
             raise RedditLakeError(f"unknown --source {source!r}: use pullpush, arcticshift or a FILE.zst dump")
-    return BackfillPlan(subs, start, end, list(dict.fromkeys(apis)), list(dict.fromkeys(dumps)))
+    return BackfillPlan(subs, start, end, list(dict.fromkeys(apis)), list(dict.fromkeys(dumps)), invalid)

@@ -23,6 +23,7 @@ from typing import Any
 from redditlake.archive.client import COMMENTS, POSTS
 from redditlake.archive.search import MODELS, at
 from redditlake.config import Settings
+from redditlake.errors import ApiUnavailable, SubredditUnavailable
 from redditlake.landing import Landing
 from redditlake.pipeline import now_utc
 from redditlake.positions import CoverageGap, StreamPosition, append, latest
@@ -43,6 +44,7 @@ class StreamSummary:
     gaps: list[tuple[str, str, datetime, datetime]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # content clock: created -> landed, seconds
     stopped_by: str = ""
+    failed: dict[str, str] = field(default_factory=dict)  # subreddit -> why it was dropped
 
     @property
     def total(self) -> int:
@@ -50,6 +52,7 @@ class StreamSummary:
 
     def lines(self) -> list[str]:
         out = [f"r/{k}: {n} new" for k, n in sorted(self.items.items())]
+        out += [f"r/{sub}: FAILED: {why}" for sub, why in sorted(self.failed.items())]
         out.append(f"stream: {self.total} items, {self.written} written, {self.polls} polls "
                    f"({self.requests} requests), {self.flushes} batches landed, stopped by {self.stopped_by}")
         for sub, kind, start, end in self.gaps:
@@ -126,7 +129,22 @@ class Stream:
         return self.summary
 
     async def _poll(self, follower: Follower) -> None:
-        poll = await follower.poll(self.client)
+        try:
+            poll = await follower.poll(self.client)
+        except SubredditUnavailable as exc:
+            # One bad subreddit never stops the others.
+            self.followers = [f for f in self.followers if f.subreddit != follower.subreddit]
+            self.summary.failed[follower.subreddit] = str(exc)
+            log.error("%s", exc)
+            if not self.followers:
+                self.stop("error")
+            return
+        except ApiUnavailable as exc:
+            # A long-running stream outlives outages: try this listing again later.
+            follower.interval = max(self.opts.max_interval, self.floor)
+            follower.due = time.monotonic() + follower.interval
+            log.warning("r/%s %s: %s; next poll in %.0fs", follower.subreddit, follower.kind, exc, follower.interval)
+            return
         self.summary.polls += 1
         self.summary.requests += poll.requests
         follower.pace(poll, self.floor, max(self.opts.max_interval, self.floor))
