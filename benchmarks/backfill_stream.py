@@ -76,13 +76,28 @@ def ingest_child(path: str, subs: list[str], lake: str) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def recompress(source: str, path: str, window_log: int) -> None:
+    """The same lines with another zstd window (the decoder's memory is bounded by the window)."""
+    import zstandard
+
+    with open(source, "rb") as fh:
+        reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(fh)
+        with open(path, "wb") as out:
+            params = zstandard.ZstdCompressionParameters.from_level(3, window_log=window_log)
+            zstandard.ZstdCompressor(compression_params=params).copy_stream(reader, out)
+
+
 def bench_dump(args) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="redditlake-bench-dump-"))
     path = str(work / "RC_2026-10.zst")
     started = time.perf_counter()
-    make_dump(path, args.lines)
-    print(f"generated {args.lines} lines, {os.path.getsize(path) / 2**20:.1f} MiB compressed, "
-          f"in {time.perf_counter() - started:.0f}s", flush=True)
+    if args.from_file:
+        recompress(args.from_file, path, args.window_log)
+        print(f"recompressed {args.from_file} with window_log={args.window_log}", flush=True)
+    else:
+        make_dump(path, args.lines)
+        print(f"generated {args.lines} lines, {os.path.getsize(path) / 2**20:.1f} MiB compressed, "
+              f"in {time.perf_counter() - started:.0f}s", flush=True)
     names = ["python", "aww", "datascience", "askscience", "worldnews"]
     results = []
     for n in args.subreddits:
@@ -91,6 +106,7 @@ def bench_dump(args) -> list[dict]:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         result["file_mib"] = round(os.path.getsize(path) / 2**20, 1)
+        result["window_log"] = args.window_log if args.from_file else 31
         results.append(result)
         print(json.dumps(result), flush=True)
     return results
@@ -141,6 +157,8 @@ def main() -> None:
     d = sub.add_parser("dump")
     d.add_argument("--lines", type=int, default=2_000_000)
     d.add_argument("--subreddits", type=int, nargs="+", default=[1, 5])
+    d.add_argument("--from-file", help="reuse a dump made by an earlier run instead of generating one")
+    d.add_argument("--window-log", type=int, default=31, help="with --from-file: recompress with this zstd window")
     s = sub.add_parser("stream")
     s.add_argument("--seconds", type=float, default=60)
     s.add_argument("--clock-speed", type=float, default=60)
