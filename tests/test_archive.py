@@ -7,10 +7,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-import pyarrow as pa
 import pytest
 
-from conftest import query_rows, sim_env, sim_settings
+from conftest import query_rows, sim_settings
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.dumps import ingest_dump, iter_lines
 from redditlake.archive.plan import make_plan
