@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
     s = sub.add_parser("stream", help="follow new posts and comments in near real time until stopped (Ctrl-C)")
     s.add_argument("subreddits", nargs="+", metavar="SUB")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
-    s.add_argument("--max-items", type=int, help="stop after this many new posts and comments")
+    s.add_argument("--max-items", type=int, help="stop once at least this many new posts and comments are in (checked after each poll)")
     s.add_argument("--lake", help="lake location (default: ./lake)")
 
     c = sub.add_parser("coverage", help="per day: rows per source, short threads, stream gaps")
