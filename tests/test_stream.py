@@ -15,6 +15,7 @@ import pytest
 from conftest import query_rows, sim_env, sim_settings
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.search import backfill_search
+from redditlake.coverage import coverage
 from redditlake.landing import Landing
 from redditlake.lake import Lake
 from redditlake.reddit.client import RedditClient
@@ -129,6 +130,9 @@ def test_a_pause_beyond_the_listing_cap_is_a_gap_that_backfill_fills(busy_sim, t
     after = stored(lake, "comments")
     assert comments <= set(after) and len(after) == len(set(after))
     assert query_rows(lake, "SELECT count(*) FROM comments WHERE source = 'arcticshift'")[0][0] == len(missing)
+    per_day, gaps = coverage(lake, SUB)
+    assert [(g[0], g[1], g[-1]) for g in gaps.rows] == [("comments", "stream", True)]  # filled by the backfill
+    assert any("arcticshift=" in row[2] for row in per_day.rows) and sum(row[4] for row in per_day.rows) >= 1
 
 
 @pytest.mark.prefect
