@@ -21,7 +21,7 @@ pytestmark = pytest.mark.prefect
 
 
 @pytest.mark.timeout(900)  # three CLI processes, each importing Prefect: slow on a loaded machine
-def test_backfill_cli_from_an_api_and_a_dump_then_coverage(prefect_api, make_sim, tmp_path, capsys):
+def test_backfill_cli_from_an_api_and_a_dump_then_coverage(prefect_api, make_sim, tmp_path, capfd):
     sim = make_sim(subreddits=["python", "aww"], posts_per_subreddit=80, comments_per_post_mean=4, listing_cap=30)
     lake_uri = str(tmp_path / "lake")
     with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000)) as archive:
@@ -52,7 +52,7 @@ def test_backfill_cli_from_an_api_and_a_dump_then_coverage(prefect_api, make_sim
     assert set(sources) == {"arcticshift"}  # the dump came second: all its aww rows were already there
 
     assert main(["coverage", "python", "--lake", lake_uri]) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out  # print_result writes to the sys.stdout of import time
     assert "arcticshift=" in out and "no coverage gaps recorded" in out, out
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
