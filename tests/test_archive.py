@@ -252,8 +252,8 @@ def test_refresh_reconciles_archive_rows_with_the_live_api(archived, tmp_path):
 
     async def refresh():
         async with RedditClient(settings) as client:
-            posts, verdicts, _ = await compliance.check(client, lake, "python")
-        return compliance.apply(lake, "python", posts, verdicts, datetime.now(UTC))
+            seen = await compliance.check(client, lake, "python")
+        return compliance.apply(lake, "python", seen, settings.compliance, datetime.now(UTC))
 
     asyncio.run(refresh())
     row = query_rows(lake, f"SELECT title, author, source FROM posts WHERE id = '{victim}'")
