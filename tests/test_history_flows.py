@@ -12,6 +12,7 @@ import pytest
 from conftest import query_rows, sim_env, sim_settings
 from flows.stream import stream
 from redditlake.cli import main
+from redditlake.coverage import coverage
 from redditlake.lake import Lake
 from redditlake.simulator import timeline
 from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.prefect
 
 
 @pytest.mark.timeout(900)  # three CLI processes, each importing Prefect: slow on a loaded machine
-def test_backfill_cli_from_an_api_and_a_dump_then_coverage(prefect_api, make_sim, tmp_path, capfd):
+def test_backfill_cli_from_an_api_and_a_dump_then_coverage(prefect_api, make_sim, tmp_path):
     sim = make_sim(subreddits=["python", "aww"], posts_per_subreddit=80, comments_per_post_mean=4, listing_cap=30)
     lake_uri = str(tmp_path / "lake")
     with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000)) as archive:
@@ -52,8 +53,8 @@ def test_backfill_cli_from_an_api_and_a_dump_then_coverage(prefect_api, make_sim
     assert set(sources) == {"arcticshift"}  # the dump came second: all its aww rows were already there
 
     assert main(["coverage", "python", "--lake", lake_uri]) == 0
-    out = capfd.readouterr().out  # print_result writes to the sys.stdout of import time
-    assert "arcticshift=" in out and "no coverage gaps recorded" in out, out
+    per_day, gaps = coverage(lake, "python")
+    assert gaps.rows == [] and any("arcticshift=" in row[1] for row in per_day.rows), per_day.rows
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "0 new" in again.stdout and "already ingested" in again.stdout, again.stdout
