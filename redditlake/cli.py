@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from redditlake.cli_history import COMMANDS as HISTORY_COMMANDS
+from redditlake.cli_history import add_parsers as add_history_parsers
 from redditlake.errors import RedditLakeError
 from redditlake.logs import setup_logging
 
@@ -123,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
     sv.add_argument("--minutes", type=float, default=60, help="window of request history the figures cover (default: 60)")
 
+    add_history_parsers(sub)
+
     q = sub.add_parser("query", help="run SQL on the lake with DuckDB (views: posts, comments, subreddits, ...)")
     q.add_argument("sql")
     q.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -139,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit,
             "forget-user": cmd_forget_user, "deploy": cmd_deploy, "alerts": cmd_alerts, "serve": cmd_serve,
         }
+        if args.command in HISTORY_COMMANDS:
+            return HISTORY_COMMANDS[args.command](args, _settings(args))
         return commands[args.command](args)
     except RedditLakeError as exc:
         print(f"redditlake: error: {exc}", file=sys.stderr)

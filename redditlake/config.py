@@ -103,6 +103,32 @@ class CollectSettings(_Section):
     )
 
 
+class ArchiveSettings(_Section):
+    """Pushshift-compatible archives (backfill). Their rate limits are their own, not Reddit's."""
+
+    pullpush_url: str = "https://api.pullpush.io"
+    arcticshift_url: str = "https://arctic-shift.photon-reddit.com"
+    requests_per_minute: float = Field(60.0, gt=0, description="pace before the archive's headers say otherwise")
+    page_size: int = Field(100, ge=1, le=1000, description="items asked per search request (both APIs cap at 100)")
+    window_days: float = Field(7.0, gt=0, description="first created_utc window tried; full pages shrink it")
+    dump_batch_rows: int = Field(20_000, ge=100, description="rows buffered from a dump before they are landed")
+
+    @field_validator("pullpush_url", "arcticshift_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class StreamSettings(_Section):
+    """Following /new and /comments in near real time, inside the shared request budget."""
+
+    budget_share: float = Field(0.5, gt=0, le=1, description="most of the client's requests per minute the stream may spend")
+    min_interval: float = Field(1.0, gt=0, description="fastest poll of one listing (busy)")
+    max_interval: float = Field(60.0, gt=0, description="slowest poll of one listing (quiet)")
+    batch_rows: int = Field(500, ge=1, description="land the buffer at this many rows ...")
+    batch_seconds: float = Field(10.0, gt=0, description="... or when its oldest row is this old")
+
+
 class LakeSettings(_Section):
     uri: str = "./lake"
     endpoint_url: str | None = None
@@ -150,6 +176,8 @@ class Settings(_Section):
     lake: LakeSettings = LakeSettings()
     privacy: PrivacySettings = PrivacySettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    stream: StreamSettings = StreamSettings()
 
 
 # environment variable -> (section, field)
@@ -162,6 +190,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "REDDITLAKE_REDDIT_BLOCK": ("reddit", "block"),
     "REDDITLAKE_LAKE": ("lake", "uri"),
     "REDDITLAKE_PSEUDONYM_KEY": ("privacy", "pseudonym_key"),
+    "REDDITLAKE_PULLPUSH_URL": ("archive", "pullpush_url"),
+    "REDDITLAKE_ARCTICSHIFT_URL": ("archive", "arcticshift_url"),
 }
 
 

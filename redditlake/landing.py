@@ -19,8 +19,14 @@ from redditlake.models import Comment, CommentFetch, Post, PostMetric, Record, R
 from redditlake.privacy import Pseudonymiser
 
 
-def to_table(model: type[Row] | type[Record], things: Iterable[dict[str, Any]], collected_at: datetime) -> pa.Table:
-    return model.to_arrow(model.from_api(t, collected_at) for t in things)
+def to_table(
+    model: type[Row] | type[Record], things: Iterable[dict[str, Any]], collected_at: datetime, source: str | None = None
+) -> pa.Table:
+    table = model.to_arrow(model.from_api(t, collected_at) for t in things)
+    if source is not None:  # archives and dumps: one column rewrite, not a model copy per row
+        at = table.schema.get_field_index("source")
+        table = table.set_column(at, "source", pa.array([source] * table.num_rows, pa.string()))
+    return table
 
 
 @dataclass
@@ -31,9 +37,12 @@ class Landing:
     def _private(self, table: pa.Table) -> pa.Table:
         return self.pseudonymiser.table(table) if self.pseudonymiser else table
 
-    def rows(self, model: type[Row], subreddit: str, things: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
-        """One row per id: what the lake holds already is skipped."""
-        return self.lake.write(model.table, subreddit, self._private(to_table(model, things, collected_at)))
+    def rows(
+        self, model: type[Row], subreddit: str, things: list[dict[str, Any]], collected_at: datetime,
+        source: str | None = None,
+    ) -> WriteResult:
+        """One row per id: what the lake holds already is skipped (whichever source stored it)."""
+        return self.lake.write(model.table, subreddit, self._private(to_table(model, things, collected_at, source)))
 
     def posts(self, subreddit: str, posts: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
         return self.rows(Post, subreddit, posts, collected_at)

@@ -112,6 +112,11 @@ class Post(Row):
     removed_by_category: str | None
     media: str | None  # JSON text: the shape varies by provider
     gallery_items: int | None
+    # Where the row came from (reddit, pullpush, arcticshift, dump) and when that source read it
+    # from Reddit: archive copies are snapshots, their scores stale. Files written before these
+    # columns existed read them as null (= reddit, retrieved at collected_at).
+    source: str = "reddit"
+    retrieved_utc: datetime | None = None
 
     @classmethod
     def from_api(cls, d: dict[str, Any], collected_at: datetime) -> Post:
@@ -147,6 +152,7 @@ class Post(Row):
             removed_by_category=d.get("removed_by_category"),
             media=_json_or_none(d.get("media")),
             gallery_items=len(gallery.get("items") or []) if gallery else None,
+            retrieved_utc=utc(d.get("retrieved_on")) or collected_at,
             collected_at=collected_at,
         )
 
@@ -170,6 +176,8 @@ class Comment(Row):
     stickied: bool
     distinguished: str | None
     permalink: str | None
+    source: str = "reddit"  # see Post
+    retrieved_utc: datetime | None = None
 
     @classmethod
     def from_api(cls, d: dict[str, Any], collected_at: datetime, depth: int | None = None) -> Comment:
@@ -192,6 +200,7 @@ class Comment(Row):
             stickied=bool(d.get("stickied")),
             distinguished=d.get("distinguished"),
             permalink=d.get("permalink"),
+            retrieved_utc=utc(d.get("retrieved_on")) or collected_at,
             collected_at=collected_at,
         )
 
@@ -339,6 +348,8 @@ class Refresh(Record):
     unavailable: int
     redacted: int
 
+
+SOURCES = ("reddit", "pullpush", "arcticshift", "dump")
 
 MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}
 

@@ -25,6 +25,7 @@ from .content import World
 from .faults import ERROR_HTML, HTML_DOWN, REASONS, Fault, FaultInjector
 from .ratelimit import FixedWindowLimiter, Verdict
 from .stats import Stats
+from .sublisting import subreddit_comments_handler
 from .trees import DEFAULT_LIMIT, MAX_LIMIT, TreeCutter
 
 Params = dict[str, str]
@@ -431,6 +432,7 @@ ROUTES = (
     _route("GET", r"/r/(?P<sub>[^/]+)(?:/(?P<sort>hot|new|top|rising|controversial))?", "listing",
            listing_handler),
     _route("GET", r"/r/(?P<sub>[^/]+)/about", "about", about_handler),
+    _route("GET", r"/r/(?P<sub>[^/]+)/comments", "listing", subreddit_comments_handler),
     _route("GET", r"/(?:user|u)/(?P<user>[^/]+)/about", "user", user_handler),
     _route("GET", r"(?:/r/[^/]+)?/comments/(?P<post>[a-z0-9]+)(?:/(?P<slug>[^/]*)(?:/(?P<comment>[a-z0-9]+))?)?",
            "comments", comments_handler),

@@ -1,0 +1,62 @@
+"""The ``backfill`` flow: history from archive APIs and dump files into the lake.
+
+Thin: ``redditlake.archive`` does the work. Per API source, the subreddits run one after the
+other (they share the archive's budget, so running them at once would not be faster), posts then
+comments; each dump file is read once for all subreddits. A job that fails is reported and the
+others go on; a rerun resumes every job from its position in the lake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from prefect import flow, get_run_logger
+
+from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient, archive_transport
+from redditlake.archive.plan import make_plan
+from redditlake.config import Settings, load_settings, with_overrides
+from flows.common import one_line, open_landing
+from tasks.archive import dump_job, search_job
+
+
+@flow(name="backfill", log_prints=False)
+async def backfill(
+    subreddits: list[str],
+    since: str,
+    until: str | None = None,
+    sources: list[str] | None = None,
+    settings: Settings | None = None,
+    lake: str | None = None,
+) -> list[str]:
+    """Backfill subreddits over ``[since, until)`` from ``sources`` (pullpush, arcticshift, FILE.zst)."""
+    settings = with_overrides(settings or load_settings(), lake=lake)
+    plan = make_plan(subreddits, since, until, sources)
+    landing = open_landing(settings)
+    logger = get_run_logger()
+    logger.info("backfill %s from %s to %s via %s", ", ".join(plan.subreddits), plan.since, plan.until,
+                ", ".join(plan.apis + [os.path.basename(d) for d in plan.dumps]))
+    lines = [f"r/{name}: FAILED: {why}" for name, why in plan.invalid.items()]
+    for source in plan.apis:
+        transport = archive_transport(settings)
+        async with ArchiveClient.for_source(source, settings, transport) as client:
+            for sub in plan.subreddits:
+                for kind in (POSTS, COMMENTS):
+                    state = await search_job(client, landing, sub, kind, plan.since, plan.until,
+                                             settings.archive.window_days, source, return_state=True)
+                    result = await state.aresult(raise_on_failure=False)
+                    lines.append(result.line() if hasattr(result, "line") else
+                                 f"r/{sub} {source} {kind}: FAILED: {one_line(result)} (rerun to resume)")
+    for path in plan.dumps:
+        state = await dump_job(path, os.path.basename(path), landing, plan.subreddits, plan.since, plan.until,
+                               settings.archive.dump_batch_rows, return_state=True)
+        result = await state.aresult(raise_on_failure=False)
+        lines.extend(result.lines_out() if hasattr(result, "lines_out") else
+                     [f"{os.path.basename(path)}: FAILED: {one_line(result)} (rerun to resume)"])
+    for line in lines:
+        (logger.error if "FAILED" in line else logger.info)(line)
+    return lines
+
+
+def run(subreddits: list[str], since: str, until: str | None, sources: list[str] | None, settings: Settings) -> list[str]:
+    return asyncio.run(backfill(subreddits, since, until, sources, settings))

@@ -1,0 +1,50 @@
+"""The ``stream`` flow: follow subreddits' new posts and comments until stopped.
+
+Thin: ``redditlake.stream`` does the work. Bounded by ``duration``/``max_items`` (a deployment
+restarts it on a schedule; positions carry over in the lake) or stopped by SIGINT/SIGTERM, after
+which the buffer is landed and positions written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import flow, get_run_logger
+
+from redditlake.config import Settings, load_settings, with_overrides
+from redditlake.errors import RedditLakeError
+from redditlake.pipeline import validate_subreddit
+from redditlake.stream.runner import Stream, StreamSummary
+from blocks.reddit import apply_reddit_block
+from flows.common import land_request_log, open_client, open_landing
+
+
+@flow(name="stream", log_prints=False)
+async def stream(
+    subreddits: list[str],
+    duration: float | None = None,
+    max_items: int | None = None,
+    settings: Settings | None = None,
+    lake: str | None = None,
+) -> list[str]:
+    settings = await apply_reddit_block(with_overrides(settings or load_settings(), lake=lake))
+    bad: list[str] = []
+    valid: list[str] = []
+    for raw in subreddits:
+        try:
+            valid.append(validate_subreddit(raw))
+        except RedditLakeError as exc:
+            bad.append(f"r/{raw}: FAILED: {exc}")
+    subs = list({s.lower(): s for s in valid}.values())
+    if not subs:
+        return bad
+    landing = open_landing(settings)
+    logger = get_run_logger()
+    logger.info("streaming %s (duration %s, max items %s)", ", ".join(f"r/{s}" for s in subs), duration, max_items)
+    async with await open_client(settings) as client:
+        summary: StreamSummary = await Stream(client, landing, subs, settings).run(duration, max_items)
+        await asyncio.to_thread(land_request_log, landing.lake, client)
+    lines = bad + summary.lines()
+    for line in lines:
+        (logger.warning if "GAP" in line else logger.info)(line)
+    return lines

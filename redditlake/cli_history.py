@@ -1,0 +1,93 @@
+"""The history and real-time commands: ``backfill``, ``stream``, ``coverage``.
+
+Kept apart from ``cli.py`` (which wires them in) so the collection commands stay small.
+Arguments are checked before Prefect starts, so a bad date or a missing dump file costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+
+def add_parsers(sub) -> None:
+    b = sub.add_parser("backfill", help="history beyond the 1,000-item listings, from archive APIs or dump files")
+    b.add_argument("subreddits", nargs="+", metavar="SUB")
+    b.add_argument("--since", required=True, help="start (UTC): YYYY-MM-DD, ISO date-time or epoch seconds")
+    b.add_argument("--until", help="end, exclusive (default: now)")
+    b.add_argument("--source", action="append", metavar="SOURCE",
+                   help="pullpush (default), arcticshift, or a FILE.zst dump; repeat for several")
+    b.add_argument("--lake", help="lake location (default: ./lake)")
+
+    s = sub.add_parser("stream", help="follow new posts and comments in near real time until stopped (Ctrl-C)")
+    s.add_argument("subreddits", nargs="+", metavar="SUB")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.add_argument("--max-items", type=int, help="stop once at least this many new posts and comments are in (checked after each poll)")
+    s.add_argument("--lake", help="lake location (default: ./lake)")
+
+    c = sub.add_parser("coverage", help="per day: rows per source, short threads, stream gaps")
+    c.add_argument("subreddit", metavar="SUB")
+    c.add_argument("--since", help="first day to show (YYYY-MM-DD)")
+    c.add_argument("--lake", help="lake location (default: ./lake)")
+    c.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+
+def cmd_backfill(args: argparse.Namespace, settings) -> int:
+    from redditlake.archive.plan import make_plan
+
+    plan = make_plan(args.subreddits, args.since, args.until, args.source)  # fails before Prefect starts
+    from redditlake.cli import _quiet_prefect_env
+
+    _quiet_prefect_env()
+    from flows.backfill import backfill
+
+    print(f"backfilling {', '.join(plan.subreddits)} from {plan.since:%Y-%m-%d %H:%M} to {plan.until:%Y-%m-%d %H:%M} "
+          f"into {settings.lake.uri} ...", file=sys.stderr, flush=True)
+    lines = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings))
+    for line in lines:
+        print(line)
+    return 1 if any("FAILED" in line for line in lines) else 0
+
+
+def cmd_stream(args: argparse.Namespace, settings) -> int:
+    from redditlake.errors import RedditLakeError
+    from redditlake.reddit.client import check_credentials
+
+    if args.duration is not None and args.duration <= 0 or args.max_items is not None and args.max_items <= 0:
+        raise RedditLakeError("--duration and --max-items must be positive")
+    if not settings.reddit.block:
+        check_credentials(settings)
+    from redditlake.cli import _quiet_prefect_env
+
+    _quiet_prefect_env()
+    from flows.stream import stream
+
+    print(f"streaming {', '.join(args.subreddits)} into {settings.lake.uri} (Ctrl-C or SIGTERM stops cleanly) ...",
+          file=sys.stderr, flush=True)
+    lines = asyncio.run(stream(args.subreddits, args.duration, args.max_items, settings))
+    for line in lines:
+        print(line, flush=True)
+    return 1 if any("FAILED" in line for line in lines) else 0
+
+
+def cmd_coverage(args: argparse.Namespace, settings) -> int:
+    from redditlake.archive.plan import parse_when
+    from redditlake.coverage import coverage
+    from redditlake.lake import Lake
+    from redditlake.pipeline import validate_subreddit
+    from redditlake.query import print_result
+
+    sub = validate_subreddit(args.subreddit)
+    since = parse_when(args.since, "--since") if args.since else None
+    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    per_day, gaps = coverage(lake, sub, since)
+    print_result(per_day, args.format)
+    if args.format == "table":
+        print(f"\ncoverage gaps of r/{sub}:" if gaps.rows else f"\nno coverage gaps recorded for r/{sub}")
+    if gaps.rows:
+        print_result(gaps, args.format)
+    return 0
+
+
+COMMANDS = {"backfill": cmd_backfill, "stream": cmd_stream, "coverage": cmd_coverage}

@@ -1,0 +1,76 @@
+"""`redditlake coverage`: per day, what each source contributed and what is known to be missing.
+
+Rows per UTC day of ``created_utc``: posts and comments per source (rows written before the
+``source`` column existed count as reddit), threads whose stored comments fall short of the
+post's ``num_comments`` by more than ``SHORT_SLACK`` (Reddit counts comments it never returns, so a
+complete thread is usually a little short), and the coverage gaps (stream listings cut by the
+cap, archive seconds that overflowed a page) that touch the day. The gaps themselves follow, with
+their exact ranges, and whether a later row of ``backfill_progress`` covered them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from redditlake.lake import Lake
+from redditlake.lake.names import subreddit_partition
+from redditlake.query import QueryResult
+
+SHORT_SLACK = 0.1  # a thread more than 10 % short of num_comments counts as short
+
+
+def _views(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+
+
+def coverage(lake: Lake, subreddit: str, since: datetime | None = None) -> tuple[QueryResult, QueryResult]:
+    """(per-day table, gap list) for one subreddit."""
+    sub = subreddit_partition(subreddit)  # validated: safe to inline as a literal
+    after = f"created_utc >= TIMESTAMPTZ '{since.isoformat()}'" if since else "true"
+    none = "SELECT NULL::DATE AS day, NULL::VARCHAR AS src, 0 AS n WHERE false"
+    con = lake.duckdb()
+    try:
+        views = _views(con)
+
+        def counts(table: str) -> str:
+            if table not in views:
+                return none
+            return (f"SELECT CAST(created_utc AS DATE) AS day, coalesce(source, 'reddit') AS src, count(*) AS n "
+                    f"FROM {table} WHERE subreddit = '{sub}' AND {after} GROUP BY ALL")
+
+        short = "SELECT NULL::DATE AS day, 0 AS short_threads WHERE false"
+        if {"posts", "comments"} <= views:
+            short = (f"SELECT CAST(p.created_utc AS DATE) AS day, count(*) AS short_threads FROM posts p "
+                     f"LEFT JOIN (SELECT link_id, count(*) AS n FROM comments WHERE subreddit = '{sub}' GROUP BY 1) c "
+                     f"ON c.link_id = 't3_' || p.id WHERE p.subreddit = '{sub}' AND {after.replace('created_utc', 'p.created_utc')} "
+                     f"AND coalesce(c.n, 0) < p.num_comments * {1 - SHORT_SLACK} GROUP BY 1")
+        gaps_by_day = "SELECT NULL::DATE AS day, 0 AS gaps WHERE false"
+        if "coverage_gaps" in views:
+            gaps_by_day = (f"SELECT d.day, count(*) AS gaps FROM days d JOIN coverage_gaps g ON g.subreddit = '{sub}' "
+                           "AND CAST(g.gap_start AS DATE) <= d.day AND d.day <= CAST(g.gap_end AS DATE) GROUP BY 1")
+        sql = f"""
+            WITH p AS ({counts('posts')}), c AS ({counts('comments')}), s AS ({short}),
+            days AS (SELECT day FROM p UNION SELECT day FROM c), g AS ({gaps_by_day})
+            SELECT days.day,
+                   coalesce((SELECT string_agg(src || '=' || n, ' ' ORDER BY src) FROM p WHERE p.day = days.day), '') AS posts,
+                   coalesce((SELECT string_agg(src || '=' || n, ' ' ORDER BY src) FROM c WHERE c.day = days.day), '') AS comments,
+                   coalesce((SELECT short_threads FROM s WHERE s.day = days.day), 0) AS short_threads,
+                   coalesce((SELECT gaps FROM g WHERE g.day = days.day), 0) AS gaps
+            FROM days ORDER BY days.day
+        """
+        cur = con.execute(sql)
+        per_day = QueryResult([d[0] for d in cur.description], cur.fetchall())
+        columns = ["kind", "source", "reason", "gap_start", "gap_end", "backfilled"]
+        gaps = QueryResult(columns, [])
+        if "coverage_gaps" in views:
+            filled = ("EXISTS (SELECT 1 FROM backfill_progress b WHERE b.subreddit = g.subreddit "
+                      "AND (b.kind = g.kind OR b.kind = 'all') AND b.since_utc <= g.gap_start "
+                      "AND b.position_utc >= g.gap_end AND b.collected_at >= g.collected_at)"
+                      if "backfill_progress" in views else "false")
+            gap_after = f"gap_end >= TIMESTAMPTZ '{since.isoformat()}'" if since else "true"
+            cur = con.execute(
+                f"SELECT {', '.join(columns[:-1])}, {filled} AS backfilled FROM coverage_gaps g "
+                f"WHERE subreddit = '{sub}' AND {gap_after} ORDER BY gap_start")
+            gaps = QueryResult(columns, cur.fetchall())
+        return per_day, gaps
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""Near-real-time collection: follow /new and /comments, land micro-batches, record gaps."""

@@ -1,0 +1,261 @@
+"""Backfill from the simulator's archive APIs and from generated .zst dumps, against the world's truth."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from conftest import query_rows, sim_settings
+from redditlake.archive.client import ArchiveClient
+from redditlake.archive.dumps import ingest_dump, iter_lines
+from redditlake.archive.plan import make_plan
+from redditlake.archive.search import backfill_search
+from redditlake.config import HttpSettings
+from redditlake.errors import ApiUnavailable, RedditLakeError
+from redditlake.lake import Lake
+from redditlake.landing import Landing
+from redditlake.models import Post
+from redditlake.reddit.client import RedditClient
+from redditlake.simulator import timeline
+from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
+from redditlake.simulator.config import FaultConfig
+from redditlake.simulator.dumps import world_lines, write_zst
+
+SINCE, UNTIL = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def archived(make_sim):
+    """A world whose listings hold 50 posts of ~150, and its archive (small pages: many windows)."""
+    sim = make_sim(subreddits=["python", "aww", "datascience"], posts_per_subreddit=150, comments_per_post_mean=6,
+                   listing_cap=50)
+    archive = ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000, max_size=25)).start()
+    yield sim, archive
+    archive.stop()
+
+
+def settings_for(sim, archive, lake_uri, **archive_opts):
+    s = sim_settings(sim, lake_uri)
+    opts = {"pullpush_url": archive.url, "arcticshift_url": archive.url, "requests_per_minute": 60_000,
+            "page_size": 25, **archive_opts}
+    return s.model_copy(update={"archive": s.archive.model_copy(update=opts)})
+
+
+def truth(sim, sub: str, since=SINCE, until=UNTIL) -> tuple[set[str], set[str]]:
+    world, lo, hi = sim.world, since.timestamp(), until.timestamp()
+    with world.lock:
+        s = world.subreddit(sub)
+        posts = {p.id for p in timeline.posts(world, s) if lo <= p.created < hi}
+        comments = {c.id for c, _ in timeline.comments(world, s) if lo <= c.created < hi}
+    return posts, comments
+
+
+def ids(lake: Lake, table: str, sub: str) -> list[str]:
+    return [r[0] for r in query_rows(lake, f"SELECT id FROM {table} WHERE subreddit = '{sub}'")]
+
+
+async def live_collect(settings, sub: str) -> None:
+    """What a live collection stores: the newest posts of the capped listing, source reddit."""
+    from redditlake import pipeline
+
+    lake = Lake.open(settings.lake.uri)
+    async with RedditClient(settings) as client:
+        posts = await pipeline.fetch_posts(client, sub, "new", 1000, None, set())
+        Landing(lake).posts(sub, posts, pipeline.now_utc())
+
+
+async def backfill(settings, source: str, sub: str, kinds=("posts", "comments"), since=SINCE, until=UNTIL):
+    lake = Lake.open(settings.lake.uri)
+    async with ArchiveClient.for_source(source, settings) as client:
+        return [await backfill_search(client, Landing(lake), sub, kind, since, until, window_days=10) for kind in kinds]
+
+
+@pytest.mark.parametrize("source", ["pullpush", "arcticshift"])
+def test_api_backfill_lands_history_beyond_the_listing_cap_once(archived, tmp_path, source):
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"))
+    lake = Lake.open(settings.lake.uri)
+    asyncio.run(live_collect(settings, "python"))
+    live = set(ids(lake, "posts", "python"))
+    assert len(live) == 50  # the listing cap
+
+    posts_result, comments_result = asyncio.run(backfill(settings, source, "python"))
+
+    posts, comments = truth(sim, "python")
+    assert len(posts) > 100
+    stored_posts, stored_comments = ids(lake, "posts", "python"), ids(lake, "comments", "python")
+    assert set(stored_posts) == posts | live and len(stored_posts) == len(set(stored_posts))
+    assert set(stored_comments) == comments and len(stored_comments) == len(set(stored_comments))
+    assert posts_result.written == len(posts - live)
+    # Pages of 25 over a month: windows shrank and grew, and every page was a request.
+    assert posts_result.requests >= len(posts) / 25
+    by_source = dict(query_rows(lake, "SELECT source, count(*) FROM posts GROUP BY 1"))
+    assert by_source == {"reddit": 50, source: len(posts - live)}
+    # Archive copies are snapshots: retrieved an hour after creation, not now.
+    lag = query_rows(lake, f"SELECT max(retrieved_utc - created_utc) FROM comments WHERE source = '{source}'")[0][0]
+    assert lag.total_seconds() <= 3600
+    assert archive.archive.stats()["requests"] == posts_result.requests + comments_result.requests
+
+    again = asyncio.run(backfill(settings, source, "python"))
+    assert [r.written for r in again] == [0, 0] and all(r.requests == 0 for r in again)  # done: resumes at the end
+
+
+def test_a_killed_backfill_resumes_and_stores_nothing_twice(archived, tmp_path):
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"))
+    settings = settings.model_copy(update={"http": HttpSettings(max_attempts=1)})
+    lake = Lake.open(settings.lake.uri)
+    archive.set_faults(FaultConfig(error_5xx_rate=0.15, seed=3))
+    with pytest.raises(ApiUnavailable):
+        asyncio.run(backfill(settings, "arcticshift", "python", kinds=("comments",)))
+    landed_before = set(ids(lake, "comments", "python"))
+    assert landed_before  # it got somewhere before it died
+
+    archive.set_faults(FaultConfig())
+    (result,) = asyncio.run(backfill(settings, "arcticshift", "python", kinds=("comments",)))
+    assert result.resumed_from is not None and result.resumed_from > SINCE
+    _, comments = truth(sim, "python")
+    stored = ids(lake, "comments", "python")
+    assert set(stored) == comments and len(stored) == len(set(stored))
+
+
+def test_the_archive_rate_limit_is_honoured(make_sim, tmp_path):
+    sim = make_sim(subreddits=["python"], posts_per_subreddit=60, comments_per_post_mean=2)
+    with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=8, window_seconds=1, max_size=10)) as archive:
+        settings = settings_for(sim, archive, str(tmp_path / "lake"), page_size=10, requests_per_minute=600)
+        (result,) = asyncio.run(backfill(settings, "pullpush", "python", kinds=("posts",)))
+        stats = archive.archive.stats()
+    posts, _ = truth(sim, "python")
+    assert set(ids(Lake.open(settings.lake.uri), "posts", "python")) == posts
+    assert result.requests >= 6  # more than one window's worth of requests
+    assert stats.get("429", 0) <= 1  # paced on X-RateLimit-*, not by bouncing off 429s
+
+
+def test_comment_tree_endpoint_matches_the_thread(archived):
+    sim, archive = archived
+    post_id = sim.world.post_ids("python")[5]
+    s = settings_for(sim, archive, "/nonexistent")
+
+    async def tree():
+        async with ArchiveClient.for_source("arcticshift", s) as client:
+            return await client.comment_tree(post_id)
+
+    comments = asyncio.run(tree())
+    assert sorted(c["id"] for c in comments) == sorted(sim.world.comment_ids(post_id))
+    depths = {c["id"]: c["depth"] for c in comments}
+    parents = {c["id"]: c["parent_id"] for c in comments}
+    assert all(depths[i] == 0 if parents[i].startswith("t3_") else depths[i] == depths[parents[i][3:]] + 1 for i in depths)
+
+
+def test_dump_ingestion_filters_subreddits_and_dates_in_one_read(archived, tmp_path):
+    sim, archive = archived
+    path = str(tmp_path / "RS_2026-10.zst")
+    lines = world_lines(archive.archive, ["python", "aww", "datascience"])
+    write_zst(str(path), [b"not json {", *lines])  # a torn line is skipped, not fatal
+    lake = Lake.open(str(tmp_path / "lake"))
+    since, until = datetime(2026, 10, 10, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)
+    # Live collection stored some first: the dump must not double them.
+    Landing(lake).posts("python", [archive.archive.post_item(p, sim.world.now)
+                                   for p in timeline.posts(sim.world, sim.world.subreddit("python"))[-80:]],
+                        datetime.now(UTC))
+    before = len(ids(lake, "posts", "python"))
+
+    result = ingest_dump(path, Landing(lake), ["python", "AWW"], since, until, batch_rows=100)
+
+    assert result.lines == len(lines) + 1
+    for sub in ("python", "aww"):
+        posts, comments = truth(sim, sub, since, until)
+        stored_posts = ids(lake, "posts", sub)
+        assert set(ids(lake, "comments", sub)) == comments
+        assert posts <= set(stored_posts) and len(stored_posts) == len(set(stored_posts))
+    assert ids(lake, "posts", "datascience") == []
+    assert query_rows(lake, "SELECT count(*) FROM comments WHERE source <> 'dump'")[0][0] == 0
+    new_rows = len(ids(lake, "posts", "python")) - before + len(ids(lake, "comments", "python"))
+    assert result.written["python"] == new_rows < result.rows["python"]  # the 80 stored posts were skipped
+    # Done: a rerun reads nothing.
+    assert ingest_dump(path, Landing(lake), ["python", "aww"], since, until).skipped
+
+
+def test_a_dump_needs_the_large_window_and_resumes_after_a_crash(archived, tmp_path):
+    import zstandard
+
+    sim, archive = archived
+    path = str(tmp_path / "RC_2026-10.zst")
+    write_zst(path, world_lines(archive.archive, ["python"], kinds=("comments",)))
+    with open(path, "rb") as fh, pytest.raises(zstandard.ZstdError):
+        zstandard.ZstdDecompressor().stream_reader(fh).read()
+    lines = list(iter_lines(path))
+    assert len(lines) == len(truth(sim, "python", datetime(2000, 1, 1, tzinfo=UTC), UNTIL)[1])
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    # A crash after some batches: simulated by a lake that refuses writes after three files.
+    real_write, calls = lake.write, []
+
+    def failing_write(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise OSError("disk full")
+        return real_write(*args, **kwargs)
+
+    lake.write = failing_write
+    with pytest.raises(OSError):
+        ingest_dump(path, Landing(lake), ["python"], SINCE, UNTIL, batch_rows=50)
+    lake.write = real_write
+    result = ingest_dump(path, Landing(lake), ["python"], SINCE, UNTIL, batch_rows=50)
+    assert result.resumed_at_line == 150
+    _, comments = truth(sim, "python")
+    stored = ids(lake, "comments", "python")
+    assert set(stored) == comments and len(stored) == len(set(stored))
+
+
+def test_old_files_without_source_stay_readable(tmp_path):
+    lake = Lake.open(str(tmp_path / "lake"))
+    now = datetime.now(UTC)
+    thing = {"id": "abc", "subreddit": "python", "title": "t", "created_utc": now.timestamp()}
+    old = Post.to_arrow([Post.from_api(thing, now)]).drop_columns(["source", "retrieved_utc"])
+    lake.write("posts", "python", old)
+    Landing(lake).rows(Post, "python", [{**thing, "id": "abd"}], now, source="dump")
+    rows = query_rows(lake, "SELECT id, coalesce(source, 'reddit') FROM posts ORDER BY id")
+    assert rows == [("abc", "reddit"), ("abd", "dump")]
+    assert lake.read("posts", "python").num_rows == 2
+
+
+def test_bad_backfill_input_is_one_line(tmp_path):
+    for args, message in (
+        (["python", "--since", "yesterday"], "is not a date"),
+        (["python", "--since", "2026-02-01", "--until", "2026-01-01"], "is not before"),
+        (["python", "--since", "2026-01-01", "--source", "pushshift"], "unknown --source"),
+        (["bad/name", "--since", "2026-01-01"], "invalid subreddit name"),
+    ):
+        proc = subprocess.run([sys.executable, "-m", "redditlake.cli", "backfill", *args], capture_output=True, text=True)
+        assert proc.returncode == 1 and proc.stderr.startswith("redditlake: error:") and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    with pytest.raises(RedditLakeError):
+        make_plan(["python"], "2026-01-01", None, [str(tmp_path / "nope.zst")])
+
+
+def test_refresh_reconciles_archive_rows_with_the_live_api(archived, tmp_path):
+    """Archive copies are stale: the compliance refresh redacts what was deleted since and adds live metrics."""
+    from redditlake import compliance
+
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"))
+    lake = Lake.open(settings.lake.uri)
+    asyncio.run(backfill(settings, "pullpush", "python", kinds=("posts",)))
+    victim = sorted(truth(sim, "python")[0])[3]
+    assert not sim.world.post(victim).deleted
+    sim.world.delete(f"t3_{victim}")
+
+    async def refresh():
+        async with RedditClient(settings) as client:
+            seen = await compliance.check(client, lake, "python")
+        return compliance.apply(lake, "python", seen, settings.compliance, datetime.now(UTC))
+
+    asyncio.run(refresh())
+    row = query_rows(lake, f"SELECT title, author, source FROM posts WHERE id = '{victim}'")
+    assert row == [("[deleted]", "[deleted]", "pullpush")]
+    assert query_rows(lake, "SELECT count(DISTINCT id) FROM post_metrics")[0][0] == len(truth(sim, "python")[0])
