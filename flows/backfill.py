@@ -20,7 +20,7 @@ from flows.common import one_line, open_landing
 from tasks.archive import dump_job, search_job
 
 
-@flow(name="backfill", log_prints=False)
+@flow(name="backfill", log_prints=False, persist_result=False)
 async def backfill(
     subreddits: list[str],
     since: str,

@@ -19,7 +19,7 @@ from blocks.reddit import apply_reddit_block
 from flows.common import land_request_log, open_client, open_landing
 
 
-@flow(name="stream", log_prints=False)
+@flow(name="stream", log_prints=False, persist_result=False)
 async def stream(
     subreddits: list[str],
     duration: float | None = None,

@@ -19,14 +19,14 @@ from redditlake.landing import Landing
 from tasks.reddit import retry_if_transient
 
 
-@task(name="backfill-search", task_run_name="{source} r/{subreddit} {kind}", cache_policy=NO_CACHE, retries=2,
+@task(name="backfill-search", task_run_name="{source} r/{subreddit} {kind}", cache_policy=NO_CACHE, persist_result=False, retries=2,
       retry_delay_seconds=[10, 30], retry_condition_fn=retry_if_transient)
 async def search_job(client: ArchiveClient, landing: Landing, subreddit: str, kind: str, since: datetime,
                      until: datetime, window_days: float, source: str) -> BackfillResult:
     return await backfill_search(client, landing, subreddit, kind, since, until, window_days=window_days)
 
 
-@task(name="backfill-dump", task_run_name="dump {name}", cache_policy=NO_CACHE)
+@task(name="backfill-dump", task_run_name="dump {name}", cache_policy=NO_CACHE, persist_result=False)
 async def dump_job(path: str, name: str, landing: Landing, subreddits: list[str], since: datetime, until: datetime,
                    batch_rows: int) -> DumpResult:
     return await asyncio.to_thread(ingest_dump, path, landing, subreddits, since, until, batch_rows=batch_rows)
