@@ -20,7 +20,7 @@ from asyncprawcore import exceptions as pc
 from redditlake.config import Settings
 from redditlake.errors import CredentialsError, SubredditUnavailable
 from redditlake.reddit.budget import RequestBudget
-from redditlake.reddit.transport import GatedRequestor, GateFactory, Transport
+from redditlake.reddit.transport import GatedRequestor, Transport
 
 log = logging.getLogger("redditlake.client")
 
@@ -28,7 +28,7 @@ LISTING_PAGE = 100  # Reddit's maximum per listing request
 UNBOUNDED_WINDOW = 10**9
 
 
-def make_transport(settings: Settings, gate: GateFactory | None = None) -> Transport:
+def make_transport(settings: Settings) -> Transport:
     b = settings.budget
     return Transport(
         budget=RequestBudget(
@@ -37,10 +37,10 @@ def make_transport(settings: Settings, gate: GateFactory | None = None) -> Trans
             burst=b.burst,
             safety_margin=b.safety_margin,
             max_in_flight=b.max_in_flight,
+            max_rate=None if b.max_requests_per_minute is None else b.max_requests_per_minute / 60,
         ),
         http=settings.http,
         breaker_settings=settings.breaker,
-        gate=gate,
     )
 
 
