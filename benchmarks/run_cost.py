@@ -62,7 +62,7 @@ def main() -> None:
                                   env={**base, "PREFECT_HOME": str(home)}, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            deadline = time.monotonic() + 180
+            deadline = time.monotonic() + 600  # a fresh server takes 8 s idle, over 2 min on a loaded machine
             while not (home / "redditlake-server.json").exists():
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("redditlake server did not start")

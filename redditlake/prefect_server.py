@@ -67,7 +67,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def serve(port: int = DEFAULT_PORT, startup_timeout: float = 120.0) -> int:
+def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
     """Run a Prefect server on 127.0.0.1:``port`` until interrupted (Ctrl-C or SIGTERM)."""
     url = f"http://127.0.0.1:{port}/api"
     if healthy(url):
