@@ -39,7 +39,9 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     started = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "redditlake.cli", *args], env=env, capture_output=True, text=True,
                        stdin=subprocess.DEVNULL, timeout=600)
-    return time.monotonic() - started, p.returncode, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+    lines = p.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("redditlake:")]  # the one-line verdict, if any
+    return time.monotonic() - started, p.returncode, (errors or lines or [""])[-1]
 
 
 def main() -> None:
