@@ -357,6 +357,22 @@ def breakdown(name: str, col: dict[str, Any]) -> str:
     return line
 
 
+def run_side(side: str, limit: int, api_url: str) -> dict[str, Any]:
+    if side == "plain":
+        return run_plain(limit)
+    if side == "plain-cmd":
+        return run_plain_command(limit)
+    if side == "rl-flow":
+        return run_flow(limit)
+    if side == "rl-cmd-warm":
+        return run_command(limit, api_url)
+    if side == "rl-cmd-cold":
+        return run_command(limit, None)
+    if side == "rl-binding":
+        return run_flow(BINDING["limit"], BINDING["requests_per_window"])
+    raise SystemExit(f"unknown side {side!r}; pick from {', '.join(SIDES)}")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "plain":
         url, client_id, secret, limit, out = sys.argv[2:7]
@@ -384,18 +400,13 @@ def main() -> None:
             columns: dict[str, dict[str, Any]] = {}
             for side in sides:
                 print(f"  round {n}: {side} ...", file=sys.stderr, flush=True)
-                if side == "plain":
-                    columns[side] = run_plain(args.limit)
-                elif side == "plain-cmd":
-                    columns[side] = run_plain_command(args.limit)
-                elif side == "rl-flow":
-                    columns[side] = run_flow(args.limit)
-                elif side == "rl-cmd-warm":
-                    columns[side] = run_command(args.limit, api_url)
-                elif side == "rl-cmd-cold":
-                    columns[side] = run_command(args.limit, None)
-                elif side == "rl-binding":
-                    columns[side] = run_flow(BINDING["limit"], BINDING["requests_per_window"])
+                try:
+                    columns[side] = run_side(side, args.limit, api_url)
+                except Exception as exc:  # noqa: BLE001 - one side failing (e.g. Prefect's SQLite answering 503) is a result too
+                    print(f"{side} FAILED: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+                    continue
+                print(f"  {side}: {columns[side]['wall_seconds']} s, {columns[side]['requests']} requests, "
+                      f"complete {columns[side]['complete']}, time {columns[side].get('time')}", flush=True)
             print(f"\nround {n}\n{table(columns)}")
             ratios = {}
             if "plain" in columns:
