@@ -218,6 +218,8 @@ def task_seconds(since: datetime) -> dict[str, float]:
 
     out: dict[str, float] = {}
     for run in asyncio.run(read()):
+        if run.name.startswith("collect-subreddit"):
+            continue  # a subflow's wrapper: its time is its tasks' and Prefect's
         kind = "land" if run.name.startswith(("land", "write")) else "fetch" if run.name.startswith(("about", "r/", "comments", "users")) else "other"
         out[kind] = round(out.get(kind, 0.0) + run.total_run_time.total_seconds(), 1)
     return out
