@@ -1,57 +1,76 @@
-"""One token request before anything else starts: wrong credentials are reported
-in a second, not after Prefect has spent its start-up (tens of seconds).
+"""Credentials, checked before anything else starts: missing ones by name, wrong ones
+with one token request, reported in a second, not after Prefect's start-up.
 
-It asks for the same grant asyncpraw will use (``client_credentials``, a script
-app without a user), once, without retries: a rejection is final, and an API
-that is down is the flow's business (it retries and has a circuit breaker).
+The token request asks for the same grant asyncpraw will use (``client_credentials``,
+a script app without a user), once, without retries: a rejection is final, and an
+API that is down is the run's business (it retries and has a circuit breaker).
+Standard library only: importing aiohttp or asyncpraw would cost more than the
+request (seconds on a busy machine).
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import json
 import logging
-
-import aiohttp
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from redditlake.config import Settings
 from redditlake.errors import CredentialsError, RedditLakeError
-from redditlake.reddit.client import check_credentials
 
 log = logging.getLogger("redditlake.auth")
 
-TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+TIMEOUT_SECONDS = 10
 REJECTED = "Reddit rejected the app credentials ({why}): check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET"
 
 
-async def _token(settings: Settings) -> None:
+def check_credentials(settings: Settings) -> None:
+    """Both credentials are set (no request)."""
     r = settings.reddit
-    url = f"{r.reddit_url}/api/v1/access_token"
-    auth = aiohttp.BasicAuth(r.client_id, r.client_secret.get_secret_value())
-    async with aiohttp.ClientSession(timeout=TIMEOUT, headers={"User-Agent": r.user_agent}) as session:
-        try:
-            async with session.post(url, auth=auth, data={"grant_type": "client_credentials"}) as response:
-                if response.status in (400, 401, 403):
-                    raise CredentialsError(REJECTED.format(why=f"HTTP {response.status}"))
-                if response.status != 200:
-                    log.warning("token check: %s answered HTTP %d; going on, the run retries", url, response.status)
-                    return
-                try:
-                    payload = await response.json(content_type=None)
-                except ValueError:
-                    log.warning("token check: %s answered without JSON; going on, the run retries", url)
-                    return
-        except aiohttp.ClientConnectorError as exc:
-            raise RedditLakeError(
-                f"cannot reach {r.reddit_url} ({exc.os_error or exc}): check REDDIT_URL and the network, then rerun"
-            ) from None
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("token check: %s: %s; going on, the run retries", url, type(exc).__name__)
-            return
-    if isinstance(payload, dict) and "error" in payload:  # Reddit says some refusals with HTTP 200
-        raise CredentialsError(REJECTED.format(why=payload["error"]))
+    if not r.client_id:
+        raise CredentialsError(
+            "REDDIT_CLIENT_ID is not set: create a 'script' app at https://www.reddit.com/prefs/apps and export "
+            "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (or run `redditlake demo` to use the built-in simulator)"
+        )
+    if not r.client_secret or not r.client_secret.get_secret_value():
+        raise CredentialsError("REDDIT_CLIENT_SECRET is not set: export the secret of the app named by REDDIT_CLIENT_ID")
 
 
 def verify_credentials(settings: Settings) -> None:
     """Raise ``CredentialsError`` unless the API hands these credentials a token."""
     check_credentials(settings)
-    asyncio.run(_token(settings))
+    r = settings.reddit
+    url = f"{r.reddit_url}/api/v1/access_token"
+    basic = base64.b64encode(f"{r.client_id}:{r.client_secret.get_secret_value()}".encode()).decode()
+    request = urllib.request.Request(
+        url, data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(), method="POST",
+        headers={"Authorization": f"Basic {basic}", "User-Agent": r.user_agent},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code in (400, 401, 403):
+            raise CredentialsError(REJECTED.format(why=f"HTTP {exc.code}")) from None
+        log.warning("token check: %s answered HTTP %d; going on, the run retries", url, exc.code)
+        return
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (ConnectionRefusedError, socket.gaierror)):
+            raise RedditLakeError(
+                f"cannot reach {r.reddit_url} ({exc.reason}): check REDDIT_URL and the network, then rerun"
+            ) from None
+        log.warning("token check: %s: %s; going on, the run retries", url, exc.reason)
+        return
+    except (TimeoutError, OSError) as exc:
+        log.warning("token check: %s: %s; going on, the run retries", url, type(exc).__name__)
+        return
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        log.warning("token check: %s answered without JSON; going on, the run retries", url)
+        return
+    if isinstance(payload, dict) and "error" in payload:  # Reddit says some refusals with HTTP 200
+        raise CredentialsError(REJECTED.format(why=payload["error"]))

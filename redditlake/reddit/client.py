@@ -19,6 +19,7 @@ from asyncprawcore import exceptions as pc
 
 from redditlake.config import Settings
 from redditlake.errors import CredentialsError, SubredditUnavailable
+from redditlake.reddit.auth import check_credentials  # noqa: F401 - also imported from here
 from redditlake.reddit.budget import RequestBudget
 from redditlake.reddit.transport import GatedRequestor, Transport
 
@@ -42,17 +43,6 @@ def make_transport(settings: Settings) -> Transport:
         http=settings.http,
         breaker_settings=settings.breaker,
     )
-
-
-def check_credentials(settings: Settings) -> None:
-    r = settings.reddit
-    if not r.client_id:
-        raise CredentialsError(
-            "REDDIT_CLIENT_ID is not set: create a 'script' app at https://www.reddit.com/prefs/apps and export "
-            "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (or run `redditlake demo` to use the built-in simulator)"
-        )
-    if not r.client_secret or not r.client_secret.get_secret_value():
-        raise CredentialsError("REDDIT_CLIENT_SECRET is not set: export the secret of the app named by REDDIT_CLIENT_ID")
 
 
 class RedditClient:
