@@ -8,7 +8,7 @@ process start to exit:
   server      ``redditlake server`` already running (started first, not timed), found by the run
   bad-secret  a wrong client secret: the token check reports it before Prefect is imported
 
-    uv run python -m benchmarks.run_cost [--rounds 3]
+    uv run python -m benchmarks.run_cost [--rounds 3] [--cases cold,server,bad-secret]
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", default="cold,server,bad-secret", help="comma-separated (default: all three)")
     args = parser.parse_args()
+    cases = args.cases.split(",")
     m = common.machine()
     print(f"{m['date']}, commit {m['git_head']}, uncommitted product files: {m['git_uncommitted_product_files'] or 'none'}")
     results: dict[str, list[float]] = {"cold": [], "server": [], "bad-secret": []}
@@ -60,12 +62,12 @@ def main() -> None:
         job = ["collect", "python", "--limit", "10", "--no-comments"]
         home = Path(tmp, "server-home")
         home.mkdir()
-        server = subprocess.Popen([sys.executable, "-m", "redditlake.cli", "server", "--port", str(free_port())],
+        server = None if "server" not in cases else subprocess.Popen([sys.executable, "-m", "redditlake.cli", "server", "--port", str(free_port())],
                                   env={**base, "PREFECT_HOME": str(home)}, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             deadline = time.monotonic() + 600  # a fresh server takes 8 s idle, over 2 min on a loaded machine
-            while not (home / "redditlake-server.json").exists():
+            while server and not (home / "redditlake-server.json").exists():
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("redditlake server did not start")
                 time.sleep(0.3)
@@ -75,14 +77,19 @@ def main() -> None:
                     ("server", {**base, "PREFECT_HOME": str(home)}, job),
                     ("bad-secret", {**base, "PREFECT_HOME": f"{tmp}/bad-{n}", "REDDIT_CLIENT_SECRET": "wrong"}, job),
                 ):
+                    if name not in cases:
+                        continue
                     seconds, code, last = timed(argv, env)
                     results[name].append(round(seconds, 1))
                     print(f"  round {n + 1} {name:10} {seconds:6.1f} s  exit {code}  {last[:110]}", flush=True)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
+            if server:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=60)
     print("seconds per run (each round):")
     for name, xs in results.items():
+        if not xs:
+            continue
         print(f"  {name:10} {'  '.join(f'{x:5.1f}' for x in xs)}   median {sorted(xs)[len(xs) // 2]:.1f}")
     common.write_json("run_cost.json", {"command": "uv run python -m benchmarks.run_cost " + " ".join(sys.argv[1:]),
                                         "machine": m, "seconds": results})
