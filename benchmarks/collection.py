@@ -64,7 +64,7 @@ def sim_config(requests_per_window: int = REQUESTS_PER_WINDOW) -> SimulatorConfi
         comments_per_post_mean=20.0,
         requests_per_window=requests_per_window,
         window_seconds=WINDOW_SECONDS,
-        **{k: v for k, v in BIG_THREADS.items() if k in SimulatorConfig.model_fields},  # TEMP until trees lands
+        **BIG_THREADS,
     )
 
 
