@@ -34,9 +34,10 @@ OUT = Path(__file__).resolve().parent / "out"
 USER_AGENT = "python:redditlake-benchmark:0.1 (by /u/redditlake)"
 
 
-def sim_settings(url: str, client_id: str, secret: str, lake: str, *, requests_per_window: float,
-                 window_seconds: float, **collect: Any) -> Settings:
-    """Settings pointed at a simulator, budget matching its limit (as tests/conftest.py does)."""
+def sim_settings(url: str, client_id: str, secret: str, lake: str, *, requests_per_window: float | None = None,
+                 window_seconds: float | None = None, **collect: Any) -> Settings:
+    """Settings pointed at a simulator. The budget is left at its defaults (as a new user runs
+    it: paced on the simulator's headers) unless ``requests_per_window`` is given."""
     env = {
         "REDDIT_OAUTH_URL": url,
         "REDDIT_URL": url,
@@ -46,6 +47,8 @@ def sim_settings(url: str, client_id: str, secret: str, lake: str, *, requests_p
         "REDDITLAKE_LAKE": lake,
     }
     settings = load_settings(env=env)
+    if requests_per_window is None:
+        return settings.model_copy(update={"collect": settings.collect.model_copy(update=collect)})
     budget = settings.budget.model_copy(
         update={"requests_per_minute": requests_per_window * 60 / window_seconds, "window_seconds": window_seconds}
     )

@@ -89,11 +89,9 @@ def worker(args: argparse.Namespace) -> None:
         print(f"plain worker finished: {sum(len(v) for v in result.comments.values())} comments, "
               f"exceptions {dict(result.errors)}", flush=True)
         return
-    settings = common.sim_settings(
-        args.url, args.client_id, args.secret, args.lake,
-        requests_per_window=args.requests_per_window, window_seconds=args.window,
-        sorts=["new"], limit=args.limit, comments=True,
-    )
+    # No budget settings (the defaults, as a new user runs it): the window is learnt from the headers.
+    settings = common.sim_settings(args.url, args.client_id, args.secret, args.lake,
+                                   sorts=["new"], limit=args.limit, comments=True)
     settings = settings.model_copy(update={"budget": settings.budget.model_copy(update=budget_overrides)})
     if args.mode == "budget":
         asyncio.run(budget_demand(settings, subs))

@@ -213,7 +213,9 @@ async def collect(
                     summaries[sub] = result
                 else:
                     summaries[sub] = SubredditSummary(sub, ok=False, error=one_line(result))
+            requests = len(client.transport.request_log.records)
             await asyncio.to_thread(land_request_log, open_lake(settings), client)
+            logger.info(_time_line(requests, client.transport.budget.activity_seconds()))
     for s in summaries.values():
         (logger.info if s.ok else logger.error)(s.line())
     return final_state([summaries[k] for k in summaries])
@@ -228,4 +230,12 @@ def final_state(summaries: list[SubredditSummary]) -> State:
     return Failed(
         data=summaries,
         message=f"{len(failed)} of {len(summaries)} subreddits failed: " + "; ".join(s.line() for s in failed),
+    )
+
+
+def _time_line(requests: int, t: dict[str, float]) -> str:
+    """Where the run's wall time went, from the budget's point of view (see ``budget.Activity``)."""
+    return (
+        f"{requests} requests in {t['wall']:.1f} s: API busy {t['api']:.1f} s, waiting on the budget "
+        f"{t['budget']:.1f} s, neither (orchestration, parsing, writing) {t['other']:.1f} s"
     )

@@ -12,12 +12,11 @@ from redditlake.privacy import Pseudonymiser
 from redditlake.reddit.client import RedditClient, make_transport
 from redditlake.reddit.requestlog import RequestLog
 from redditlake.results import GcResult, collect_garbage
-from tasks.budget import prefect_request_gate
 
 
 async def open_client(settings: Settings) -> RedditClient:
-    """One client (one budget) per process, gated by the Prefect rate limit of its client id."""
-    return RedditClient(settings, make_transport(settings, gate=await prefect_request_gate(settings)))
+    """One client (one budget, paced on the API's rate-limit headers) per process."""
+    return RedditClient(settings, make_transport(settings))
 
 
 def open_lake(settings: Settings) -> Lake:

@@ -25,7 +25,11 @@ TIME_FILTERS = ["hour", "day", "week", "month", "year", "all"]
 
 
 def _quiet_prefect_env() -> None:
-    # Before Prefect is imported: no telemetry, and no per-task chatter on the console.
+    # Before Prefect is imported: a running `redditlake server` if there is one (saves the
+    # temporary server's start-up), no telemetry, and no per-task chatter on the console.
+    from redditlake.prefect_server import use_running_server
+
+    use_running_server()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
@@ -82,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window-seconds", type=float, default=60.0)
     s.add_argument("--big-thread-share", type=float, default=0.0,
                    help="share of posts with a thread of 1,000-5,000 comments (default: 0)")
+
+    v = sub.add_parser(
+        "server", help="run a local Prefect server until interrupted; later runs use it and skip Prefect's start-up"
+    )
+    v.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: 4210)")
 
     h = sub.add_parser("health", help="check the API, the lake and Prefect; exit 1 when anything is unhealthy")
     h.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
@@ -142,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "collect": cmd_collect, "demo": cmd_demo, "sim": cmd_sim, "query": cmd_query, "health": cmd_health,
             "refresh": cmd_refresh, "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit,
             "forget-user": cmd_forget_user, "deploy": cmd_deploy, "alerts": cmd_alerts, "serve": cmd_serve,
+            "server": cmd_server,
         }
         if args.command in HISTORY_COMMANDS:
             return HISTORY_COMMANDS[args.command](args, _settings(args))
@@ -175,10 +185,10 @@ def _settings(args: argparse.Namespace):
 
 
 def run_collect(subreddits: list[str], settings) -> int:
-    from redditlake.reddit.client import check_credentials
+    from redditlake.reddit.auth import verify_credentials
 
     if not settings.reddit.block:  # with a block, the flow loads them from Prefect
-        check_credentials(settings)  # fail before Prefect spends seconds starting up
+        verify_credentials(settings)  # one token request: fail before Prefect spends seconds starting up
     _quiet_prefect_env()
     from flows.collect import collect
 
@@ -189,7 +199,7 @@ def run_collect(subreddits: list[str], settings) -> int:
         if "Prefect API" not in str(exc):
             raise
         raise RedditLakeError(
-            f"{exc} Start one with `prefect server start` and set PREFECT_API_URL, or retry"
+            f"{exc} Start one with `redditlake server` (later runs find it), or retry"
         ) from None
     summaries = state.result(raise_on_failure=False)  # the run is Failed when a subreddit failed
     if isinstance(summaries, BaseException):  # the flow itself broke, before any summary
@@ -207,9 +217,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.reddit.block:
-        from redditlake.reddit.client import check_credentials
+        from redditlake.reddit.auth import verify_credentials
 
-        check_credentials(settings)
+        verify_credentials(settings)
     _quiet_prefect_env()
     from flows.refresh import refresh
 
@@ -270,6 +280,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise RedditLakeError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port") from None
     return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from redditlake.prefect_server import DEFAULT_PORT, serve
+
+    return serve(args.port or DEFAULT_PORT)
 
 
 def cmd_health(args: argparse.Namespace) -> int:

@@ -59,18 +59,24 @@ class HttpSettings(_Section):
 
 
 class BudgetSettings(_Section):
-    """The request budget of one OAuth client id (shared by every process using it)."""
+    """The request budget of one OAuth client id (shared by every process using it).
 
-    requests_per_minute: float = Field(100.0, gt=0)
+    The API's ``X-Ratelimit-*`` headers are the truth: once a response carries them,
+    requests are paced on what they say the window holds. ``requests_per_minute`` /
+    ``window_seconds`` are only the assumption for an API that sends no such headers."""
+
+    requests_per_minute: float = Field(
+        100.0, gt=0, description="assumed rate until (unless) the API's rate-limit headers say otherwise"
+    )
     window_seconds: float = Field(60.0, gt=0)
+    max_requests_per_minute: float | None = Field(
+        None, gt=0, description="optional cap below what the API grants, to leave room for other apps (off by default)"
+    )
     burst: int = Field(10, ge=1, description="requests that may go back to back before pacing starts")
     safety_margin: int = Field(3, ge=0, description="requests kept unspent per window: Reddit can 429 at the edge")
     max_in_flight: int = Field(4, ge=1)
     prefect_limit: bool = Field(
-        True, description="also gate every request through Prefect global concurrency limits (flows only)"
-    )
-    prefect_rate_headroom: float = Field(
-        2.0, ge=1.0, description="the Prefect rate limit is set this much above the budget: a ceiling, not the pacer"
+        True, description="one collection of a subreddit at a time across processes (a Prefect concurrency limit)"
     )
 
 

@@ -131,3 +131,55 @@ def test_an_exhausted_window_waits_for_its_end(remaining, reset, at_least):
         return time.monotonic() - t0
 
     assert asyncio.run(main()) >= at_least
+
+
+async def _demand(budget: RequestBudget, answer, n: int, workers: int = 4, latency: float = 0.002) -> None:
+    async def one(k: int) -> None:
+        for _ in range(k):
+            await budget.acquire()
+            await asyncio.sleep(latency)
+            budget.release(answer())
+
+    await asyncio.gather(*(one(n // workers) for _ in range(workers)))
+
+
+def test_defaults_use_what_the_headers_grant_not_the_configured_rate():
+    """Configured for 100 a minute (the defaults), the API grants 40 a second: the headers win."""
+
+    async def main():
+        server = FixedWindowServer(per_window=40, window=1.0)
+        budget = RequestBudget()  # defaults: 100 per 60 s assumed
+        await _demand(budget, server.hit, 120)
+        return server
+
+    server = asyncio.run(main())
+    assert server.rejected == 0, server.counts
+    full = [c for w, c in sorted(server.counts.items())][1:-1]  # whole windows after the first
+    assert full and all(c >= 40 - 3 - 4 for c in full), server.counts
+
+
+def test_an_explicit_cap_holds_below_what_the_headers_grant():
+    async def main():
+        server = FixedWindowServer(per_window=1000, window=10.0)
+        budget = RequestBudget(burst=2, max_rate=20.0)
+        started = time.monotonic()
+        await _demand(budget, server.hit, 40)
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    # 40 requests at most 20 a second after a burst of 2 (plus the first probe): not faster.
+    assert 40 <= 3 + 20 * elapsed
+
+
+def test_without_rate_limit_headers_the_configured_rate_paces():
+    async def main():
+        budget = RequestBudget(requests_per_window=30, window_seconds=1, burst=2)
+        started = time.monotonic()
+        await _demand(budget, lambda: {"content-type": "application/json"}, 40)
+        return time.monotonic() - started, budget.activity_seconds()
+
+    elapsed, seconds = asyncio.run(main())
+    assert 40 <= 3 + 30 * elapsed  # never faster than assumed
+    # The accounting adds up to the wall time, and the waits are charged to the budget.
+    assert abs(seconds["api"] + seconds["budget"] + seconds["other"] - seconds["wall"]) < 1e-6
+    assert seconds["budget"] > seconds["api"]

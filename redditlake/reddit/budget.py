@@ -21,6 +21,11 @@ response. The gate paces on them:
   window that has rolled over), only one probe request is in flight. Resets
   come in whole seconds, so the end of a window is known to within a second:
   the probe goes at the earliest end, paid from the margin.
+* The configured ``requests_per_window / window_seconds`` is only an assumption:
+  it paces an API whose responses carry no rate-limit headers. Once headers have
+  been seen, they alone say what the window holds, however much that is.
+* ``max_rate`` (requests per second, off by default) is an explicit cap below
+  whatever the headers grant, for users who leave room for other apps.
 * Waiters are served by priority, then arrival: a scheduled sweep of ``new``
   goes before a deep comment backfill when the budget is tight.
 """
@@ -72,6 +77,32 @@ class BudgetSnapshot:
     waiting: int
 
 
+class Activity:
+    """Where a process's wall time went, as seen by the budget: some request in flight
+    (the API), none in flight but some waiting (the budget's pacing), or neither (the
+    caller's own work: orchestration, parsing, writing). The three add up to wall time."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self.started = self._last = clock()
+        self.api = self.budget = self.other = 0.0
+
+    def note(self, in_flight: int, waiting: int) -> None:
+        """Charge the time since the last change to the state that held until now."""
+        now = self._clock()
+        elapsed, self._last = now - self._last, now
+        if in_flight:
+            self.api += elapsed
+        elif waiting:
+            self.budget += elapsed
+        else:
+            self.other += elapsed
+
+    def seconds(self, in_flight: int = 0, waiting: int = 0) -> dict[str, float]:
+        self.note(in_flight, waiting)
+        return {"wall": self._last - self.started, "api": self.api, "budget": self.budget, "other": self.other}
+
+
 class RequestBudget:
     def __init__(
         self,
@@ -81,6 +112,7 @@ class RequestBudget:
         burst: int = 10,
         safety_margin: int = 3,
         max_in_flight: int = 4,
+        max_rate: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.requests_per_window = requests_per_window
@@ -88,7 +120,10 @@ class RequestBudget:
         self.burst = burst
         self.safety_margin = safety_margin
         self.max_in_flight = max_in_flight
+        self.max_rate = max_rate
         self._clock = clock
+        self._headerless = False  # a response came back without rate-limit headers
+        self.activity = Activity(clock)
         self._remaining: float | None = None
         self._used: int | None = None
         self._reset_at: float | None = None
@@ -107,7 +142,10 @@ class RequestBudget:
             remaining = float(headers["x-ratelimit-remaining"])
             reset = float(headers["x-ratelimit-reset"])
         except (KeyError, ValueError):
+            if self._reset_at is None:
+                self._headerless = True
             return
+        self._headerless = False
         self._refill()
         now = self._clock()
         self._remaining = remaining
@@ -128,11 +166,16 @@ class RequestBudget:
             waiting=len(self._waiters),
         )
 
+    def activity_seconds(self) -> dict[str, float]:
+        """Wall time since the budget was made: API busy, waiting on the budget, neither."""
+        return self.activity.seconds(self._in_flight, len(self._waiters))
+
     # -- the gate -------------------------------------------------------------
     async def acquire(self, priority: Priority | None = None) -> None:
         prio = int(current_priority() if priority is None else priority)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
+        self.activity.note(self._in_flight, len(self._waiters))
         heapq.heappush(self._waiters, (prio, next(self._seq), fut))
         self._dispatch()
         try:
@@ -141,11 +184,13 @@ class RequestBudget:
             if fut.done() and not fut.cancelled():
                 self.release()  # granted and cancelled in the same tick
             else:
+                self.activity.note(self._in_flight, len(self._waiters))
                 self._waiters = [w for w in self._waiters if w[2] is not fut]
                 heapq.heapify(self._waiters)
             raise
 
     def release(self, headers: Mapping[str, str] | None = None) -> None:
+        self.activity.note(self._in_flight, len(self._waiters))
         self._in_flight -= 1
         if headers is not None:
             self.observe(headers)
@@ -171,16 +216,31 @@ class RequestBudget:
         self._refilled_at = now
         if self._known(now):
             available = self._remaining - self.safety_margin - self._in_flight
-            rate = max(available, 0.0) / max(self._pace_until - now, 0.05)
+            rate = self._capped(max(available, 0.0) / max(self._pace_until - now, 0.05))
         else:
-            rate = self.requests_per_window / self.window_seconds
+            rate = self._assumed_rate()
         self._tokens = min(float(self.burst), self._tokens + elapsed * rate)
+
+    def _capped(self, rate: float) -> float:
+        return rate if self.max_rate is None else min(rate, self.max_rate)
+
+    def _assumed_rate(self) -> float:
+        return self._capped(self.requests_per_window / self.window_seconds)
+
+    def _paced_by_assumption(self) -> bool:
+        """No header has ever told us the budget: the configured rate is all we have."""
+        return self._headerless or (self.max_rate is not None and self._reset_at is None)
 
     def _wait_needed(self) -> float:
         """Seconds until the next request may go; 0 means now."""
         now = self._clock()
         if self._in_flight >= self.max_in_flight:
             return float("inf")  # a release will dispatch
+        if self._paced_by_assumption() and not self._known(now):
+            if self._reset_at is None and not self._headerless and self._in_flight:
+                return float("inf")  # the first probe is still out
+            self._refill()
+            return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._assumed_rate()
         if not self._known(now):
             # New process or rolled-over window: probe with one request.
             return 0.0 if self._in_flight == 0 else float("inf")
@@ -193,7 +253,7 @@ class RequestBudget:
         self._refill()
         if self._tokens >= 1:
             return 0.0
-        rate = available / max(self._pace_until - now, 0.05)
+        rate = self._capped(available / max(self._pace_until - now, 0.05))
         return (1 - self._tokens) / rate
 
     def _dispatch(self) -> None:
@@ -211,8 +271,9 @@ class RequestBudget:
                     loop = fut.get_loop()
                     self._wakeup = loop.call_later(wait, self._dispatch)
                 return
+            self.activity.note(self._in_flight, len(self._waiters))
             heapq.heappop(self._waiters)
             self._in_flight += 1
-            if self._known(self._clock()):
+            if self._known(self._clock()) or self._paced_by_assumption():
                 self._tokens -= 1
             fut.set_result(None)

@@ -19,8 +19,9 @@ from asyncprawcore import exceptions as pc
 
 from redditlake.config import Settings
 from redditlake.errors import CredentialsError, SubredditUnavailable
+from redditlake.reddit.auth import check_credentials  # noqa: F401 - also imported from here
 from redditlake.reddit.budget import RequestBudget
-from redditlake.reddit.transport import GatedRequestor, GateFactory, Transport
+from redditlake.reddit.transport import GatedRequestor, Transport
 
 log = logging.getLogger("redditlake.client")
 
@@ -28,7 +29,7 @@ LISTING_PAGE = 100  # Reddit's maximum per listing request
 UNBOUNDED_WINDOW = 10**9
 
 
-def make_transport(settings: Settings, gate: GateFactory | None = None) -> Transport:
+def make_transport(settings: Settings) -> Transport:
     b = settings.budget
     return Transport(
         budget=RequestBudget(
@@ -37,22 +38,11 @@ def make_transport(settings: Settings, gate: GateFactory | None = None) -> Trans
             burst=b.burst,
             safety_margin=b.safety_margin,
             max_in_flight=b.max_in_flight,
+            max_rate=None if b.max_requests_per_minute is None else b.max_requests_per_minute / 60,
         ),
         http=settings.http,
         breaker_settings=settings.breaker,
-        gate=gate,
     )
-
-
-def check_credentials(settings: Settings) -> None:
-    r = settings.reddit
-    if not r.client_id:
-        raise CredentialsError(
-            "REDDIT_CLIENT_ID is not set: create a 'script' app at https://www.reddit.com/prefs/apps and export "
-            "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (or run `redditlake demo` to use the built-in simulator)"
-        )
-    if not r.client_secret or not r.client_secret.get_secret_value():
-        raise CredentialsError("REDDIT_CLIENT_SECRET is not set: export the secret of the app named by REDDIT_CLIENT_ID")
 
 
 class RedditClient:

@@ -21,8 +21,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +40,6 @@ from redditlake.reddit.requestlog import RequestLog, new_record
 log = logging.getLogger("redditlake.transport")
 
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522}
-GateFactory = Callable[[], AbstractAsyncContextManager[Any]]
 
 
 @dataclass
@@ -51,7 +50,6 @@ class Transport:
     http: HttpSettings = field(default_factory=HttpSettings)
     breaker_settings: BreakerSettings = field(default_factory=BreakerSettings)
     request_log: RequestLog = field(default_factory=RequestLog)
-    gate: GateFactory | None = None  # e.g. a Prefect global concurrency limit
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     retries: int = 0
     rate_limited: int = 0
@@ -126,18 +124,17 @@ class Transport:
         headers = None
         started = time.perf_counter()
         try:
-            async with self.gate() if (self.gate and counted) else nullcontext():
-                try:
-                    response = await session.request(method, url, timeout=self.timeout(), **kwargs)
-                    body = await response.read()
-                except asyncio.TimeoutError:
-                    raise TransientApiError("timeout", "no answer within the configured timeout") from None
-                except aiohttp.ClientConnectorError as exc:
-                    raise TransientApiError("connection_refused", str(exc)) from None
-                except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-                    raise TransientApiError("connection_reset", type(exc).__name__) from None
-                except aiohttp.ClientError as exc:
-                    raise TransientApiError("connection_error", f"{type(exc).__name__}: {exc}") from None
+            try:
+                response = await session.request(method, url, timeout=self.timeout(), **kwargs)
+                body = await response.read()
+            except asyncio.TimeoutError:
+                raise TransientApiError("timeout", "no answer within the configured timeout") from None
+            except aiohttp.ClientConnectorError as exc:
+                raise TransientApiError("connection_refused", str(exc)) from None
+            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+                raise TransientApiError("connection_reset", type(exc).__name__) from None
+            except aiohttp.ClientError as exc:
+                raise TransientApiError("connection_error", f"{type(exc).__name__}: {exc}") from None
             headers = response.headers
             record.status = response.status
             _note_ratelimit(record, headers)
