@@ -107,6 +107,7 @@ def s3_server():
     werkzeug = logging.getLogger("werkzeug")
     werkzeug.setLevel(logging.INFO)
     werkzeug.propagate = False
+    werkzeug.disabled = False  # a logging dictConfig (Prefect's) may have disabled it
     werkzeug.addHandler(counter)
     with moto_s3_server() as endpoint:
         yield endpoint, counter
@@ -292,13 +293,15 @@ def one_lake(days: int, storage: str, subreddits: list[str], endpoint: str | Non
         run_after = timed_collect(sim, settings, subreddits, counter)
         dup_after = duplicates(lake, subreddits)
         print(f"  {storage} {days}d: collect after compaction {run_after['seconds']}s", flush=True)
-    return {
+    result = {
         "days": days, "storage": storage, "generated_files": generated, "generate_seconds": round(generate_s, 1),
         "files_before_compaction": before, "collect_before_compaction": run_before,
         "compaction_seconds": round(compact_s, 1), "compaction_s3_requests": compact_requests,
         "files_after_compaction": after, "collect_after_compaction": run_after,
         "duplicate_ids": dup_before + dup_after,
     }
+    print(f"  {storage} {days}d result: {json.dumps(result, default=str)}", flush=True)  # survives an interrupted run
+    return result
 
 
 def s3_total(requests: dict[str, int] | None) -> str:
