@@ -102,7 +102,7 @@ class CollectSettings(_Section):
         "(Reddit's count includes some removed comments it never returns)",
     )
     stranded_days: int | None = Field(
-        3, ge=0, description="newest days of stored posts checked for a missing comment tree each run (null: all)"
+        3, ge=0, description="days back from the newest stored post checked for a missing comment tree each run (null: all)"
     )
 
 

@@ -71,11 +71,14 @@ def marker_days(lake: Lake, subreddit: str, since: dt.date | None) -> list[dt.da
 
 
 def recent_post_days(lake: Lake, subreddit: str, days: int | None) -> list[dt.date] | None:
-    """The newest ``days`` days holding posts (``None``: all of them).
+    """The post days within ``days`` days of the newest stored post's day (``None``: all of them).
 
-    Counted in the lake's own days, not the wall clock's, so a subreddit
+    Counted from the lake's newest day, not the wall clock's, so a subreddit
     collected rarely still gets its newest posts checked.
     """
     if days is None:
         return None
-    return lake.days("posts", subreddit)[-days:] if days > 0 else []
+    stored = lake.days("posts", subreddit)
+    if not stored or days <= 0:
+        return []
+    return [day for day in stored if day > stored[-1] - dt.timedelta(days=days)]
