@@ -8,7 +8,6 @@ run's reads grow back to the whole history.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import threading
 import uuid
@@ -234,84 +233,3 @@ def test_compaction_alongside_writers_loses_and_doubles_nothing(lake: Lake) -> N
     metrics = Counter(lake.read("post_metrics", SUB).column("id").to_pylist())
     assert metrics == Counter({f"w{w}n{n}": 1 for w in range(3) for n in range(25)})
 
-
-# -- the same through the real flows (Prefect engine, simulator over HTTP) -------------------
-
-FLOW_SUB = "worldnews"
-
-
-def assert_complete_and_unique(lake: Lake, sim) -> None:
-    posts = lake.read("posts", FLOW_SUB).column("id").to_pylist()
-    comments = lake.read("comments", FLOW_SUB).column("id").to_pylist()
-    assert len(posts) == len(set(posts)) and len(comments) == len(set(comments))
-    assert set(comments) == {c for p in posts for c in sim.world.comment_ids(p)}
-
-
-@pytest.mark.prefect
-def test_an_incremental_collect_never_reads_old_history(prefect_api, make_sim, tmp_path: Path) -> None:
-    from conftest import sim_settings
-    from flows.collect import collect
-
-    sim = make_sim(posts_per_subreddit=1440, comments_per_post_mean=4)  # 2 posts an hour
-    root = tmp_path / "lake"
-    settings = sim_settings(sim, str(root), sorts=["new"], limit=30)
-    assert asyncio.run(collect([FLOW_SUB], settings))[0].ok
-    lake = Lake.open(root)
-    oldest = lake.days("posts", FLOW_SUB)[0]
-    for table in ("posts", "comments", "comment_fetches", "post_metrics"):  # history nobody may read
-        folder = root / table / f"subreddit={FLOW_SUB}" / f"dt={oldest - dt.timedelta(days=90)}"
-        folder.mkdir(parents=True)
-        (folder / "part-garbage.parquet").write_bytes(b"not parquet at all")
-
-    sim.world.advance(3 * 3600)
-    summary = asyncio.run(collect([FLOW_SUB], settings))[0]
-    assert summary.ok, summary.error
-    assert summary.posts_written > 0 and summary.comments_written > 0
-    for f in root.glob("*/*/*/part-garbage.parquet"):
-        f.unlink()
-    assert_complete_and_unique(lake, sim)
-
-
-@pytest.mark.prefect
-def test_compaction_running_alongside_a_collect_loses_and_doubles_nothing(prefect_api, make_sim, tmp_path: Path) -> None:
-    from conftest import sim_settings
-    from flows.collect import collect
-    from flows.maintenance import maintain
-
-    sim = make_sim(posts_per_subreddit=150, comments_per_post_mean=10)
-    root = tmp_path / "lake"
-    settings = sim_settings(sim, str(root), sorts=["new", "hot"], limit=60, posts_per_comment_task=3)
-    lake = Lake.open(root)
-    stop = threading.Event()
-    rounds: list[int] = []
-    errors: list[BaseException] = []
-
-    def compact_forever() -> None:
-        try:
-            while not stop.is_set():
-                compact_due(lake, CompactionPolicy(min_files=2, after_days=0))
-                rounds.append(1)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    background = threading.Thread(target=compact_forever)
-    background.start()
-    try:
-        for n in range(3):  # three runs, each landing while partitions are compacted under it
-            if n:
-                sim.world.advance(4 * 3600)
-            assert all(s.ok for s in asyncio.run(collect([FLOW_SUB], settings)))
-    finally:
-        stop.set()
-        background.join()
-    assert errors == [] and len(rounds) >= 3
-    assert_complete_and_unique(lake, sim)
-    metrics = lake.read("post_metrics", FLOW_SUB)
-    assert metrics.num_rows > 0
-
-    # The maintenance flow reports what it did; afterwards one file per partition.
-    lines = asyncio.run(maintain(min_files=2, after_days=0, settings=settings))
-    assert any(line.startswith("posts: ") for line in lines), lines
-    assert {p.files for p in files_per_partition(lake)} == {1}
-    assert_complete_and_unique(lake, sim)
-    assert lake.read("post_metrics", FLOW_SUB).num_rows == metrics.num_rows
