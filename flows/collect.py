@@ -28,6 +28,7 @@ from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
+from redditlake.watermark import StoredPosts, recent_post_days
 from blocks.reddit import apply_reddit_block
 from flows.alerting import install_prefect_alerts
 from flows.common import land_request_log, one_line, open_client, open_lake, open_landing
@@ -88,7 +89,7 @@ class _Run:
         if not await asyncio.to_thread(pipeline.about_is_stored, lake, self.subreddit):
             about = await fetch_about(self.client, self.subreddit, source=self.source)
             await land(self.landing, "subreddits", self.subreddit, [about], self.collected_at)
-        known = await asyncio.to_thread(lake.existing_ids, "posts", self.subreddit)
+        known = StoredPosts(lake, self.subreddit)  # reads the days the listing's pages span, not the history
         listings = await asyncio.gather(
             *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, quote(known)) for s in opts.sorts)
         )
@@ -106,10 +107,13 @@ class _Run:
         Chunk by chunk: a chunk's comments land, then their markers; the next chunk's trees
         are fetched meanwhile, so a crash loses at most the requests of the chunks in flight."""
         lake, sub, opts = self.landing.lake, self.subreddit, self.settings.collect
-        fetched = await asyncio.to_thread(pipeline.fetched_trees, lake, sub)
+        # Bounded by what this run can touch: its posts' days and the recent window.
+        window = await asyncio.to_thread(recent_post_days, lake, sub, opts.stranded_days)
+        since = pipeline.oldest_day(posts, window)
+        fetched = await asyncio.to_thread(pipeline.fetched_trees, lake, sub, since)
         todo = pipeline.posts_needing_comments(posts, fetched)
         seen = {p["id"] for p in todo}
-        stranded = await asyncio.to_thread(pipeline.unfetched_stored_posts, lake, sub, fetched)
+        stranded = await asyncio.to_thread(pipeline.unfetched_stored_posts, lake, sub, fetched, window)
         todo += [p for p in stranded if p["id"] not in seen]
         size = opts.posts_per_comment_task
         chunks = [[(p["id"], int(p["num_comments"])) for p in todo[i : i + size]] for i in range(0, len(todo), size)]
@@ -177,6 +181,7 @@ async def collect(
     comments: bool | None = None,
     users: bool | None = None,
     lake: str | None = None,
+    full_sweep: bool = False,
 ) -> State:
     """Collect several subreddits at once under one shared request budget.
 
@@ -186,12 +191,16 @@ async def collect(
     list of summaries (``await state.aresult(raise_on_failure=False)``). The
     optional parameters override the settings' ``collect`` section (deployments
     and the UI set them).
+    ``full_sweep`` checks every stored post for a missing comment tree, not only
+    the posts within ``collect.stranded_days`` of the newest (maintenance, e.g. weekly).
     """
     install_prefect_alerts()
     settings = with_overrides(
         settings or load_settings(),
         sorts=sorts, limit=limit, time_filter=time_filter, comments=comments, users=users, lake=lake,
     )
+    if full_sweep:
+        settings = settings.model_copy(update={"collect": settings.collect.model_copy(update={"stranded_days": None})})
     settings = await apply_reddit_block(settings)
     logger = get_run_logger()
     summaries: dict[str, SubredditSummary] = {}

@@ -107,6 +107,18 @@ class CollectSettings(_Section):
         description="a tree short of its post's num_comments by more than this share is counted as short "
         "(Reddit's count includes some removed comments it never returns)",
     )
+    stranded_days: int | None = Field(
+        3, ge=0, description="days back from the newest stored post checked for a missing comment tree each run (null: all)"
+    )
+
+
+class MaintenanceSettings(_Section):
+    """When the maintenance flow compacts a partition (one subreddit's day of one table)."""
+
+    compact_min_files: int = Field(24, ge=2, description="compact a partition holding this many files, whatever its age")
+    compact_after_days: int = Field(
+        1, ge=0, description="compact a partition of 2+ files once its day is this many days past (few writes come after)"
+    )
 
 
 class ArchiveSettings(_Section):
@@ -180,6 +192,7 @@ class Settings(_Section):
     breaker: BreakerSettings = BreakerSettings()
     collect: CollectSettings = CollectSettings()
     lake: LakeSettings = LakeSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     privacy: PrivacySettings = PrivacySettings()
     compliance: ComplianceSettings = ComplianceSettings()
     archive: ArchiveSettings = ArchiveSettings()

@@ -9,6 +9,7 @@ JSON) → ``landing.Landing.posts`` → ``models.Post.from_api`` →
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from redditlake.lake.names import SUBREDDIT_PATTERN
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import CommentTree, TreeOptions, fetch_comment_tree
+from redditlake.reddit.comments import fetch_comment_tree
+from redditlake.watermark import StoredPosts, created_day, marker_days
 
 def validate_subreddit(name: str) -> str:
     """A subreddit name becomes a path segment in the lake: this is a security boundary."""
@@ -52,12 +55,13 @@ async def fetch_posts(
     sort: str,
     limit: int,
     time_filter: str | None = None,
-    known: set[str] | None = None,
+    known: StoredPosts | None = None,
 ) -> list[dict[str, Any]]:
     """Posts of one listing, to ``limit`` or the listing's end.
 
-    For ``new`` with ``known`` (the ids the lake holds), paging stops after the
-    first page whose posts are all known: everything older is stored. This is
+    For ``new`` with ``known`` (the lake's watermark), paging stops after the
+    first page whose posts are all stored: everything older is stored. ``known``
+    reads only the days the pages' posts were created on. This is
     safe after a crash because the lake publishes a batch oldest day first, so
     what a crash can leave missing is always the newest part of the listing.
     Other sorts are re-read in full: their order and scores change.
@@ -67,7 +71,7 @@ async def fetch_posts(
     with request_priority(Priority.URGENT):
         async for page in client.listing(subreddit, sort, limit, time_filter):
             posts.extend(page)
-            if incremental and all(p["id"] in known for p in page):
+            if incremental and await asyncio.to_thread(known.all_stored, page):
                 break
     return posts[:limit]
 
@@ -87,16 +91,38 @@ def posts_needing_comments(
     ]
 
 
-def fetched_trees(lake: Lake, subreddit: str) -> dict[str, int]:
-    """The progress markers: post id → num_comments at its last landed tree."""
-    latest = lake.latest("comment_fetches", subreddit, ["post_id", "num_comments"], key="post_id")
+def fetched_trees(lake: Lake, subreddit: str, since: dt.date | None = None) -> dict[str, int]:
+    """The progress markers: post id → num_comments at its last landed tree.
+
+    ``since``: only markers of posts created on or after that day are needed,
+    and only the ``comment_fetches`` days that can hold them are read (``None``:
+    every marker ever written).
+    """
+    days = marker_days(lake, subreddit, since)
+    latest = lake.latest("comment_fetches", subreddit, ["post_id", "num_comments"], key="post_id", dts=days)
     return dict(zip(latest.column("post_id").to_pylist(), latest.column("num_comments").to_pylist()))
 
 
-def unfetched_stored_posts(lake: Lake, subreddit: str, fetched: dict[str, int]) -> list[dict[str, Any]]:
+def oldest_day(posts: Iterable[dict[str, Any]], *days: Iterable[dt.date] | None) -> dt.date | None:
+    """The oldest of the posts' creation days and the given days (``None`` in ``days`` means "all")."""
+    if any(d is None for d in days):
+        return None
+    found = [created_day(p) for p in posts if p.get("created_utc") is not None]
+    found += [day for group in days for day in group]  # type: ignore[union-attr]
+    return min(found, default=datetime.now(UTC).date())
+
+
+def unfetched_stored_posts(
+    lake: Lake, subreddit: str, fetched: dict[str, int], days: list[dt.date] | None = None
+) -> list[dict[str, Any]]:
     """Stored posts whose trees were never landed (a run that died between its
-    posts and their comments): the next run fetches them even if no listing shows them."""
-    stored = lake.latest("posts", subreddit, ["id", "num_comments"])
+    posts and their comments): the next run fetches them even if no listing shows them.
+
+    ``days``: the post partitions to check (``watermark.recent_post_days``);
+    ``None`` checks every stored post (a full sweep). ``fetched`` must hold the
+    markers of those days' posts.
+    """
+    stored = lake.latest("posts", subreddit, ["id", "num_comments"], dts=days)
     if stored.num_rows == 0:
         return []
     return [r for r in stored.to_pylist() if r["id"] not in fetched and (r["num_comments"] or 0) > 0]

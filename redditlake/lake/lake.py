@@ -176,17 +176,35 @@ class Lake:
         table, part = table_name(table), subreddit_partition(subreddit)
         return self._stored_ids(table, part, None if dts is None else list(dts))
 
-    def _stored_ids(self, table: str, part: str, days: list[dt.date] | None) -> set[str]:
-        def list_files() -> list[pafs.FileInfo]:
-            if days is None:
-                return layout_file_infos(self.storage, self.location.path(table), part)
-            return [
-                info
-                for day in sorted(set(days))
-                for info in self.storage.data_file_infos(self.location.path(self._partition(table, part, day)))
-            ]
+    def days(self, table: str, subreddit: str) -> list[dt.date]:
+        """The ``dt`` days a subreddit has partitions for, oldest first.
 
-        return self._read_listed(list_files, lambda files: read_ids(self.location.filesystem, files))
+        One delimited listing (on S3 one request per 1000 days), whatever the
+        number of files: the way to find "the newest days" without reading them.
+        """
+        table, part = table_name(table), subreddit_partition(subreddit)
+        days = []
+        for name in self.storage.subfolders(self.location.path(table, f"subreddit={part}")):
+            try:
+                days.append(dt.date.fromisoformat(name.removeprefix("dt=")))
+            except ValueError:
+                continue  # not a partition folder
+        return sorted(days)
+
+    def _day_file_infos(self, table: str, part: str, days: list[dt.date] | None) -> list[pafs.FileInfo]:
+        """The files of some ``dt`` partitions (all of them for ``None``): one listing per day."""
+        if days is None:
+            return layout_file_infos(self.storage, self.location.path(table), part)
+        return [
+            info
+            for day in sorted(set(days))
+            for info in self.storage.data_file_infos(self.location.path(self._partition(table, part, day)))
+        ]
+
+    def _stored_ids(self, table: str, part: str, days: list[dt.date] | None) -> set[str]:
+        return self._read_listed(
+            lambda: self._day_file_infos(table, part, days), lambda files: read_ids(self.location.filesystem, files)
+        )
 
     def _read_listed(
         self, list_files: Callable[[], list[pafs.FileInfo]], read: Callable[[list[pafs.FileInfo]], T]
@@ -208,7 +226,14 @@ class Lake:
                     raise
         raise AssertionError("unreachable")
 
-    def latest(self, table: str, subreddit: str, columns: list[str], key: str = ID_COLUMN) -> pa.Table:
+    def latest(
+        self,
+        table: str,
+        subreddit: str,
+        columns: list[str],
+        key: str = ID_COLUMN,
+        dts: Iterable[dt.date] | None = None,
+    ) -> pa.Table:
         """The latest row per ``key`` by ``collected_at``, of an append-only table.
 
         For snapshot tables such as ``comment_fetches`` (``post_id``,
@@ -219,6 +244,10 @@ class Lake:
         per non-null ``key``, in no particular order. Rows with a
         ``collected_at`` beat rows without; equal ``collected_at`` values are
         settled arbitrarily. ``subreddit`` and ``dt`` may be asked for.
+
+        ``dts`` limits the read to those ``dt`` partitions (one listing per
+        day instead of one of the subreddit's whole history); "latest" is
+        then the latest within them.
 
         A table or subreddit with no files gives an empty table with the
         requested columns (typed ``null``: there is no schema to take types
@@ -238,7 +267,7 @@ class Lake:
         if len(set(wanted)) != len(wanted):
             raise ValueError(f"columns {wanted} name a column twice")
         needed = list(dict.fromkeys([key, batch.COLLECTED_COLUMN, *wanted]))
-        table_path = self.location.path(table)
+        days = None if dts is None else list(dts)
 
         def read(files: list[pafs.FileInfo]) -> pa.Table | None:
             dataset = table_dataset(self.storage, table, part, files=files)
@@ -249,7 +278,7 @@ class Lake:
                 raise ValueError(f"{table} (r/{part}) has no column(s) {unknown}")
             return dataset.to_table(columns=needed)
 
-        rows = self._read_listed(lambda: layout_file_infos(self.storage, table_path, part), read)
+        rows = self._read_listed(lambda: self._day_file_infos(table, part, days), read)
         if rows is None:
             return pa.table({name: pa.array([], pa.null()) for name in wanted})
         rows = rows.filter(pc.is_valid(rows.column(key)))
@@ -283,25 +312,33 @@ class Lake:
 
     # -- maintenance -------------------------------------------------------
 
-    def compact(self, table: str, subreddit: str | None = None) -> CompactResult:
-        """Merge each partition's files into one (per subreddit, per day)."""
+    def subreddits(self, table: str) -> list[str]:
+        """The subreddit partitions of a table (lower-case names)."""
+        return [
+            name.removeprefix("subreddit=")
+            for name in self.storage.subfolders(self.location.path(table_name(table)))
+            if name.startswith("subreddit=")
+        ]
+
+    def compact(
+        self, table: str, subreddit: str | None = None, dts: Iterable[dt.date] | None = None
+    ) -> CompactResult:
+        """Merge each partition's files into one (per subreddit, per day).
+
+        ``dts`` limits it to those days. The (table, subreddit) write lock is
+        taken per day, not for the whole subreddit: compacting a year of
+        partitions must not hold a running collection's writes for minutes.
+        """
         table = table_name(table)
         result = CompactResult(table)
-        table_path = self.location.path(table)
-        if subreddit is not None:
-            parts = [subreddit_partition(subreddit)]
-        else:
-            parts = [
-                name.removeprefix("subreddit=")
-                for name in self.storage.subfolders(table_path)
-                if name.startswith("subreddit=")
-            ]
+        parts = [subreddit_partition(subreddit)] if subreddit is not None else self.subreddits(table)
+        wanted = None if dts is None else set(dts)
         for part in parts:
-            partition_path = f"{table_path}/subreddit={part}"
-            with self.locker.lock(table, part):
-                for day_folder in self.storage.subfolders(partition_path):
-                    if day_folder.startswith("dt="):
-                        compact_partition(self.storage, f"{partition_path}/{day_folder}", self.parquet, result)
+            for day in self.days(table, part):
+                if wanted is None or day in wanted:
+                    with self.locker.lock(table, part):
+                        folder = self.location.path(self._partition(table, part, day))
+                        compact_partition(self.storage, folder, self.parquet, result)
         return result
 
     def redact(

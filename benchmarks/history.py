@@ -1,0 +1,387 @@
+"""A run's cost against the lake's history: 1, 30 and 365 days of hourly runs.
+
+For each history length, a fresh simulator (its content clock moved to the wall clock, so
+posts are as old as the collector thinks) and a fresh lake (local folder, or a bucket on
+moto's S3 server over HTTP):
+
+1. a real ``collect`` of the subreddits lands the simulator's newest posts;
+2. generated history: one file per table per subreddit per hour for N days, shaped like an
+   hourly run's output (posts, comments, post_metrics, comment_fetches markers, api_requests;
+   the real files' schemas, ids of their own, a marker for every post);
+3. the content clock moves 2 hours (a handful of new posts), then the timed incremental
+   ``collect`` runs: wall time, API requests (simulator stats), S3 requests (the moto
+   server's access log, by method);
+4. every table is compacted (timed), files per partition counted, and after 2 more hours
+   the incremental ``collect`` is timed again.
+
+No id may be stored twice: posts and comments are checked after each run.
+
+    uv run python -m benchmarks.history [--days 1 30 365] [--subreddits 2] [--storage local s3]
+
+Runs against other code (e.g. main's, for before/after figures) with that checkout first
+on the path: ``PYTHONPATH=/work/main uv run python benchmarks/history.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a file: take `benchmarks`, `flows` from PYTHONPATH or this checkout
+    sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
+    if not os.environ.get("PYTHONPATH"):
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import common  # noqa: E402  first: sets Prefect's environment
+
+# tests/s3server.py: moto's S3 server on 127.0.0.1 (a test helper, not product code)
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections import Counter  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pyarrow as pa  # noqa: E402
+
+import redditlake  # noqa: E402
+from redditlake.lake import Lake  # noqa: E402
+from redditlake.lake.files import MODE_APPEND, MODE_DEDUP, with_lake_metadata, write_parquet  # noqa: E402
+from redditlake.lake.reading import layout_file_infos  # noqa: E402
+from redditlake.simulator import SimulatorConfig, SimulatorThread  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+SUBREDDITS = ["python", "datascience", "askscience", "worldnews", "aww"]
+# 2 posts an hour per subreddit: 1440 over the simulator's 30 days of initial history.
+POSTS_PER_SUBREDDIT = 1440
+LIMIT = 100
+STEP_HOURS = 2
+TABLES = {  # table -> (mode, dt column)
+    "posts": (MODE_DEDUP, "created_utc"),
+    "comments": (MODE_DEDUP, "created_utc"),
+    "post_metrics": (MODE_APPEND, "collected_at"),
+    "comment_fetches": (MODE_APPEND, "collected_at"),
+    "api_requests": (MODE_APPEND, "ts"),
+}
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /')
+
+
+class S3RequestCounter(logging.Handler):
+    """Counts the requests moto's server (werkzeug) logs, by HTTP method."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _REQUEST_LINE.search(record.getMessage())
+        if match:
+            with self._lock:
+                self.counts[match.group(1)] += 1
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            counts, self.counts = dict(self.counts), Counter()
+        return counts
+
+
+@contextmanager
+def s3_server():
+    from s3server import TEST_CREDENTIALS, moto_s3_server  # tests/ helper: moto on 127.0.0.1
+
+    os.environ.update(TEST_CREDENTIALS)
+    counter = S3RequestCounter()
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.setLevel(logging.INFO)
+    werkzeug.propagate = False
+    werkzeug.disabled = False  # a logging dictConfig (Prefect's) may have disabled it
+    werkzeug.addHandler(counter)
+    with moto_s3_server() as endpoint:
+        yield endpoint, counter
+
+
+def sim_config(subreddits: list[str]) -> SimulatorConfig:
+    return SimulatorConfig(seed=42, subreddits=subreddits, posts_per_subreddit=POSTS_PER_SUBREDDIT,
+                           comments_per_post_mean=5.0, requests_per_window=1000, window_seconds=10.0)
+
+
+# -- generated history -----------------------------------------------------------------
+
+
+def schemas(lake: Lake) -> dict[str, pa.Schema]:
+    """The real files' schemas (from the seeding collect), partition columns aside."""
+    found = {}
+    for table in TABLES:
+        infos = layout_file_infos(lake.storage, lake.location.path(table))
+        if infos:
+            import pyarrow.parquet as pq
+
+            with lake.location.filesystem.open_input_file(infos[0].path) as f:
+                found[table] = pq.read_schema(f).remove_metadata()
+    return found
+
+
+def hour_rows(sub: str, hour: dt.datetime, n: int) -> dict[str, list[dict[str, Any]]]:
+    """One hourly run's rows for one subreddit: 2 new posts, their comments and markers,
+    a listing's worth of metrics, the run's request records."""
+    ran = hour + dt.timedelta(minutes=7)
+    posts = [f"zh{n:07d}{i}" for i in range(2)]
+    return {
+        "posts": [{"id": p, "name": f"t3_{p}", "title": f"history {p}", "author": "someone", "score": 1,
+                   "num_comments": 4, "created_utc": hour + dt.timedelta(minutes=i), "collected_at": ran}
+                  for i, p in enumerate(posts)],
+        "comments": [{"id": f"{p}c{k}", "name": f"t1_{p}c{k}", "link_id": f"t3_{p}", "parent_id": f"t3_{p}",
+                      "body": "text", "author": "someone", "depth": 0, "score": 1,
+                      "created_utc": hour + dt.timedelta(minutes=2 + k), "collected_at": ran}
+                     for p in posts for k in range(4)],
+        "post_metrics": [{"id": f"zh{max(n - k, 0):07d}0", "score": k, "num_comments": 4, "upvote_ratio": 0.9,
+                          "collected_at": ran} for k in range(25)],
+        "comment_fetches": [{"post_id": p, "num_comments": 4, "comments": 4, "collected_at": ran} for p in posts],
+        "api_requests": [{"ts": ran, "endpoint": "listing", "status": 200, "subreddit": None} for _ in range(3)],
+    }
+
+
+def generate(lake: Lake, subreddits: list[str], days: int, end: dt.datetime, found: dict[str, pa.Schema]) -> int:
+    """Hourly runs' files for ``days`` days before ``end``; returns the number of files written.
+
+    Each table's rows are built once (``hour_rows``) and only their id and time columns are
+    replaced per hour: building wide rows from dicts per file would take longer than the
+    benchmark.
+    """
+    first = end - dt.timedelta(days=days)
+    hours = [first + dt.timedelta(hours=h) for h in range(days * 24)]
+    fs = lake.location.filesystem
+    template_rows = hour_rows("x", first, 0)
+    templates = {
+        table: with_lake_metadata(
+            pa.Table.from_pylist([{k: v for k, v in r.items() if k in found[table].names} for r in rows],
+                                 schema=found[table]),
+            TABLES[table][0],
+        )
+        for table, rows in template_rows.items()
+        if table in found
+    }
+    made_dirs: set[str] = set()
+
+    def one(args: tuple[str, int, dt.datetime]) -> int:
+        sub, n, hour = args
+        written = 0
+        for table, rows in hour_rows(sub, hour, n).items():
+            if table not in templates:
+                continue
+            data = templates[table]
+            for name in ("id", "post_id", "link_id", "parent_id", "name", "created_utc", "collected_at", "ts"):
+                if name in data.column_names and name in rows[0]:
+                    index = data.schema.get_field_index(name)
+                    data = data.set_column(index, data.schema.field(index),
+                                           pa.array([r[name] for r in rows], data.schema.field(index).type))
+            day = rows[0][TABLES[table][1]].date()
+            folder = lake.location.path(table, f"subreddit={sub}", f"dt={day.isoformat()}")
+            if lake.location.is_local and folder not in made_dirs:
+                os.makedirs(folder, exist_ok=True)
+                made_dirs.add(folder)
+            # Generated data, not the product's write path: no lock, no fsync, no temp name.
+            with fs.open_output_stream(f"{folder}/part-{uuid.uuid4().hex}.parquet") as out:
+                write_parquet(data, out, lake.parquet)
+            written += 1
+        return written
+
+    jobs = [(sub, n, hour) for sub in subreddits for n, hour in enumerate(hours)]
+    with ThreadPoolExecutor(max_workers=int(os.environ.get("GEN_THREADS", "4"))) as pool:
+        return sum(pool.map(one, jobs, chunksize=64))
+
+
+# -- measuring -------------------------------------------------------------------------
+
+
+def file_counts(lake: Lake) -> dict[str, Any]:
+    per_partition: Counter[tuple[str, str]] = Counter()
+    for table in lake.tables():
+        base = lake.location.path(table)
+        for info in layout_file_infos(lake.storage, base):
+            per_partition[(table, info.path[len(base) + 1 :].rsplit("/", 1)[0])] += 1
+    return {"files": sum(per_partition.values()), "partitions": len(per_partition),
+            "max_files_per_partition": max(per_partition.values(), default=0)}
+
+
+def duplicates(lake: Lake, subreddits: list[str]) -> int:
+    extra = 0
+    for sub in subreddits:
+        for table in ("posts", "comments"):
+            ids = lake.read(table, sub).column("id").to_pylist()
+            extra += len(ids) - len(set(ids))
+    return extra
+
+
+def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter: S3RequestCounter | None) -> dict[str, Any]:
+    from flows.collect import collect
+
+    sim.reset_stats()
+    if counter:
+        counter.take()
+    started = time.monotonic()
+    summaries = asyncio.run(collect(subreddits, settings))
+    seconds = time.monotonic() - started
+    return {
+        "seconds": round(seconds, 2),
+        "api_requests": common.api_requests(sim.stats()),
+        "s3_requests": counter.take() if counter else None,
+        "posts_written": sum(s.posts_written for s in summaries),
+        "comments_written": sum(s.comments_written for s in summaries),
+        "failed": [s.line() for s in summaries if not s.ok],
+    }
+
+
+def one_lake(days: int, storage: str, subreddits: list[str], endpoint: str | None,
+             counter: S3RequestCounter | None, tmp: str) -> dict[str, Any]:
+    with SimulatorThread(sim_config(subreddits)) as sim:
+        now = time.time()
+        sim.world.advance(max(0.0, now - sim.world.now))  # content clock = wall clock
+        if storage == "s3":
+            from s3server import make_bucket
+
+            bucket = f"history-{uuid.uuid4().hex[:10]}"
+            make_bucket(endpoint, bucket)
+            uri = f"s3://{bucket}/lake"
+        else:
+            uri = f"{tmp}/lake-{days}d-{uuid.uuid4().hex[:6]}"
+        client_id, secret = next(iter(sim.config.clients.items()))
+        settings = common.sim_settings(sim.url, client_id, secret, uri, requests_per_window=1000,
+                                       window_seconds=10.0, sorts=["new"], limit=LIMIT)
+        if endpoint:
+            settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": endpoint})})
+        lake = Lake.open(uri, endpoint_url=endpoint)
+
+        seed = timed_collect(sim, settings, subreddits, counter)
+        started = time.monotonic()
+        end = dt.datetime.fromtimestamp(now, dt.UTC).replace(minute=0, second=0, microsecond=0)
+        generated = generate(lake, subreddits, days, end, schemas(lake))
+        generate_s = time.monotonic() - started
+        before = file_counts(lake)
+        print(f"  {storage} {days}d: seeded ({seed['seconds']}s), generated {generated} files in {generate_s:.0f}s",
+              flush=True)
+
+        sim.world.advance(STEP_HOURS * 3600)
+        run_before = timed_collect(sim, settings, subreddits, counter)
+        dup_before = duplicates(lake, subreddits)
+        print(f"  {storage} {days}d: collect before compaction {run_before['seconds']}s", flush=True)
+
+        if counter:
+            counter.take()
+        started = time.monotonic()
+        for table in lake.tables():
+            lake.compact(table)
+        compact_s = time.monotonic() - started
+        compact_requests = counter.take() if counter else None
+        after = file_counts(lake)
+        print(f"  {storage} {days}d: compacted in {compact_s:.1f}s", flush=True)
+
+        sim.world.advance(STEP_HOURS * 3600)
+        run_after = timed_collect(sim, settings, subreddits, counter)
+        dup_after = duplicates(lake, subreddits)
+        print(f"  {storage} {days}d: collect after compaction {run_after['seconds']}s", flush=True)
+    result = {
+        "days": days, "storage": storage, "generated_files": generated, "generate_seconds": round(generate_s, 1),
+        "files_before_compaction": before, "collect_before_compaction": run_before,
+        "compaction_seconds": round(compact_s, 1), "compaction_s3_requests": compact_requests,
+        "files_after_compaction": after, "collect_after_compaction": run_after,
+        "duplicate_ids": dup_before + dup_after,
+    }
+    print(f"  {storage} {days}d result: {json.dumps(result, default=str)}", flush=True)  # survives an interrupted run
+    return result
+
+
+def s3_total(requests: dict[str, int] | None) -> str:
+    return "-" if requests is None else str(sum(requests.values()))
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for storage in dict.fromkeys(r["storage"] for r in results):
+        rows = [r for r in results if r["storage"] == storage]
+        lines.append(f"\n{storage}")
+        lines.append(f"{'':34}" + "".join(f"{str(r['days']) + ' days':>12}" for r in rows) + f"{'last/first':>12}")
+
+        def line(label: str, values: list[Any], ratio: bool = False) -> None:
+            text = f"{label:34}" + "".join(f"{str(v):>12}" for v in values)
+            if ratio and values and isinstance(values[0], (int, float)) and values[0]:
+                text += f"{values[-1] / values[0]:>12.2f}"
+            lines.append(text)
+
+        line("files in the lake", [r["files_before_compaction"]["files"] for r in rows])
+        line("max files per partition", [r["files_before_compaction"]["max_files_per_partition"] for r in rows])
+        for when in ("before", "after"):
+            key = f"collect_{when}_compaction"
+            if when == "after":
+                line("compaction (s)", [r["compaction_seconds"] for r in rows])
+                line("  S3 requests", [s3_total(r["compaction_s3_requests"]) for r in rows])
+                line("  files after", [r["files_after_compaction"]["files"] for r in rows])
+                line("  max files per partition after", [r["files_after_compaction"]["max_files_per_partition"] for r in rows])
+            line(f"collect {when} compaction (s)", [r[key]["seconds"] for r in rows], ratio=True)
+            line("  API requests", [r[key]["api_requests"] for r in rows], ratio=True)
+            if storage == "s3":
+                line("  S3 requests", [sum(r[key]["s3_requests"].values()) for r in rows], ratio=True)
+                line("    GET", [r[key]["s3_requests"].get("GET", 0) for r in rows])
+            line("  posts / comments written", [f"{r[key]['posts_written']}/{r[key]['comments_written']}" for r in rows])
+        line("duplicate ids (posts+comments)", [r["duplicate_ids"] for r in rows])
+        failed = [f for r in rows for k in ("collect_before_compaction", "collect_after_compaction") for f in r[k]["failed"]]
+        if failed:
+            lines.append(f"FAILED subreddits: {failed}")
+    return "\n".join(lines)
+
+
+def code_under_test() -> str:
+    checkout = Path(redditlake.__file__).resolve().parents[1]
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=checkout).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "redditlake", "flows", "tasks"],
+                           capture_output=True, text=True, cwd=checkout).stdout.strip()
+    return f"{checkout} @ {head}" + (" (uncommitted changes)" if dirty else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, nargs="+", default=[1, 30, 365])
+    parser.add_argument("--subreddits", type=int, default=2, help="how many subreddits (default: 2)")
+    parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
+    parser.add_argument("--label", default="", help="names the JSON output (e.g. main, branch)")
+    args = parser.parse_args()
+    subreddits = SUBREDDITS[: args.subreddits]
+
+    from prefect.testing.utilities import prefect_test_harness
+
+    logging.getLogger("prefect.engine").setLevel(logging.WARNING)  # one "View at" line per flow run
+    code = code_under_test()
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, code under test: {code}", flush=True)
+    print(f"{len(subreddits)} subreddits, hourly runs' files for {args.days} days; incremental collect of `new` "
+          f"(limit {LIMIT}) {STEP_HOURS} h of content later", flush=True)
+    results = []
+    with prefect_test_harness(server_startup_timeout=300), tempfile.TemporaryDirectory(prefix="rl-history-") as tmp:
+        for storage in args.storage:
+            if storage == "s3":
+                with s3_server() as (endpoint, counter):
+                    results += [one_lake(d, "s3", subreddits, endpoint, counter, tmp) for d in args.days]
+            else:
+                results += [one_lake(d, "local", subreddits, None, None, tmp) for d in args.days]
+    print(report(results), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"history{'-' + args.label if args.label else ''}.json"
+    path.write_text(json.dumps({"benchmark": "history", "command": " ".join(sys.argv), "code": code,
+                                "subreddits": subreddits, "results": results}, indent=2, default=str) + "\n")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""A run's reads are bounded by what it can touch, not by the lake's history;
+compaction of due partitions keeps every row and is safe next to writers.
+
+Old history is made unreadable on purpose (a garbage ``*.parquet`` in an old
+partition): a reader that touched it would fail, so these tests fail if a
+run's reads grow back to the whole history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from redditlake import pipeline
+from redditlake.lake import Lake
+from redditlake.lake.maintenance import CompactionPolicy, compact_due, files_per_partition
+from redditlake.watermark import StoredPosts, created_day, marker_days, recent_post_days
+from s3server import TEST_CREDENTIALS, make_bucket, moto_s3_server
+from test_lake_s3 import recorded_requests
+
+UTC = dt.UTC
+TS = pa.timestamp("us", tz="UTC")
+TODAY = dt.date(2026, 3, 31)
+SUB = "python"
+
+
+def at(day: dt.date, hour: int = 12) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def post_rows(ids: list[str], created: list[dt.datetime], num_comments: int = 3) -> pa.Table:
+    return pa.table({
+        "id": pa.array(ids, pa.string()),
+        "created_utc": pa.array(created, TS),
+        "num_comments": pa.array([num_comments] * len(ids), pa.int64()),
+        "collected_at": pa.array(created, TS),
+    })
+
+
+def markers(post_ids: list[str], collected: dt.datetime, num_comments: int = 3) -> pa.Table:
+    return pa.table({
+        "post_id": pa.array(post_ids, pa.string()),
+        "num_comments": pa.array([num_comments] * len(post_ids), pa.int64()),
+        "collected_at": pa.array([collected] * len(post_ids), TS),
+    })
+
+
+def api_post(post_id: str, created: dt.datetime) -> dict:
+    """A post as the API lists it (the fields the watermark looks at)."""
+    return {"id": post_id, "created_utc": created.timestamp(), "num_comments": 3}
+
+
+def history(lake: Lake, days: int, per_day: int = 2) -> dict[dt.date, list[str]]:
+    """``days`` days of posts ending on TODAY, each with its marker written an hour later."""
+    stored: dict[dt.date, list[str]] = {}
+    for n in range(days):
+        day = TODAY - dt.timedelta(days=days - 1 - n)
+        ids = [f"{day:%m%d}p{i}" for i in range(per_day)]
+        lake.write("posts", SUB, post_rows(ids, [at(day, 1 + i) for i in range(per_day)]))
+        lake.append("comment_fetches", SUB, markers(ids, at(day, 23)))
+        stored[day] = ids
+    return stored
+
+
+def poison(root: Path, table: str, day: dt.date) -> None:
+    """Make a partition unreadable: any reader that opens it fails."""
+    folder = root / table / f"subreddit={SUB}" / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "part-garbage.parquet").write_bytes(b"not parquet at all")
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake.open(tmp_path / "lake")
+
+
+def test_the_new_watermark_reads_only_the_days_its_page_spans(lake: Lake, tmp_path: Path) -> None:
+    stored = history(lake, 40)
+    old = TODAY - dt.timedelta(days=30)
+    poison(tmp_path / "lake", "posts", old)
+    with pytest.raises(Exception):  # the poison works: a whole-history read fails
+        lake.existing_ids("posts", SUB)
+
+    page = [api_post(pid, at(day, 1 + i)) for day in (TODAY, TODAY - dt.timedelta(days=1)) for i, pid in enumerate(stored[day])]
+    known = StoredPosts(lake, SUB)
+    assert known.all_stored(page)
+    assert known.days_read == [TODAY - dt.timedelta(days=1), TODAY]
+    assert not known.all_stored([*page, api_post("brandnew", at(TODAY, 20))])
+    assert not known.all_stored([{"id": stored[TODAY][0], "created_utc": None}])
+    assert created_day(api_post("x", dt.datetime(2026, 3, 30, 23, 59, 59, 999999, tzinfo=UTC))) == dt.date(2026, 3, 30)
+
+
+def test_comment_markers_and_the_stranded_check_read_a_recent_window(lake: Lake, tmp_path: Path) -> None:
+    stored = history(lake, 40)
+    # Two posts stranded (landed, tree never landed): one recent, one old.
+    recent, old = TODAY - dt.timedelta(days=1), TODAY - dt.timedelta(days=35)
+    lake.write("posts", SUB, post_rows(["strandedrecent", "strandedold"], [at(recent, 5), at(old, 5)]))
+
+    window = recent_post_days(lake, SUB, 3)
+    assert window == [TODAY - dt.timedelta(days=2), recent, TODAY]
+    run_posts = [api_post(pid, at(TODAY, 1)) for pid in stored[TODAY]]
+    since = pipeline.oldest_day(run_posts, window)
+    assert since == TODAY - dt.timedelta(days=2)
+    assert marker_days(lake, SUB, since) == [TODAY - dt.timedelta(days=n) for n in (3, 2, 1, 0)]
+
+    # Old history poisoned in both tables: the bounded reads never open it.
+    poison(tmp_path / "lake", "posts", TODAY - dt.timedelta(days=20))
+    poison(tmp_path / "lake", "comment_fetches", TODAY - dt.timedelta(days=20))
+    fetched = pipeline.fetched_trees(lake, SUB, since)
+    assert set(stored[TODAY]) <= set(fetched) and not set(stored[TODAY - dt.timedelta(days=10)]) & set(fetched)
+    assert pipeline.posts_needing_comments(run_posts, fetched) == []
+    stranded = pipeline.unfetched_stored_posts(lake, SUB, fetched, window)
+    assert [p["id"] for p in stranded] == ["strandedrecent"]
+
+    # The periodic full sweep (days=None) reads everything and finds the old one too.
+    for table in ("posts", "comment_fetches"):
+        for f in (tmp_path / "lake" / table).glob("*/*/part-garbage.parquet"):
+            f.unlink()
+    everything = pipeline.fetched_trees(lake, SUB, None)
+    swept = pipeline.unfetched_stored_posts(lake, SUB, everything, recent_post_days(lake, SUB, None))
+    assert sorted(p["id"] for p in swept) == ["strandedold", "strandedrecent"]
+
+
+def test_dedup_on_write_reads_only_the_target_partitions(lake: Lake, tmp_path: Path) -> None:
+    stored = history(lake, 10)
+    poison(tmp_path / "lake", "posts", TODAY - dt.timedelta(days=8))
+    again = post_rows([*stored[TODAY], "fresh"], [at(TODAY, 1), at(TODAY, 2), at(TODAY, 3)])
+    result = lake.write("posts", SUB, again)
+    assert (result.written, result.duplicates_skipped) == (1, 2)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+def test_on_s3_the_watermark_costs_the_same_requests_for_10_and_60_days_of_history(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    costs = []
+    for days in (10, 60):
+        bucket = f"history-{uuid.uuid4().hex[:12]}"
+        make_bucket(s3_endpoint, bucket)
+        lake = Lake.open(f"s3://{bucket}/lake", endpoint_url=s3_endpoint)
+        stored = history(lake, days)
+        page = [api_post(pid, at(TODAY, 1 + i)) for i, pid in enumerate(stored[TODAY])]
+
+        def run_reads() -> None:
+            known = StoredPosts(lake, SUB)
+            assert known.all_stored(page)
+            window = recent_post_days(lake, SUB, 3)
+            fetched = pipeline.fetched_trees(lake, SUB, pipeline.oldest_day(page, window))
+            assert pipeline.unfetched_stored_posts(lake, SUB, fetched, window) == []
+
+        costs.append(recorded_requests(caplog, run_reads))
+    assert costs[0] == costs[1] and sum(costs[0].values()) > 0, costs
+
+
+def test_files_per_partition_and_compacting_what_is_due(lake: Lake) -> None:
+    for hour in range(4):  # four runs today, four on an old day: 4 files per partition
+        lake.write("posts", SUB, post_rows([f"t{hour}", f"o{hour}"], [at(TODAY, hour), at(TODAY - dt.timedelta(days=5), hour)]))
+        lake.append("post_metrics", SUB, post_rows([f"t{hour}", "t0"], [at(TODAY, hour)] * 2))
+    lake.write("posts", "rust", post_rows(["r"], [at(TODAY, 1)]))
+    counts = {(p.table, p.subreddit, p.day): p.files for p in files_per_partition(lake)}
+    assert counts == {
+        ("post_metrics", SUB, TODAY): 4,
+        ("posts", "rust", TODAY): 1,
+        ("posts", SUB, TODAY - dt.timedelta(days=5)): 4,
+        ("posts", SUB, TODAY): 4,
+    }
+    assert all(p.bytes > 0 for p in files_per_partition(lake, ["posts"], "Python"))
+
+    # Today's partitions are below min_files and not old enough: left for later.
+    report = compact_due(lake, CompactionPolicy(min_files=10, after_days=1), today=TODAY)
+    after = {(p.table, p.subreddit, p.day): p.files for p in files_per_partition(lake)}
+    assert after[("posts", SUB, TODAY - dt.timedelta(days=5))] == 1
+    assert after[("posts", SUB, TODAY)] == 4 and after[("post_metrics", SUB, TODAY)] == 4
+    by_table = {t.table: t for t in report.tables}
+    assert (by_table["posts"].due, by_table["posts"].compacted, by_table["posts"].files_before, by_table["posts"].files_after) == (1, 1, 9, 6)
+    assert "posts: 1/1 due partitions compacted" in "\n".join(report.lines())
+
+    # Past the file-count threshold: compacted whatever the age, snapshot rows all kept.
+    compact_due(lake, CompactionPolicy(min_files=3, after_days=30), today=TODAY)
+    assert {p.files for p in files_per_partition(lake)} == {1}
+    assert lake.read("post_metrics").num_rows == 8
+    assert sorted(lake.read("posts", SUB).column("id").to_pylist()) == sorted([f"t{h}" for h in range(4)] + [f"o{h}" for h in range(4)])
+
+
+def test_compaction_alongside_writers_loses_and_doubles_nothing(lake: Lake) -> None:
+    days = [TODAY - dt.timedelta(days=n) for n in range(3)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for n in range(25):  # overlapping batches: every id is offered by several writers
+                ids = [f"p{(n + k) % 40}" for k in range(6)]
+                lake.write("posts", SUB, post_rows(ids, [at(days[int(i[1:]) % 3], int(i[1:]) % 24) for i in ids]))
+                lake.append("post_metrics", SUB, post_rows([f"w{w}n{n}"], [at(days[n % 3])]))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def compactor() -> None:
+        try:
+            while not stop.is_set():
+                compact_due(lake, CompactionPolicy(min_files=2, after_days=0), today=TODAY)
+                pipeline.fetched_trees(lake, SUB, days[-1])  # readers meet vanishing files too
+                StoredPosts(lake, SUB).all_stored([api_post("p1", at(days[1], 1))])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    writers = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    background = threading.Thread(target=compactor)
+    background.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    background.join()
+    assert errors == []
+    ids = lake.read("posts", SUB).column("id").to_pylist()
+    assert sorted(ids) == sorted(set(ids)) and set(ids) == {f"p{n}" for n in range(30)}
+    metrics = Counter(lake.read("post_metrics", SUB).column("id").to_pylist())
+    assert metrics == Counter({f"w{w}n{n}": 1 for w in range(3) for n in range(25)})
+
