@@ -28,7 +28,7 @@ def open_landing(settings: Settings) -> Landing:
     pseudonymiser = None
     if privacy.pseudonymise_authors:
         pseudonymiser = Pseudonymiser(privacy.pseudonym_key.get_secret_value() if privacy.pseudonym_key else None)
-    return Landing(open_lake(settings), pseudonymiser)
+    return Landing(open_lake(settings), pseudonymiser, required_fields=settings.data_quality.required_fields)
 
 
 def land_request_log(lake: Lake, client: RedditClient) -> None:

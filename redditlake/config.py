@@ -185,6 +185,37 @@ class ComplianceSettings(_Section):
     inaccessible: RedactAfter | None = None
 
 
+def _default_required_fields() -> dict[str, list[str]]:
+    return {
+        "posts": ["id", "title", "author", "subreddit", "created_utc"],
+        "comments": ["id", "link_id", "parent_id", "subreddit", "created_utc"],
+        "subreddits": ["id", "display_name", "created_utc"],
+    }
+
+
+class DataQualitySettings(_Section):
+    """Thresholds of the quality checks (``redditlake/quality``) and where their catalog goes."""
+
+    min_post_score: int = Field(-10_000, description="posts scored below this fail the score expectation")
+    max_post_age_days: int = Field(3650, ge=1, description="older created_utc is implausible for a collected post")
+    required_fields: dict[str, list[str]] = Field(
+        default_factory=_default_required_fields,
+        description="per table, JSON fields that must be present and not null; rows without go to quarantine",
+    )
+    duplicate_threshold: float = Field(
+        0.9, ge=0, le=1, description="title similarity at or above which two posts of one author are near-duplicates"
+    )
+    thread_tolerance: float = Field(
+        0.1, ge=0, le=1, description="a thread may hold this share fewer comments than num_comments before it is flagged"
+    )
+    score_target: float = Field(0.95, ge=0, le=1, description="quality score below this is 'degraded'")
+    max_latency_seconds: float = Field(30.0, gt=0, description="request-log latency above this fails its expectation")
+    anomaly_runs: int = Field(20, ge=3, description="runs of a subreddit's history the anomaly detector compares with")
+    anomaly_z: float = Field(3.5, gt=0, description="robust z-score (MAD) beyond which a metric is an anomaly")
+    catalog: str = Field("quality.duckdb", description="the DuckDB catalog file `redditlake quality catalog` builds")
+    enabled: bool = Field(True, description="validate every landed batch in the flows")
+
+
 class Settings(_Section):
     reddit: RedditSettings = RedditSettings()
     http: HttpSettings = HttpSettings()
@@ -197,6 +228,7 @@ class Settings(_Section):
     compliance: ComplianceSettings = ComplianceSettings()
     archive: ArchiveSettings = ArchiveSettings()
     stream: StreamSettings = StreamSettings()
+    data_quality: DataQualitySettings = DataQualitySettings()
 
 
 # environment variable -> (section, field)
@@ -211,6 +243,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "REDDITLAKE_PSEUDONYM_KEY": ("privacy", "pseudonym_key"),
     "REDDITLAKE_PULLPUSH_URL": ("archive", "pullpush_url"),
     "REDDITLAKE_ARCTICSHIFT_URL": ("archive", "arcticshift_url"),
+    "REDDITLAKE_QUALITY_CATALOG": ("data_quality", "catalog"),
 }
 
 

@@ -7,22 +7,42 @@ configured, to every table before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from redditlake.lake import Lake, WriteResult
-from redditlake.models import Comment, CommentFetch, Post, PostMetric, Record, Row, Subreddit, User
+from redditlake.lake.names import subreddit_partition
+from redditlake.models import (
+    QUARANTINE_TABLE,
+    Comment,
+    CommentFetch,
+    ParsedBatch,
+    Post,
+    PostMetric,
+    Record,
+    Row,
+    Subreddit,
+    TextCleaning,
+    User,
+    parse_batch,
+)
+from redditlake.privacy import COLUMNS as PRIVATE_COLUMNS
 from redditlake.privacy import Pseudonymiser
 
 
 def to_table(
     model: type[Row] | type[Record], things: Iterable[dict[str, Any]], collected_at: datetime, source: str | None = None
 ) -> pa.Table:
-    table = model.to_arrow(model.from_api(t, collected_at) for t in things)
+    return _with_source(model.to_arrow(model.from_api(t, collected_at) for t in things), source)
+
+
+def _with_source(table: pa.Table, source: str | None) -> pa.Table:
     if source is not None:  # archives and dumps: one column rewrite, not a model copy per row
         at = table.schema.get_field_index("source")
         table = table.set_column(at, "source", pa.array([source] * table.num_rows, pa.string()))
@@ -30,9 +50,24 @@ def to_table(
 
 
 @dataclass
+class LandedBatch:
+    """A batch as it reached the lake, kept for the quality checks of the run."""
+
+    table: str
+    subreddit: str
+    rows: pa.Table  # every valid row of the batch (before dedup against the lake)
+    quarantined: pa.Table
+    cleaning: TextCleaning
+    written: int
+    collected_at: datetime
+
+
+@dataclass
 class Landing:
     lake: Lake
     pseudonymiser: Pseudonymiser | None = None
+    required_fields: Mapping[str, list[str]] | None = None
+    landed: list[LandedBatch] = field(default_factory=list)
 
     def _private(self, table: pa.Table) -> pa.Table:
         return self.pseudonymiser.table(table) if self.pseudonymiser else table
@@ -41,8 +76,36 @@ class Landing:
         self, model: type[Row], subreddit: str, things: list[dict[str, Any]], collected_at: datetime,
         source: str | None = None,
     ) -> WriteResult:
-        """One row per id: what the lake holds already is skipped (whichever source stored it)."""
-        return self.lake.write(model.table, subreddit, self._private(to_table(model, things, collected_at, source)))
+        """One row per id: what the lake holds already is skipped (whichever source stored it). Rows that fail validation go to
+        ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch."""
+        parsed = _misrouted_to_quarantine(parse_batch(model, things, collected_at, self.required_fields), subreddit)
+        if parsed.quarantined.num_rows:
+            self.lake.append(QUARANTINE_TABLE, subreddit, self._private_raw(parsed.quarantined))
+        rows = self._private(_with_source(parsed.rows, source))
+        result = self.lake.write(model.table, subreddit, rows)
+        self.landed.append(
+            LandedBatch(model.table, result.subreddit, rows, parsed.quarantined, parsed.cleaning, result.written, collected_at)
+        )
+        return result
+
+    def drain(self) -> list[LandedBatch]:
+        """The batches landed since the last drain (for the run's quality checks)."""
+        batches, self.landed = self.landed, []
+        return batches
+
+    def _private_raw(self, quarantined: pa.Table) -> pa.Table:
+        """Quarantined JSON holds account names too: pseudonymise them like every column."""
+        if not self.pseudonymiser:
+            return quarantined
+        raws = []
+        for raw in quarantined.column("raw").to_pylist():
+            thing = json.loads(raw)
+            if isinstance(thing, dict):
+                for column, prefix in PRIVATE_COLUMNS.items():
+                    if isinstance(thing.get(column), str):
+                        thing[column] = self.pseudonymiser.pseudonym(thing[column], prefix)
+            raws.append(json.dumps(thing, sort_keys=True))
+        return quarantined.set_column(quarantined.column_names.index("raw"), "raw", pa.array(raws, pa.string()))
 
     def posts(self, subreddit: str, posts: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
         return self.rows(Post, subreddit, posts, collected_at)
@@ -79,3 +142,31 @@ class Landing:
 
     def stored_name(self, author: str) -> str:
         return self.pseudonymiser.pseudonym(author) if self.pseudonymiser else author
+
+
+def _misrouted_to_quarantine(parsed: ParsedBatch, subreddit: str) -> ParsedBatch:
+    """Rows naming another subreddit would make the lake refuse the whole batch: quarantine them instead."""
+    rows = parsed.rows
+    if "subreddit" not in rows.column_names or rows.num_rows == 0:
+        return parsed
+    part = subreddit_partition(subreddit)
+    wrong = pc.fill_null(pc.not_equal(pc.utf8_lower(rows.column("subreddit")), pa.scalar(part)), False)
+    if not pc.any(wrong).as_py():
+        return parsed
+    bad = rows.filter(wrong)
+    moved = pa.Table.from_pylist(
+        [
+            {
+                "table": parsed.table,
+                "id": r["id"],
+                "reason": f"subreddit {r['subreddit']!r} does not match partition {part!r}",
+                "raw": json.dumps(r, sort_keys=True, default=str),
+                "collected_at": r["collected_at"],
+            }
+            for r in bad.to_pylist()
+        ],
+        schema=parsed.quarantined.schema,
+    )
+    return ParsedBatch(
+        parsed.table, rows.filter(pc.invert(wrong)), pa.concat_tables([parsed.quarantined, moved]), parsed.cleaning
+    )

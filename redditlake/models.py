@@ -10,13 +10,18 @@ Column names keep Reddit's names; timestamps become UTC timestamps.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -28,20 +33,56 @@ def utc(epoch: Any) -> datetime | None:
     return datetime.fromtimestamp(float(epoch), tz=UTC)
 
 
-def clean_text(value: Any) -> str | None:
-    """Text as Reddit sent it, minus what Parquet/UTF-8 cannot hold.
+@dataclass
+class TextCleaning:
+    """What ``clean_text`` removed from one batch: Parquet/UTF-8 cannot hold it, and nothing goes silently."""
 
-    Emoji, RTL, CJK and zero-width characters are kept as they are (they are
-    data); only lone surrogates, which cannot be encoded, are replaced.
+    nul_bytes: int = 0
+    lone_surrogates: int = 0
+    fields_changed: int = 0
+
+
+# A context variable rather than a parameter: every ``from_api`` cleans several
+# fields, and the batch that counts is the caller's business, not the model's.
+_cleaning: ContextVar[TextCleaning | None] = ContextVar("redditlake_text_cleaning", default=None)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@contextmanager
+def counting_cleaning() -> Iterator[TextCleaning]:
+    """Count what ``clean_text`` removes inside the block."""
+    counts = TextCleaning()
+    token = _cleaning.set(counts)
+    try:
+        yield counts
+    finally:
+        _cleaning.reset(token)
+
+
+def clean_text(value: Any) -> str | None:
+    """Text as Reddit sent it, minus what Parquet/UTF-8 and downstream tools cannot hold.
+
+    Emoji, RTL, CJK, zero-width characters and HTML entities (``raw_json=1``)
+    are kept byte-exact (they are data); NUL bytes and lone surrogates (which
+    cannot be encoded) are removed, and counted in the active ``counting_cleaning``.
     """
     if value is None:
         return None
     text = str(value)
+    nul = text.count("\x00")
     try:
         text.encode("utf-8")
+        surrogates = 0
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+        surrogates = len(_SURROGATE.findall(text))
+    if not (nul or surrogates):
+        return text
+    counts = _cleaning.get()
+    if counts is not None:
+        counts.nul_bytes += nul
+        counts.lone_surrogates += surrogates
+        counts.fields_changed += 1
+    return _SURROGATE.sub("", text.replace("\x00", ""))
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -66,12 +107,33 @@ class Record(BaseModel):
         return pa.Table.from_pylist([r.model_dump() for r in rows], schema=schema)
 
 
+BASE36 = re.compile(r"[0-9a-z]{1,13}")
+FULLNAME = re.compile(r"t([1-6])_[0-9a-z]{1,13}")
+
+
+def _fullname(value: str | None, kinds: str, what: str) -> str | None:
+    if value is None:
+        return None
+    m = FULLNAME.fullmatch(value)
+    if not m or m.group(1) not in kinds:
+        expected = " or ".join(f"t{k}_<base36>" for k in kinds)
+        raise ValueError(f"{what} {value!r} is not a fullname ({expected})")
+    return value
+
+
 class Row(Record):
     """A thing stored once per id (posts, comments, subreddits)."""
 
     id: str
     created_utc: datetime
     collected_at: datetime
+
+    @field_validator("id")
+    @classmethod
+    def _base36_id(cls, value: str) -> str:
+        if not BASE36.fullmatch(value):
+            raise ValueError(f"id {value!r} is not base36 (lower-case letters and digits, at most 13)")
+        return value
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
@@ -117,6 +179,35 @@ class Post(Row):
     # columns existed read them as null (= reddit, retrieved at collected_at).
     source: str = "reddit"
     retrieved_utc: datetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _t3(cls, value: str) -> str:
+        return _fullname(value, "3", "name")
+
+    @field_validator("subreddit_id")
+    @classmethod
+    def _t5(cls, value: str | None) -> str | None:
+        return _fullname(value, "5", "subreddit_id")
+
+    @field_validator("crosspost_parent")
+    @classmethod
+    def _crosspost(cls, value: str | None) -> str | None:
+        return _fullname(value, "3", "crosspost_parent")
+
+    @field_validator("upvote_ratio")
+    @classmethod
+    def _ratio(cls, value: float | None) -> float | None:
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"upvote_ratio {value} is outside [0, 1]")
+        return value
+
+    @field_validator("num_comments")
+    @classmethod
+    def _count(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"num_comments {value} is negative")
+        return value
 
     @classmethod
     def from_api(cls, d: dict[str, Any], collected_at: datetime) -> Post:
@@ -178,6 +269,33 @@ class Comment(Row):
     permalink: str | None
     source: str = "reddit"  # see Post
     retrieved_utc: datetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _t1(cls, value: str) -> str:
+        return _fullname(value, "1", "name")
+
+    @field_validator("link_id")
+    @classmethod
+    def _link(cls, value: str) -> str:
+        return _fullname(value, "3", "link_id")
+
+    @field_validator("parent_id")
+    @classmethod
+    def _parent(cls, value: str) -> str:
+        return _fullname(value, "13", "parent_id")
+
+    @field_validator("subreddit_id")
+    @classmethod
+    def _t5(cls, value: str | None) -> str | None:
+        return _fullname(value, "5", "subreddit_id")
+
+    @field_validator("depth")
+    @classmethod
+    def _depth(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"depth {value} is negative")
+        return value
 
     @classmethod
     def from_api(cls, d: dict[str, Any], collected_at: datetime, depth: int | None = None) -> Comment:
@@ -352,6 +470,80 @@ class Refresh(Record):
 SOURCES = ("reddit", "pullpush", "arcticshift", "dump")
 
 MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}
+
+# Rows that failed validation, with the JSON they came from: counted, never dropped silently.
+QUARANTINE_TABLE = "quarantine"
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("table", pa.string()),
+        ("id", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),  # the thing's JSON as received (surrogates escaped)
+        ("collected_at", TIMESTAMP),
+    ]
+)
+
+
+@dataclass
+class ParsedBatch:
+    """Things of one batch as typed rows, plus what could not be typed and what was cleaned."""
+
+    table: str
+    rows: pa.Table
+    quarantined: pa.Table
+    cleaning: TextCleaning = field(default_factory=TextCleaning)
+
+    @property
+    def rows_in(self) -> int:
+        return self.rows.num_rows + self.quarantined.num_rows
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "row"
+        return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def parse_batch(
+    model: type[Record],
+    things: typing.Iterable[dict[str, Any]],
+    collected_at: datetime,
+    required: Mapping[str, typing.Sequence[str]] | None = None,
+) -> ParsedBatch:
+    """Type and check every thing; the ones that fail go to quarantine with their reason.
+
+    ``required`` maps a table to the JSON fields that must be present and not
+    null (``data_quality.required_fields``).
+    """
+    needed = list((required or {}).get(model.table, ()))
+    good: list[Record] = []
+    bad: list[dict[str, Any]] = []
+    with counting_cleaning() as cleaning:
+        for thing in things:
+            missing = [f for f in needed if thing.get(f) is None]
+            try:
+                if missing:
+                    raise ValueError(f"missing required field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+                good.append(model.from_api(thing, collected_at))
+            except (ValidationError, KeyError, TypeError, ValueError, OverflowError) as exc:
+                reason = str(exc) if missing else _reason(exc)
+                raw_id = thing.get("id") if isinstance(thing, dict) else None
+                bad.append(
+                    {
+                        "table": model.table,
+                        "id": None if raw_id is None else str(raw_id),
+                        "reason": reason,
+                        "raw": json.dumps(thing, sort_keys=True, default=str),
+                        "collected_at": collected_at,
+                    }
+                )
+    return ParsedBatch(
+        model.table, model.to_arrow(good), pa.Table.from_pylist(bad, schema=QUARANTINE_SCHEMA), cleaning
+    )
 
 # What stays of content its author deleted (Reddit's terms: remove it from stored data).
 CONTENT_REDACTIONS: dict[str, dict[str, Any]] = {

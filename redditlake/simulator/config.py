@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -31,6 +33,9 @@ class FaultConfig(BaseModel):
         return value
 
 
+ABSENT = "<absent>"  # a thing_overrides value: drop the key from the JSON
+
+
 class SimulatorConfig(BaseModel):
     """What the simulated Reddit contains and how it limits its clients."""
 
@@ -54,6 +59,9 @@ class SimulatorConfig(BaseModel):
     clock_speed: float = Field(0.0, ge=0)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     listing_cap: int = Field(1000, ge=0)
+    # Fault injection for data-quality tests: JSON fields replaced in the rendered post or
+    # comment with this id (NUL bytes, lone surrogates, broken ids, ...); ABSENT removes the key.
+    thing_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Base service time of every API request; real Reddit takes ~0.1-0.5 s. With 0, requests
     # still yield to the loop once so concurrent arrivals overlap and show up in the stats.
     latency_seconds: float = Field(0.0, ge=0)

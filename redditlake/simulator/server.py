@@ -36,7 +36,11 @@ MAX_INFO_IDS = 100
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate cannot be UTF-8: Reddit sends such text as a \\udXXX escape, and so do we.
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

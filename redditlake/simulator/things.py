@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 from . import ranking, textgen
+from .config import ABSENT
 from .content import Account, Comment, Post, Subreddit, World
 
 DELETED = "[deleted]"
@@ -264,7 +265,7 @@ def post_data(world: World, post: Post, now: float, *, with_crosspost: bool = Tr
                 if key in parent_data:
                     data[key] = parent_data[key]
             data["is_self"] = False
-    return data
+    return _overridden(world, post.id, data)
 
 
 def comment_data(world: World, comment: Comment, post: Post, now: float, replies: dict | str) -> dict[str, Any]:
@@ -362,6 +363,16 @@ def comment_data(world: World, comment: Comment, post: Post, now: float, replies
     }
     if author == DELETED:
         del data["author_fullname"]
+    return _overridden(world, comment.id, data)
+
+
+def _overridden(world: World, thing_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply the config's ``thing_overrides`` (fault injection) to a rendered thing."""
+    for key, value in world.config.thing_overrides.get(thing_id, {}).items():
+        if value == ABSENT:
+            data.pop(key, None)
+        else:
+            data[key] = value
     return data
 
 
