@@ -1,0 +1,138 @@
+"""The expectations of each table, as plain data: which GX expectation, on what, how severe.
+
+Kept free of Great Expectations itself so that building a suite costs nothing
+until a batch is actually validated (``gxrun`` turns these into GX objects).
+Some expectations read derived columns that ``prepare`` adds to the batch's
+DataFrame (``_partition``, ``_depth_zero``, ``_parent_is_post``): GX compares
+columns, it does not compute them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from redditlake.config import DataQualitySettings
+
+CRITICAL = "critical"
+WARNING = "warning"
+# Weights of the quality score: a critical failure (an unusable row) costs three
+# times what a warning (a suspicious value) does.
+SEVERITY_WEIGHT = {CRITICAL: 3.0, WARNING: 1.0}
+
+BASE36 = r"^[0-9a-z]{1,13}$"
+# How far ahead of our clock a created_utc may be (clock skew), before it is "in the future".
+FUTURE_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One expectation: GX class name (``expect_...`` in snake case) and its arguments."""
+
+    name: str  # stable, readable name used in the catalog
+    expectation: str  # e.g. "expect_column_values_to_not_be_null"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    severity: str = CRITICAL
+
+
+def _not_null(col: str, severity: str = CRITICAL) -> Spec:
+    return Spec(f"{col} not null", "expect_column_values_to_not_be_null", {"column": col}, severity)
+
+
+def _regex(col: str, regex: str, severity: str = CRITICAL) -> Spec:
+    return Spec(f"{col} well-formed", "expect_column_values_to_match_regex", {"column": col, "regex": regex}, severity)
+
+
+def _between(col: str, lo: Any = None, hi: Any = None, severity: str = CRITICAL, name: str | None = None) -> Spec:
+    kwargs: dict[str, Any] = {"column": col}
+    if lo is not None:
+        kwargs["min_value"] = lo
+    if hi is not None:
+        kwargs["max_value"] = hi
+    return Spec(name or f"{col} in range", "expect_column_values_to_be_between", kwargs, severity)
+
+
+def _ids(prefix: str | None) -> list[Spec]:
+    specs = [
+        _not_null("id"),
+        Spec("id unique", "expect_column_values_to_be_unique", {"column": "id"}),
+        _regex("id", BASE36),
+    ]
+    if prefix:
+        specs.append(_regex("name", rf"^{prefix}_[0-9a-z]{{1,13}}$"))
+    return specs
+
+
+def _created(settings: DataQualitySettings, now: datetime) -> Spec:
+    # Bounds as naive UTC: the batch's timestamps are made naive UTC in ``prepare``.
+    oldest = (now - timedelta(days=settings.max_post_age_days)).replace(tzinfo=None)
+    newest = (now + FUTURE_SKEW).replace(tzinfo=None)
+    return _between("created_utc", pd.Timestamp(oldest), pd.Timestamp(newest), WARNING, "created_utc plausible")
+
+
+def _partition(subreddit: str) -> Spec:
+    return Spec(
+        "subreddit matches partition", "expect_column_values_to_be_in_set",
+        {"column": "_partition", "value_set": [subreddit]},
+    )
+
+
+def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: datetime) -> list[Spec]:
+    """The expectations a batch of ``table`` for ``subreddit`` must meet ([] for unchecked tables)."""
+    if table == "posts":
+        return [
+            *_ids("t3"),
+            Spec("title 1-300 chars", "expect_column_value_lengths_to_be_between",
+                 {"column": "title", "min_value": 1, "max_value": 300}, WARNING),
+            _between("score", settings.min_post_score, None, WARNING, "score at least min_post_score"),
+            _between("upvote_ratio", 0, 1),
+            _between("num_comments", 0),
+            _not_null("created_utc"),
+            _created(settings, now),
+            _partition(subreddit),
+        ]
+    if table == "comments":
+        return [
+            *_ids("t1"),
+            _regex("link_id", r"^t3_[0-9a-z]{1,13}$"),
+            _regex("parent_id", r"^t[13]_[0-9a-z]{1,13}$"),
+            _between("depth", 0),
+            Spec("depth consistent with parent", "expect_column_pair_values_to_be_equal",
+                 {"column_A": "_depth_zero", "column_B": "_parent_is_post"}),
+            _not_null("created_utc"),
+            _created(settings, now),
+            _partition(subreddit),
+        ]
+    if table == "subreddits":
+        return [*_ids("t5"), _not_null("display_name"), _between("subscribers", 0, None, WARNING)]
+    if table == "api_requests":
+        return [
+            _not_null("ts"),
+            Spec("status 2xx", "expect_column_values_to_be_in_set",
+                 {"column": "status", "value_set": [200, 201, 202, 204], "mostly": 0.95}, WARNING),
+            _between("latency_ms", 0, settings.max_latency_seconds * 1000, WARNING, "latency within max_latency_seconds"),
+        ]
+    return []
+
+
+# Columns whose values name the failing rows in expectation_results (per table).
+INDEX_COLUMN = {"posts": "id", "comments": "id", "subreddits": "id", "api_requests": "path"}
+
+
+def prepare(table: str, subreddit: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The batch as GX sees it: derived columns added, timestamps naive UTC (GX compares naively)."""
+    frame = frame.copy()
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    if "subreddit" in frame.columns:
+        frame["_partition"] = frame["subreddit"].str.lower()
+    else:
+        frame["_partition"] = subreddit
+    if table == "comments":
+        frame["_depth_zero"] = frame["depth"] == 0
+        frame["_parent_is_post"] = frame["parent_id"].str.startswith("t3_")
+    return frame
