@@ -157,7 +157,7 @@ def _misrouted_to_quarantine(parsed: ParsedBatch, subreddit: str) -> ParsedBatch
     moved = pa.Table.from_pylist(
         [
             {
-                "table": parsed.table,
+                "table_name": parsed.table,
                 "id": r["id"],
                 "reason": f"subreddit {r['subreddit']!r} does not match partition {part!r}",
                 "raw": json.dumps(r, sort_keys=True, default=str),

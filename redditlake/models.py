@@ -475,7 +475,7 @@ MODELS: dict[str, type[Row]] = {m.table: m for m in (Post, Comment, Subreddit)}
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_SCHEMA = pa.schema(
     [
-        ("table", pa.string()),
+        ("table_name", pa.string()),
         ("id", pa.string()),
         ("reason", pa.string()),
         ("raw", pa.string()),  # the thing's JSON as received (surrogates escaped)
@@ -534,7 +534,7 @@ def parse_batch(
                 raw_id = thing.get("id") if isinstance(thing, dict) else None
                 bad.append(
                     {
-                        "table": model.table,
+                        "table_name": model.table,
                         "id": None if raw_id is None else str(raw_id),
                         "reason": reason,
                         "raw": json.dumps(thing, sort_keys=True, default=str),

@@ -134,7 +134,7 @@ def validate(
     batch_score = score(outcomes, rows.num_rows, batch.quarantined)
     times = rows.column(_time_column(batch.table)) if _time_column(batch.table) in rows.column_names else None
     lo, hi = (pc.min_max(times).values() if times is not None and rows.num_rows else (None, None))
-    common = {"run_id": run_id, "table": batch.table, "subreddit": batch.subreddit, "validated_at": now}
+    common = {"run_id": run_id, "table_name": batch.table, "subreddit": batch.subreddit, "validated_at": now}
     run = {
         **common,
         "suite": f"{batch.table}.default",
@@ -181,7 +181,7 @@ def validate(
             "metric_name": name,
             "metric_value": value,
             "subreddit_name": batch.subreddit,
-            "table": batch.table,
+            "table_name": batch.table,
             "calculated_at": now,
             "flow_run_id": flow_run_id,
         }

@@ -59,6 +59,18 @@ def _context() -> tuple[Any, Any, Any]:
     return _state["gx"], _state["ctx"], _state["batch"]
 
 
+def preload() -> threading.Thread:
+    """Import GX and build the context in the background (a flow starts it while it fetches)."""
+
+    def load() -> None:
+        with _lock:
+            _context()
+
+    thread = threading.Thread(target=load, name="gx-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def _expectation(gx: Any, spec: Spec) -> Any:
     cls_name = "".join(part.capitalize() for part in spec.expectation.split("_"))
     cls = getattr(gx.expectations, cls_name)

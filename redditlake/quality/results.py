@@ -26,14 +26,14 @@ TS = pa.timestamp("us", tz="UTC")
 
 SCHEMAS: dict[str, pa.Schema] = {
     "validation_runs": pa.schema([
-        ("run_id", pa.string()), ("suite", pa.string()), ("table", pa.string()), ("subreddit", pa.string()),
+        ("run_id", pa.string()), ("suite", pa.string()), ("table_name", pa.string()), ("subreddit", pa.string()),
         ("job", pa.string()), ("partition_from", pa.date32()), ("partition_to", pa.date32()),
         ("rows", pa.int64()), ("quarantined", pa.int64()), ("expectations", pa.int64()),
         ("failed_expectations", pa.int64()), ("success", pa.bool_()), ("score", pa.float64()),
         ("flow_run_id", pa.string()), ("validated_at", TS),
     ]),
     "expectation_results": pa.schema([
-        ("run_id", pa.string()), ("table", pa.string()), ("subreddit", pa.string()),
+        ("run_id", pa.string()), ("table_name", pa.string()), ("subreddit", pa.string()),
         ("expectation", pa.string()), ("expectation_type", pa.string()), ("severity", pa.string()),
         ("kwargs", pa.string()), ("success", pa.bool_()), ("observed_value", pa.string()),
         ("element_count", pa.int64()), ("unexpected_count", pa.int64()), ("unexpected_percent", pa.float64()),
@@ -41,7 +41,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
     "data_quality_metrics": pa.schema([
         ("run_id", pa.string()), ("metric_name", pa.string()), ("metric_value", pa.float64()),
-        ("subreddit_name", pa.string()), ("table", pa.string()), ("calculated_at", TS), ("flow_run_id", pa.string()),
+        ("subreddit_name", pa.string()), ("table_name", pa.string()), ("calculated_at", TS), ("flow_run_id", pa.string()),
     ]),
     "collection_jobs": pa.schema([
         ("job_id", pa.string()), ("job_type", pa.string()), ("subreddit", pa.string()), ("status", pa.string()),
@@ -49,7 +49,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("config", pa.string()), ("flow_run_id", pa.string()), ("requests", pa.int64()),
     ]),
     "anomalies": pa.schema([
-        ("run_id", pa.string()), ("subreddit", pa.string()), ("metric_name", pa.string()), ("table", pa.string()),
+        ("run_id", pa.string()), ("subreddit", pa.string()), ("metric_name", pa.string()), ("table_name", pa.string()),
         ("value", pa.float64()), ("median", pa.float64()), ("mad", pa.float64()), ("robust_z", pa.float64()),
         ("history_runs", pa.int64()), ("detected_at", TS), ("flow_run_id", pa.string()),
     ]),
