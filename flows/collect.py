@@ -25,6 +25,7 @@ from redditlake.errors import RedditLakeError
 from redditlake import pipeline
 from redditlake.landing import Landing
 from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
+from redditlake.quality import gxrun
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
@@ -35,6 +36,8 @@ from flows.common import land_request_log, one_line, open_client, open_lake, ope
 from tasks.budget import subreddit_slot
 from tasks.lake import land, land_comment_batch, land_metrics, land_users
 from tasks.reddit import fetch_about, fetch_comments, fetch_posts, fetch_users
+from tasks.quality import check_quality, publish_quality, quietly
+from redditlake.quality import jobs as quality_jobs
 
 
 @flow(name="collect-subreddit", flow_run_name="r/{subreddit}", log_prints=False, persist_result=False)
@@ -60,6 +63,10 @@ async def collect_subreddit(
                 await run.comments(posts)
             if settings.collect.users:
                 await run.users(posts)
+    if settings.data_quality.enabled:
+        run.summary.quality = await quietly(
+            check_quality, run.landing.lake, quote(run.landing.drain()), settings, job="collect"
+        )
     run.summary.requests = sum(1 for r in client.transport.request_log.records if r.subreddit == run.subreddit.lower())
     run.summary.seconds = time.monotonic() - started
     return run.summary
@@ -211,6 +218,10 @@ async def collect(
         except RedditLakeError as exc:
             summaries[raw] = SubredditSummary(raw, ok=False, error=str(exc))
     valid = list({v.lower(): v for v in reversed(valid)}.values())[::-1]  # r/Python and r/python are one
+    quality = settings.data_quality.enabled
+    if valid and quality:
+        gxrun.preload()  # GX takes seconds to import: overlap it with fetching
+    request_report = None
     if valid:
         async with await open_client(settings) as client:
             states = await asyncio.gather(
@@ -223,8 +234,24 @@ async def collect(
                 else:
                     summaries[sub] = SubredditSummary(sub, ok=False, error=one_line(result))
             requests = len(client.transport.request_log.records)
-            await asyncio.to_thread(land_request_log, open_lake(settings), client)
+            landed = await asyncio.to_thread(land_request_log, open_lake(settings), client)
             logger.info(_time_line(requests, client.transport.budget.activity_seconds()))
+            if quality:
+                request_report = await quietly(
+                    check_quality, open_lake(settings), quote(quality_jobs.request_batches(landed)), settings, job="collect"
+                )
+    if quality:
+        done = now_utc()
+        config = settings.collect.model_dump_json()
+        jobs = [
+            quality_jobs.job_row(
+                "collect", s.subreddit, ok=s.ok, completed_at=done, seconds=s.seconds, error=s.error, config=config,
+                items=s.posts + s.comments + s.users, requests=s.requests,
+            )
+            for s in summaries.values()
+        ]
+        reports = [s.quality for s in summaries.values()] + [request_report]
+        await quietly(publish_quality, open_lake(settings), settings, quote(reports), quote(jobs), "collect")
     for s in summaries.values():
         (logger.info if s.ok else logger.error)(s.line())
     return final_state([summaries[k] for k in summaries])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pyarrow as pa
 
 from redditlake.config import Settings
 from redditlake.errors import RedditLakeError
@@ -31,14 +32,18 @@ def open_landing(settings: Settings) -> Landing:
     return Landing(open_lake(settings), pseudonymiser, required_fields=settings.data_quality.required_fields)
 
 
-def land_request_log(lake: Lake, client: RedditClient) -> None:
-    """Every request of the run, into ``api_requests`` (one batch per subreddit)."""
+def land_request_log(lake: Lake, client: RedditClient) -> list[tuple[str, pa.Table]]:
+    """Every request of the run, into ``api_requests`` (one batch per subreddit); returns the batches."""
     records = client.transport.request_log.drain()
     by_sub: dict[str, list] = {}
     for r in records:
         by_sub.setdefault(r.subreddit or "_all", []).append(r)
+    landed = []
     for sub, recs in by_sub.items():
-        lake.append("api_requests", sub, RequestLog.to_arrow(recs), dt_column="ts")
+        rows = RequestLog.to_arrow(recs)
+        lake.append("api_requests", sub, rows, dt_column="ts")
+        landed.append((sub, rows))
+    return landed
 
 
 async def gc_results(results: str | None = None, forget: list[str] | tuple[str, ...] = (), endpoint_url: str | None = None) -> GcResult:

@@ -19,7 +19,9 @@ from redditlake.lake import Lake
 from redditlake.pipeline import now_utc, validate_subreddit
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.requestlog import requests_for
+from tasks.quality import check_quality, publish_quality, quietly
 from tasks.reddit import retry_if_transient
+from redditlake.quality import jobs as quality_jobs
 
 
 @task(name="check-stored", task_run_name="check r/{subreddit}", cache_policy=NO_CACHE, persist_result=False, retries=2,
@@ -48,8 +50,10 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
     lake = open_lake(settings)
     lines: list[str] = []
     redacted: set[str] = set()
+    jobs: list[dict] = []
     async with await open_client(settings) as client:
         for raw in subreddits:
+            started = now_utc()
             try:
                 sub = validate_subreddit(raw)
                 with requests_for(sub):
@@ -58,9 +62,16 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                 # Everything Reddit no longer shows: redacted now, or possibly by the policy later.
                 redacted |= {v.id for v in seen.verdicts} | {i for ids in seen.missing.values() for i in ids}
                 lines.append(result.line())
+                job = dict(ok=True, items=result.checked)
             except (RedditLakeError, ValueError) as exc:
                 lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
-        await asyncio.to_thread(land_request_log, lake, client)
+                job = dict(ok=False, error=one_line(exc))
+            done = now_utc()
+            jobs.append(quality_jobs.job_row("refresh", raw, completed_at=done, seconds=(done - started).total_seconds(), **job))
+        landed = await asyncio.to_thread(land_request_log, lake, client)
+    if settings.data_quality.enabled:
+        report = await quietly(check_quality, lake, quote(quality_jobs.request_batches(landed)), settings, job="refresh")
+        await quietly(publish_quality, lake, settings, quote([report]), quote(jobs), "refresh")
     # What the lake forgot must not survive in Prefect's result storage either.
     try:
         lines += (await gc_results(forget=sorted(redacted))).lines()

@@ -201,6 +201,7 @@ class SubredditSummary:
     seconds: float = 0.0
     unexpandable: int = 0  # `more` ids and "continue this thread" parents the API never expanded
     short_threads: int = 0  # trees short of num_comments beyond collect.short_thread_tolerance
+    quality: Any = field(default=None, repr=False)  # quality.run.QualityReport of this subreddit's batches
 
     def line(self) -> str:
         if not self.ok:

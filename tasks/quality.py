@@ -64,7 +64,7 @@ async def check_quality(lake: Lake, landed: list[Any], settings: Settings, job: 
 
 @task(name="publish-quality", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 async def publish_quality(
-    lake: Lake, settings: Settings, reports: list[QualityReport], jobs: list[dict[str, Any]], job: str
+    lake: Lake, settings: Settings, reports: list[QualityReport | None], jobs: list[dict[str, Any]], job: str
 ) -> None:
     """Collection jobs to the lake, artifacts to the flow run, and the local catalog rebuilt."""
     run_id = _flow_run_id()
@@ -73,11 +73,25 @@ async def publish_quality(
     await asyncio.to_thread(results.write, lake, "collection_jobs", jobs)
     merged = QualityReport(target=settings.data_quality.score_target)
     for r in reports:
-        merged.batches += r.batches
-        merged.anomalies += r.anomalies
+        if r is not None:
+            merged.batches += r.batches
+            merged.anomalies += r.anomalies
     table = merged.per_subreddit()
     if table:
         await acreate_table_artifact(table, key=f"quality-{job}", description="Data quality per subreddit")
-    await acreate_markdown_artifact(markdown_summary(merged, jobs), key=f"quality-{job}-summary")
+    await acreate_markdown_artifact(markdown_summary(merged, jobs), key=f"quality-{job}-summary",
+                                    description="Data quality of this run")
     if lake.location.is_local:  # a serverless worker on S3 leaves it to `redditlake quality catalog`
         await asyncio.to_thread(catalog.build, lake, catalog.catalog_path(lake, settings.data_quality.catalog))
+
+
+async def quietly(step, *args: Any, **kwargs: Any) -> Any:
+    """Run a quality task; its failure is logged, never fails the collection it judges."""
+    try:
+        return await step(*args, **kwargs)
+    except Exception as exc:  # the data is landed either way; say what to do next
+        get_run_logger().error(
+            "quality step %s failed (%s: %s); the data is stored, rerun `redditlake quality check` later",
+            step.name, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
+        )
+        return None

@@ -1,0 +1,120 @@
+"""What the ``redditlake quality`` commands do (the CLI only parses arguments)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow.compute as pc
+
+from redditlake.config import Settings
+from redditlake.errors import RedditLakeError
+from redditlake.lake import Lake
+from redditlake.quality import catalog, integrity, results
+from redditlake.quality.batch import Batch
+from redditlake.quality.run import check_landed
+
+# Tables whose stored partitions `quality check` validates with their GX suites.
+STORED_SUITES = ("posts", "comments", "subreddits")
+
+
+def _con_with_results(lake: Lake) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for kind in ("validation_runs", "expectation_results"):
+        con.register(kind, results.read(lake, kind))
+    return con
+
+
+def status_lines(lake: Lake, target: float) -> list[str]:
+    """Latest score per subreddit and table, then the expectations that failed in those runs."""
+    con = _con_with_results(lake)
+    runs = con.execute(
+        """SELECT run_id, subreddit, table_name, score, rows, quarantined, validated_at FROM validation_runs
+           QUALIFY row_number() OVER (PARTITION BY subreddit, table_name ORDER BY validated_at DESC) = 1
+           ORDER BY subreddit, table_name"""
+    ).fetchall()
+    if not runs:
+        return [f"no quality results in {lake.uri} yet: collect, or run `redditlake quality check`"]
+    failed = con.execute(
+        """SELECT run_id, expectation, severity, unexpected_count, unexpected_ids FROM expectation_results
+           WHERE NOT success ORDER BY run_id, severity, expectation"""
+    ).fetchall()
+    by_run: dict[str, list[tuple]] = {}
+    for row in failed:
+        by_run.setdefault(row[0], []).append(row)
+    lines = []
+    for run_id, sub, table, score, rows, quarantined, at in runs:
+        flag = "" if score >= target else f"  BELOW {target}"
+        lines.append(
+            f"r/{sub} {table}: score {score:.4f}, {rows} rows, {quarantined} quarantined "
+            f"({at.astimezone(UTC):%Y-%m-%d %H:%M} UTC){flag}"
+        )
+        for _, name, severity, count, ids in by_run.get(run_id, []):
+            sample = f", e.g. {', '.join(ids[:5])}" if ids else ""
+            lines.append(f"  FAILED {name} ({severity}): {count} rows{sample}")
+    return lines
+
+
+def _stored_batches(lake: Lake, subreddits: Sequence[str], since: datetime | None) -> list[Batch]:
+    batches = []
+    subs = list(subreddits) or sorted(
+        {name.removeprefix("subreddit=") for t in STORED_SUITES for name in lake.storage.subfolders(lake.location.path(t))}
+    )
+    for table in STORED_SUITES:
+        if table not in lake.tables():
+            continue
+        for sub in subs:
+            rows = lake.read(table, sub)
+            if rows.num_rows == 0:
+                continue
+            if since is not None and "created_utc" in rows.column_names:
+                rows = rows.filter(pc.greater_equal(rows.column("created_utc"), since))
+            batches.append(Batch(table, sub.lower(), rows.drop_columns(["dt"])))
+    return batches
+
+
+def check(settings: Settings, lake: Lake, subreddits: Sequence[str], since_text: str | None,
+          suites: bool = True) -> tuple[int, list[str]]:
+    """Integrity over the lake (+ the GX suites over stored partitions); (exit code, lines)."""
+    try:
+        since = integrity.parse_since(since_text)
+        report = integrity.check(lake, settings.data_quality, subreddits, since)
+    except ValueError as exc:
+        raise RedditLakeError(str(exc)) from None
+    now = datetime.now(UTC)
+    results.write(lake, "integrity_findings", report.rows(now))
+    lines = []
+    by_check: dict[str, list[integrity.Finding]] = {}
+    for f in report.findings:
+        by_check.setdefault(f.check, []).append(f)
+    for name, found in sorted(by_check.items(), key=lambda kv: (kv[0] not in integrity.BLOCKING, kv[0])):
+        blocking = name in integrity.BLOCKING
+        shown = found if blocking else found[:10]
+        for f in shown:
+            where = f"post {f.post_id}" + (f" comment {f.item_id}" if f.item_id and f.item_id != f.post_id else "")
+            lines.append(f"{'FAIL' if blocking else 'warn'} {name} r/{f.subreddit} {where}: {f.detail}")
+        if len(found) > len(shown):
+            lines.append(f"warn {name}: {len(found) - len(shown)} more")
+    if suites:
+        quality = check_landed(lake, _stored_batches(lake, subreddits, now - since if since else None),
+                               settings.data_quality, job="check", now=now)
+        for b in quality.batches:
+            failed = ", ".join(f"{o.name} ({o.unexpected_count})" for o in b.failed) or "all expectations met"
+            lines.append(f"suite r/{b.run['subreddit']} {b.run['table_name']}: score {b.run['score']:.4f}; {failed}")
+    if lake.location.is_local:
+        catalog.build(lake, catalog.catalog_path(lake, settings.data_quality.catalog))
+    blocking = report.blocking
+    posts = sorted({f.post_id for f in blocking if f.post_id})
+    if blocking:
+        lines.append(
+            f"quality check: {len(blocking)} blocking finding(s) in {len(posts)} post(s): {', '.join(posts[:50])}"
+        )
+        return 1, lines
+    lines.append(f"quality check: {len(report.checked)} checks, no blocking findings ({len(report.findings)} warnings)")
+    return 0, lines
+
+
+def build_catalog(settings: Settings, lake: Lake, output: str | None) -> Path:
+    return catalog.build(lake, output or catalog.catalog_path(lake, settings.data_quality.catalog))
