@@ -1,0 +1,298 @@
+"""The quality layer: validation before write, GX suites on landed batches, the DuckDB catalog,
+integrity checks — through the real pipeline (simulator over HTTP, asyncpraw, Prefect, Parquet)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import sim_settings
+from redditlake.config import DataQualitySettings
+from redditlake.lake import Lake
+from redditlake.landing import Landing
+from redditlake.models import Comment, CommentFetch, Post, parse_batch
+from redditlake.quality import anomalies, batch, catalog, results
+from redditlake.simulator.config import ABSENT
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _catalog_rows(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# -- validation before write (no Prefect) ------------------------------------------------------
+
+
+def test_text_cleaning_removes_and_counts_nul_and_lone_surrogates_and_keeps_the_rest():
+    now = datetime.now(UTC)
+    kept = "AT&amp;T <b> 🐍 مرحبا zero\u200bwidth"
+    parsed = parse_batch(
+        Post,
+        [{"id": "a1", "subreddit": "python", "title": "x\x00y\ud83dz " + kept, "selftext": "\x00\x00", "created_utc": 1.7e9}],
+        now,
+    )
+    assert parsed.rows.column("title").to_pylist() == ["xyz " + kept]
+    assert parsed.rows.column("selftext").to_pylist() == [""]
+    assert (parsed.cleaning.nul_bytes, parsed.cleaning.lone_surrogates, parsed.cleaning.fields_changed) == (3, 1, 2)
+
+
+def test_failing_rows_are_quarantined_with_reason_and_raw_json_never_blocking_the_batch():
+    now = datetime.now(UTC)
+    base = {"subreddit": "python", "title": "t", "author": "a", "created_utc": 1.7e9}
+    things = [
+        {**base, "id": "ok1"},
+        {**base, "id": "Bad-Id"},
+        {**base, "id": "r1", "upvote_ratio": 2.0},
+        {**base, "id": "nt", "title": None},
+        {**base, "id": "cm", "created_utc": "yesterday"},
+    ]
+    parsed = parse_batch(Post, things, now, DataQualitySettings().required_fields)
+    assert parsed.rows.column("id").to_pylist() == ["ok1"]
+    quarantined = {r["id"]: r["reason"] for r in parsed.quarantined.to_pylist()}
+    assert quarantined == {
+        "Bad-Id": "id: id 'Bad-Id' is not base36 (lower-case letters and digits, at most 13)",
+        "r1": "upvote_ratio: upvote_ratio 2.0 is outside [0, 1]",
+        "nt": "missing required field title",
+        "cm": "ValueError: could not convert string to float: 'yesterday'",
+    }
+    assert json.loads(parsed.quarantined.column("raw")[1].as_py())["upvote_ratio"] == 2.0
+
+    comments = parse_batch(
+        Comment,
+        [{"id": "c1", "subreddit": "python", "link_id": "t1_x", "parent_id": "t3_x", "created_utc": 1.7e9}],
+        now,
+    )
+    assert comments.quarantined.column("reason").to_pylist() == ["link_id: link_id 't1_x' is not a fullname (t3_<base36>)"]
+
+
+def test_batch_score_follows_the_documented_formula():
+    o = [
+        gx_outcome("a", "critical", 10, 0), gx_outcome("b", "warning", 10, 2), gx_outcome("c", "critical", 10, 5),
+    ]
+    # (3·valid_share + 3·1 + 1·0.8 + 3·0.5) / (3 + 3 + 1 + 3) with valid_share = 10/12
+    assert batch.score(o, valid=10, quarantined=2) == round((3 * 10 / 12 + 3 + 0.8 + 1.5) / 10, 6)
+
+
+def gx_outcome(name: str, severity: str, n: int, bad: int):
+    from redditlake.quality.gxrun import Outcome
+
+    return Outcome(name, "expect_x", severity, bad == 0, n, bad, 100.0 * bad / n, None)
+
+
+def test_anomalies_are_robust_z_scores_against_the_subreddits_own_history():
+    now = datetime.now(UTC)
+    settings = DataQualitySettings(anomaly_runs=10, anomaly_z=3.5)
+    history = [
+        {"run_id": f"r{i}", "metric_name": "rows", "metric_value": v, "subreddit_name": "python", "table_name": "posts",
+         "calculated_at": now - timedelta(hours=10 - i), "flow_run_id": None}
+        for i, v in enumerate([100, 104, 98, 101, 99, 103, 97, 102])
+    ]
+    table = results.SCHEMAS["data_quality_metrics"].empty_table().from_pylist(history, schema=results.SCHEMAS["data_quality_metrics"])
+    current = [{"run_id": "now", "metric_name": "rows", "metric_value": v, "subreddit_name": "python", "table_name": "posts"}
+               for v in (3.0,)]
+    found = anomalies.detect(current, table, settings, now)
+    assert [(a["metric_name"], a["value"], a["median"], a["history_runs"]) for a in found] == [("rows", 3.0, 100.5, 8)]
+    assert found[0]["robust_z"] < -3.5
+    assert anomalies.detect([{**current[0], "metric_value": 101.0}], table, settings, now) == []
+    assert anomalies.detect(current, table.slice(0, 4), settings, now) == []  # too little history to judge
+
+
+# -- the real pipeline -------------------------------------------------------------------------
+
+
+@pytest.mark.prefect
+def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(prefect_api, make_sim, tmp_path):
+    from flows.collect import collect
+
+    sim = make_sim(posts_per_subreddit=20, comments_per_post_mean=3, subreddits=["python", "aww"])
+    pids = sim.world.post_ids("python")
+    commented = [p for p in pids if len(sim.world.comment_ids(p)) >= 2][:2]
+    plain = [p for p in pids if p not in commented]
+    nul, ratio, untitled, low, long_title = plain[:5]
+    future_comment = sim.world.comment_ids(commented[0])[0]
+    bad_score_comment = sim.world.comment_ids(commented[1])[-1]
+    future = (datetime.now(UTC) + timedelta(days=30)).timestamp()
+    sim.world.config.thing_overrides.update(
+        {
+            nul: {"title": "NUL\x00 and a lone \ud83d surrogate"},
+            ratio: {"upvote_ratio": 1.7, "num_comments": 0},
+            untitled: {"title": ABSENT, "num_comments": 0},
+            low: {"score": -50_000},
+            long_title: {"title": "x" * 350},
+            future_comment: {"created_utc": future},
+            bad_score_comment: {"score": "lots"},
+        }
+    )
+    lake_uri = str(tmp_path / "lake")
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=100)
+
+    summaries = asyncio.run(collect(["python", "secretclub"], settings))
+    assert summaries[0].ok, summaries[0].line()
+
+    lake = Lake.open(lake_uri)
+    db = tmp_path / "quality.duckdb"  # the default: next to the local lake, rebuilt after the run
+    assert db.exists()
+    q = lambda sql: _catalog_rows(db, sql)  # noqa: E731
+
+    assert sorted(q("SELECT table_name, id, reason FROM quarantine")) == sorted([
+        ("posts", ratio, "upvote_ratio: upvote_ratio 1.7 is outside [0, 1]"),
+        ("posts", untitled, "missing required field title"),
+        ("comments", bad_score_comment, "ValueError: invalid literal for int() with base 10: 'lots'"),
+    ])
+    assert json.loads(q(f"SELECT raw FROM quarantine WHERE id = '{ratio}'")[0][0])["upvote_ratio"] == 1.7
+    stored = {r[0]: r[1] for r in lake.duckdb().execute("SELECT id, title FROM posts").fetchall()}
+    assert ratio not in stored and untitled not in stored and len(stored) == 18
+    assert stored[nul] == "NUL and a lone  surrogate"
+
+    failing = q("""SELECT table_name, expectation, unexpected_ids, unexpected_count FROM expectation_results
+                   WHERE NOT success AND table_name <> 'api_requests' ORDER BY 1, 2""")
+    assert failing == [
+        ("comments", "created_utc plausible", [future_comment], 1),
+        ("posts", "score at least min_post_score", [low], 1),
+        ("posts", "title 1-300 chars", [long_title], 1),
+    ]
+    metrics = dict(q("""SELECT metric_name, metric_value FROM data_quality_metrics
+                        WHERE table_name = 'posts' AND subreddit_name = 'python'"""))
+    truth = lake.duckdb().execute(
+        """SELECT count(*) FILTER (author = '[deleted]'), count(*) FILTER (length(selftext) > 10000),
+                  count(*) FILTER (score < 0) FROM posts WHERE subreddit = 'python'"""
+    ).fetchone()
+    assert {k: metrics[k] for k in ("rows", "rows_written", "quarantined", "nul_bytes_removed",
+                                    "lone_surrogates_removed", "deleted_authors", "long_texts", "negative_scores")} == {
+        "rows": 18, "rows_written": 18, "quarantined": 2, "nul_bytes_removed": 1, "lone_surrogates_removed": 1,
+        "deleted_authors": truth[0], "long_texts": truth[1], "negative_scores": truth[2],
+    }
+    (run_id, rows, quarantined, success, score), = q(
+        "SELECT run_id, rows, quarantined, success, score FROM validation_runs WHERE table_name = 'posts'"
+    )
+    assert (rows, quarantined, success) == (18, 2, False)
+    weights = {"critical": 3.0, "warning": 1.0}
+    exp = q(f"SELECT severity, unexpected_percent, success FROM expectation_results WHERE run_id = '{run_id}'")
+    formula = (3 * 18 / 20 + sum(weights[s] * (1 - p / 100) for s, p, _ in exp)) / (3 + sum(weights[s] for s, _, _ in exp))
+    assert score == pytest.approx(formula) and metrics["quality_score"] == pytest.approx(formula)
+
+    jobs = q("SELECT job_type, subreddit, status, error_message IS NULL, items_collected > 0 FROM collection_jobs ORDER BY 2")
+    assert jobs == [("collect", "python", "completed", True, True), ("collect", "secretclub", "failed", False, False)]
+    assert q("SELECT count(*) FROM api_requests")[0][0] > 0
+    assert q("SELECT subreddit, table_name FROM latest_scores ORDER BY 1, 2") == [
+        ("python", "api_requests"), ("python", "comments"), ("python", "posts"), ("python", "subreddits"),
+    ]
+
+    # `redditlake quality` names the failing expectations and their ids
+    out = _cli("quality", "--lake", lake_uri).stdout
+    assert f"FAILED title 1-300 chars (warning): 1 rows, e.g. {long_title}" in out
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "redditlake.cli", *args], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, **(env or {})}, timeout=300,
+    )
+
+
+# -- integrity over the lake -------------------------------------------------------------------
+
+
+def _post(pid: str, num_comments: int, created: float) -> dict:
+    return {"id": pid, "subreddit": "python", "title": f"post {pid}", "author": f"u{pid}", "created_utc": created,
+            "num_comments": num_comments, "score": 1, "upvote_ratio": 1.0}
+
+
+def _comment(cid: str, post: str, parent: str, depth: int, created: float) -> dict:
+    return {"id": cid, "subreddit": "python", "link_id": f"t3_{post}", "parent_id": parent, "depth": depth,
+            "created_utc": created, "body": "b", "author": "x"}
+
+
+def test_quality_check_exits_1_naming_incomplete_threads_and_orphans(tmp_path):
+    now = datetime.now(UTC)
+    t = (now - timedelta(hours=2)).timestamp()
+    lake = Lake.open(tmp_path / "lake")
+    landing = Landing(lake)
+    landing.posts("python", [_post("p1", 2, t), _post("p2", 10, t)], now)
+    landing.comments("python", [
+        _comment("c1", "p1", "t3_p1", 0, t), _comment("c2", "p1", "t1_c1", 1, t),  # p1: complete
+        _comment("c3", "p2", "t3_p2", 0, t), _comment("c4", "p2", "t1_c3", 1, t),  # p2: 2 of 10
+    ], now)
+    lake.append("comment_fetches", "python", CommentFetch.to_arrow(
+        [CommentFetch(post_id="p1", num_comments=2, comments=2, collected_at=now),
+         CommentFetch(post_id="p2", num_comments=10, comments=2, collected_at=now)]))
+
+    clean = _cli("quality", "check", "--no-suites", "--lake", str(tmp_path / "lake"))
+    assert "incomplete_thread r/python post p2" in clean.stdout and clean.returncode == 1, clean.stdout + clean.stderr
+
+    landing.comments("python", [_comment("c9", "gone", "t1_c8", 3, t)], now)  # its post and parent never stored
+    done = _cli("quality", "check", "--no-suites", "--lake", str(tmp_path / "lake"), "python", "--since", "7d")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert "FAIL incomplete_thread r/python post p2: stored 2 of 10 comments" in lines
+    assert "FAIL orphan_comment r/python post gone comment c9: post t3_gone is not stored" in lines
+    assert "FAIL broken_parent r/python post gone comment c9: parent t1_c8 is not stored" in lines
+    assert lines[-1] == "quality check: 3 blocking finding(s) in 2 post(s): gone, p2"
+    assert not any("p1" in line for line in lines)
+    found = _catalog_rows(tmp_path / "quality.duckdb",
+                          "SELECT DISTINCT \"check\", post_id FROM integrity_findings ORDER BY 1, 2")
+    assert found == [("broken_parent", "gone"), ("incomplete_thread", "p2"), ("orphan_comment", "gone")]
+
+    bad = _cli("quality", "check", "--since", "a week", "--lake", str(tmp_path / "lake"))
+    assert bad.returncode == 1 and bad.stderr.startswith("redditlake: error: --since 'a week'") and "Traceback" not in bad.stderr
+
+
+# -- concurrent writers ------------------------------------------------------------------------
+
+WRITER = textwrap.dedent(
+    """
+    import sys, uuid
+    from datetime import UTC, datetime
+    from redditlake.lake import Lake
+    from redditlake.quality import results
+    lake = Lake.open(sys.argv[1], endpoint_url=sys.argv[3] or None)
+    for i in range(int(sys.argv[2])):
+        now = datetime.now(UTC)
+        results.write(lake, "validation_runs", [{"run_id": uuid.uuid4().hex, "suite": "posts.default",
+            "table_name": "posts", "subreddit": "python", "job": "collect", "rows": i, "quarantined": 0,
+            "expectations": 1, "failed_expectations": 0, "success": True, "score": 1.0, "validated_at": now}])
+    """
+)
+
+
+def _two_writers(uri: str, endpoint: str = "", n: int = 40) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, uri, str(n), endpoint], cwd=ROOT) for _ in range(2)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+
+
+def test_two_processes_writing_results_at_once_lose_nothing(tmp_path):
+    uri = str(tmp_path / "lake")
+    _two_writers(uri)
+    path = catalog.build(Lake.open(uri), tmp_path / "q.duckdb")
+    assert _catalog_rows(path, "SELECT count(*), count(DISTINCT run_id) FROM validation_runs") == [(80, 80)]
+
+
+def test_results_and_catalog_on_s3_with_two_writers(tmp_path, monkeypatch):
+    from s3server import TEST_CREDENTIALS, make_bucket, moto_s3_server
+
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with moto_s3_server() as endpoint:
+        make_bucket(endpoint, "quality-lake")
+        uri = "s3://quality-lake/data"
+        _two_writers(uri, endpoint, n=15)
+        lake = Lake.open(uri, endpoint_url=endpoint)
+        path = catalog.build(lake, tmp_path / "q.duckdb")
+    assert _catalog_rows(path, "SELECT count(*), count(DISTINCT run_id) FROM validation_runs") == [(30, 30)]
+    assert _catalog_rows(path, "SELECT count(*) FROM quarantine") == [(0,)]
