@@ -296,3 +296,47 @@ def test_results_and_catalog_on_s3_with_two_writers(tmp_path, monkeypatch):
         path = catalog.build(lake, tmp_path / "q.duckdb")
     assert _catalog_rows(path, "SELECT count(*), count(DISTINCT run_id) FROM validation_runs") == [(30, 30)]
     assert _catalog_rows(path, "SELECT count(*) FROM quarantine") == [(0,)]
+
+
+# -- the HTML report ---------------------------------------------------------------------------
+
+
+def _results_over_days(lake: Lake, days: int = 3) -> None:
+    base = datetime.now(UTC) - timedelta(days=days)
+    for i in range(days):
+        for sub, score in (("python", 0.99 - 0.01 * i), ("aww", 0.9)):
+            when = base + timedelta(days=i)
+            results.write(lake, "validation_runs", [{
+                "run_id": f"{sub}{i}", "suite": "posts.default", "table_name": "posts", "subreddit": sub, "job": "collect",
+                "rows": 100 + i, "quarantined": 1, "expectations": 1, "failed_expectations": 1, "success": False,
+                "score": score, "validated_at": when}])
+            results.write(lake, "expectation_results", [{
+                "run_id": f"{sub}{i}", "table_name": "posts", "subreddit": sub, "expectation": "title 1-300 chars",
+                "expectation_type": "expect_column_value_lengths_to_be_between", "severity": "warning", "kwargs": "{}",
+                "success": False, "element_count": 100, "unexpected_count": 1, "unexpected_percent": 1.0,
+                "unexpected_ids": [f"{sub}x{i}"], "validated_at": when}])
+
+
+def test_html_report_is_one_offline_page_with_charts_and_renders_headless(tmp_path):
+    lake = Lake.open(tmp_path / "lake")
+    _results_over_days(lake)
+    out = tmp_path / "report.html"
+    done = _cli("quality", "report", "--html", str(out), "--lake", str(tmp_path / "lake"))
+    assert done.returncode == 0, done.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    assert "<script" not in page and page.count("<svg") == 2 and page.count('class="series"') == 4
+    assert "title 1-300 chars" in page and "pythonx2" in page and "awwx2" in page
+
+    chromium = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
+    if chromium is None:
+        pytest.skip("no /usr/bin/chromium on this machine: the page was checked as HTML only")
+    shot = tmp_path / "shot.png"
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert dom.returncode == 0 and dom.stdout.count("<polyline") == 4, dom.stderr[-500:]
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", out.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 1000
