@@ -26,6 +26,8 @@ from redditlake import pipeline
 from redditlake.landing import Landing
 from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
 from redditlake.quality import gxrun
+from redditlake.quality import results as quality_results
+from redditlake.quality.coverage import coverage_gap
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
@@ -100,6 +102,11 @@ class _Run:
         listings = await asyncio.gather(
             *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, quote(known)) for s in opts.sorts)
         )
+        if self.settings.data_quality.enabled:
+            gaps = [g for s, listing in zip(opts.sorts, listings)
+                    if (g := coverage_gap(lake, self.subreddit, s, listing, self.collected_at))]
+            if gaps:
+                await asyncio.to_thread(quality_results.write, lake, "integrity_findings", gaps)
         posts = list({p["id"]: p for listing in listings for p in listing}.values())  # hot and new overlap
         written = await land(self.landing, "posts", self.subreddit, quote(posts), self.collected_at)
         await land_metrics(self.landing, self.subreddit, quote(posts), self.collected_at)

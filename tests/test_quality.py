@@ -340,3 +340,21 @@ def test_html_report_is_one_offline_page_with_charts_and_renders_headless(tmp_pa
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", out.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 1000
+
+
+def test_a_new_sweep_at_the_listing_cap_is_a_coverage_gap_with_its_time_range(tmp_path):
+    from redditlake.quality.coverage import coverage_gap
+
+    now = datetime.now(UTC)
+    lake = Lake.open(tmp_path / "lake")
+    old = now - timedelta(days=3)
+    Landing(lake).posts("python", [_post("old1", 0, old.timestamp())], now)
+    sweep = [_post(f"n{i}", 0, (now - timedelta(hours=i)).timestamp()) for i in range(3)]
+    gap = coverage_gap(lake, "python", "new", sweep, now, cap=3)
+    assert gap["check"] == "coverage_gap" and gap["value"] == 3.0
+    assert gap["detail"] == (
+        f"new sweep hit the 3-item cap: posts from {old.replace(microsecond=old.microsecond).isoformat()} "
+        f"to {datetime.fromtimestamp(sweep[-1]['created_utc'], tz=UTC).isoformat()} may be unreachable"
+    )
+    assert coverage_gap(lake, "python", "new", sweep[:2], now, cap=3) is None
+    assert coverage_gap(lake, "python", "hot", sweep, now, cap=3) is None

@@ -1,0 +1,82 @@
+"""Cost of the quality layer per 10k / 100k / 1M comment rows, next to what fetching them costs.
+
+Rows are real simulator comments (rendered JSON, as the client receives them), repeated with
+fresh ids up to the size. Measured per size: validation before write (``parse_batch``:
+pydantic, cleaning, quarantine), the GX suite on the batch (``quality.batch.validate``),
+and the one-off GX import + context. Fetching cost: requests at redditlake's measured
+73.6 requests per 1000 comments (benchmarks/README.md §1) at Reddit's 100 requests/minute.
+
+    uv run python -m benchmarks.quality --sizes 10000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+from redditlake.config import DataQualitySettings
+from redditlake.models import Comment, parse_batch
+from redditlake.quality import batch as qbatch
+from redditlake.quality import gxrun
+from redditlake.simulator import SimulatorConfig
+from redditlake.simulator.content import World
+from redditlake.simulator.things import comment_data
+
+REQUESTS_PER_1000_COMMENTS = 73.6
+REQUESTS_PER_MINUTE = 100
+
+
+def sample_comments(n: int = 2000) -> list[dict]:
+    world = World(SimulatorConfig(posts_per_subreddit=100, comments_per_post_mean=20, subreddits=["python"]))
+    out: list[dict] = []
+    for pid in world.post_ids("python"):
+        post = world.post(pid)
+        for c in world.thread(post).comments:
+            out.append(comment_data(world, c, post, world.now, ""))
+            if len(out) >= n:
+                return out
+    return out
+
+
+def scaled(sample: list[dict], size: int) -> list[dict]:
+    rows = []
+    for i in range(size):
+        c = dict(sample[i % len(sample)])
+        c["id"] = f"q{i:x}"
+        c["name"] = f"t1_{c['id']}"
+        rows.append(c)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    args = ap.parse_args()
+    settings = DataQualitySettings()
+    t = time.perf_counter()
+    gxrun.preload().join()
+    gx_import = time.perf_counter() - t
+    sample = sample_comments()
+    now = datetime.now(UTC)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; GX import + context (once per process): {gx_import:.1f} s")
+    print(f"{'rows':>9} {'parse+clean s':>14} {'GX suite s':>11} {'fetch requests':>15} {'fetch s @100/min':>17} "
+          f"{'quality/fetch':>14}")
+    for size in args.sizes:
+        things = scaled(sample, size)
+        t = time.perf_counter()
+        parsed = parse_batch(Comment, things, now, settings.required_fields)
+        parse_s = time.perf_counter() - t
+        del things
+        t = time.perf_counter()
+        result = qbatch.validate(qbatch.Batch("comments", "python", parsed.rows), settings, now)
+        gx_s = time.perf_counter() - t
+        assert result.run["rows"] == size
+        requests = size / 1000 * REQUESTS_PER_1000_COMMENTS
+        fetch_s = requests / REQUESTS_PER_MINUTE * 60
+        print(f"{size:>9} {parse_s:>14.2f} {gx_s:>11.2f} {requests:>15.0f} {fetch_s:>17.0f} "
+              f"{(parse_s + gx_s) / fetch_s:>13.2%}")
+
+
+if __name__ == "__main__":
+    main()
