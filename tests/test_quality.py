@@ -190,7 +190,24 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
     assert q("SELECT count(*) FROM api_requests")[0][0] > 0
     assert q("SELECT subreddit, table_name FROM latest_scores ORDER BY 1, 2") == [
         ("python", "api_requests"), ("python", "comments"), ("python", "posts"), ("python", "subreddits"),
+        ("secretclub", "api_requests"),  # its one request, a 403, is judged too
     ]
+    assert q("""SELECT expectation, success FROM expectation_results
+                WHERE subreddit = 'secretclub' AND expectation = 'status 2xx'""") == [("status 2xx", False)]
+
+    # the run's artifacts, next to it in Prefect
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["quality-collect", "quality-collect-summary"]))
+            )
+
+    found = {a.key: a for a in asyncio.run(artifacts())}
+    assert found["quality-collect"].type == "table" and "python" in str(found["quality-collect"].data)
+    assert "| r/python |" in found["quality-collect-summary"].data
 
     # `redditlake quality` names the failing expectations and their ids
     out = _cli("quality", "--lake", lake_uri).stdout

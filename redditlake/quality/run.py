@@ -33,7 +33,8 @@ class QualityReport:
                 b.run["subreddit"], {"subreddit": b.run["subreddit"], "items": 0, "quarantined": 0, "_w": 0.0, "_s": 0.0, "failed": []}
             )
             weight = max(1, b.run["rows"] + b.run["quarantined"])
-            r["items"] += b.run["rows"]
+            if b.run["table_name"] != "api_requests":  # items are things collected, not requests
+                r["items"] += b.run["rows"]
             r["quarantined"] += b.run["quarantined"]
             r["_w"] += weight
             r["_s"] += weight * b.run["score"]
