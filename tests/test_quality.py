@@ -375,3 +375,32 @@ def test_a_new_sweep_at_the_listing_cap_is_a_coverage_gap_with_its_time_range(tm
     )
     assert coverage_gap(lake, "python", "new", sweep[:2], now, cap=3) is None
     assert coverage_gap(lake, "python", "hot", sweep, now, cap=3) is None
+
+
+def test_catalog_counts_deleted_removed_and_unavailable_per_subreddit_and_day_tolerating_absence(tmp_path):
+    import pyarrow as pa
+
+    from redditlake.models import Deletion
+
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    lake = Lake.open(tmp_path / "lake")
+    path = catalog.build(lake, tmp_path / "q.duckdb")  # nothing at all yet: empty tables, no error
+    assert _catalog_rows(path, "SELECT count(*) FROM deletion_counts") == [(0,)]
+
+    lake.append("deletions", "python", Deletion.to_arrow([
+        Deletion(id="a", kind="posts", reason="deleted on reddit", scope="content", collected_at=now),
+        Deletion(id="b", kind="comments", reason="moderator on reddit", scope="content", collected_at=now),
+        Deletion(id="c", kind="comments", reason="author account deleted", scope="author", collected_at=now),
+        Deletion(id="d", kind="posts", reason="anti_evil_ops on reddit", scope="content", collected_at=now),
+    ]))
+    path = catalog.build(lake, tmp_path / "q.duckdb")  # deletions, but no `unavailable` table
+    assert _catalog_rows(path, "SELECT * FROM deletion_counts") == [("python", now.date(), 2, 1, 1, 0)]
+
+    lake.append("unavailable", "python", pa.table({
+        "id": ["e", "f"], "kind": ["posts", "comments"], "reason": ["removed", "deleted"],
+        "seen_at": pa.array([now, now + timedelta(days=1)], pa.timestamp("us", tz="UTC")),
+    }), dt_column="seen_at")
+    path = catalog.build(lake, tmp_path / "q.duckdb")
+    assert _catalog_rows(path, "SELECT * FROM deletion_counts ORDER BY day") == [
+        ("python", now.date(), 2, 1, 1, 1), ("python", now.date() + timedelta(days=1), 0, 0, 0, 1),
+    ]
