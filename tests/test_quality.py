@@ -198,14 +198,18 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
     # the run's artifacts, next to it in Prefect
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     async def artifacts():
         async with get_client() as client:
             return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["quality-collect", "quality-collect-summary"]))
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["quality-collect", "quality-collect-summary"])),
+                sort=ArtifactSort.CREATED_DESC,
             )
 
-    found = {a.key: a for a in asyncio.run(artifacts())}
+    found: dict = {}
+    for a in asyncio.run(artifacts()):  # other tests' runs publish under the same keys: take the newest
+        found.setdefault(a.key, a)
     assert found["quality-collect"].type == "table" and "python" in str(found["quality-collect"].data)
     assert "| r/python |" in found["quality-collect-summary"].data
 
@@ -388,10 +392,10 @@ def test_catalog_counts_deleted_removed_and_unavailable_per_subreddit_and_day_to
     assert _catalog_rows(path, "SELECT count(*) FROM deletion_counts") == [(0,)]
 
     lake.append("deletions", "python", Deletion.to_arrow([
-        Deletion(id="a", kind="posts", reason="deleted on reddit", scope="content", collected_at=now),
-        Deletion(id="b", kind="comments", reason="moderator on reddit", scope="content", collected_at=now),
-        Deletion(id="c", kind="comments", reason="author account deleted", scope="author", collected_at=now),
-        Deletion(id="d", kind="posts", reason="anti_evil_ops on reddit", scope="content", collected_at=now),
+        Deletion(id="a", kind="posts", reason="deleted", scope="content", collected_at=now),
+        Deletion(id="b", kind="comments", reason="removed", scope="content", collected_at=now),
+        Deletion(id="c", kind="comments", reason="account_deleted", scope="author", collected_at=now),
+        Deletion(id="d", kind="posts", reason="policy_after_unavailable", scope="content", collected_at=now),
     ]))
     path = catalog.build(lake, tmp_path / "q.duckdb")  # deletions, but no `unavailable` table
     assert _catalog_rows(path, "SELECT * FROM deletion_counts") == [("python", now.date(), 2, 1, 1, 0)]
