@@ -64,7 +64,7 @@ async def live_collect(settings, sub: str) -> None:
 
     lake = Lake.open(settings.lake.uri)
     async with RedditClient(settings) as client:
-        posts = await pipeline.fetch_posts(client, sub, "new", 1000, None, set())
+        posts = await pipeline.fetch_posts(client, sub, "new", 1000, None)
         Landing(lake).posts(sub, posts, pipeline.now_utc())
 
 
