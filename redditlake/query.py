@@ -61,7 +61,8 @@ def _cell(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_result(result: QueryResult, fmt: str = "table", out=sys.stdout) -> None:
+def print_result(result: QueryResult, fmt: str = "table", out=None) -> None:
+    out = sys.stdout if out is None else out  # looked up per call: a default binds the stream at import
     if fmt == "csv":
         w = csv.writer(out)
         w.writerow(result.columns)
