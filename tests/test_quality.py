@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from redditlake import audit
+
 from conftest import sim_settings
 from redditlake.config import DataQualitySettings
 from redditlake.lake import Lake
@@ -350,6 +352,8 @@ def test_html_report_is_one_offline_page_with_charts_and_renders_headless(tmp_pa
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script" not in page and page.count("<svg") == 2 and page.count('class="series"') == 4
     assert "title 1-300 chars" in page and "pythonx2" in page and "awwx2" in page
+    trail = audit.read(lake).to_pylist()  # the report is on the audit trail, where it went included
+    assert [(e["action"], e["detail"]) for e in trail] == [("quality-report", f"to {out}")]
 
     chromium = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
     if chromium is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from redditlake.config import DataQualitySettings
+from redditlake import audit
 from redditlake.lake import Lake
 from redditlake.quality import results
 
@@ -126,4 +127,6 @@ def write_report(lake: Lake, settings: DataQualitySettings, path: str | os.PathL
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(render(lake, settings), encoding="utf-8")
     os.replace(temp, path)
+    # A report is data leaving the lake: it goes on the audit trail like a query does.
+    audit.record(lake, "quality-report", tables=["_quality"], detail=f"to {path}")
     return path
