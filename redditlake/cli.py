@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from redditlake.cli_history import COMMANDS as HISTORY_COMMANDS
 from redditlake.cli_history import add_parsers as add_history_parsers
-from redditlake.errors import RedditLakeError
+from redditlake.errors import RedditLakeError, first_problem
 from redditlake.logs import setup_logging
 
 DEMO_SUBREDDITS = ["python", "datascience", "aww"]
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--time-filter", choices=TIME_FILTERS, help="window for top/controversial (default: week)")
     c.add_argument("--comments", dest="comments", action="store_true", default=None, help="collect complete comment trees (default)")
     c.add_argument("--no-comments", dest="comments", action="store_false", help="posts only")
+    c.add_argument("--comment-depth", type=int, metavar="N",
+                   help="keep N levels of comments (1 = top-level only), with fewer requests (default: the whole tree)")
     c.add_argument("--users", action="store_true", default=None, help="also collect authors' profiles (a request each)")
     c.add_argument("--lake", help="lake location: a folder or s3://bucket/prefix (default: ./lake)")
 
@@ -201,6 +203,7 @@ def _settings(args: argparse.Namespace):
         time_filter=getattr(args, "time_filter", None),
         comments=getattr(args, "comments", None),
         users=getattr(args, "users", None),
+        comment_depth=getattr(args, "comment_depth", None),
         lake=getattr(args, "lake", None),
     )
 
@@ -293,9 +296,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
             big_thread_share=args.big_thread_share,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        option = "--" + str(err["loc"][0]).replace("_", "-")
-        raise RedditLakeError(f"invalid {option}: {err['msg']}") from None
+        where, problem = first_problem(exc)
+        raise RedditLakeError(f"invalid --{where.replace('_', '-')}: {problem}") from None
     try:
         asyncio.run(serve_forever(config, port=args.port))
     except OSError as exc:

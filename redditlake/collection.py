@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from redditlake.config import Sort, TimeFilter
-from redditlake.errors import ConfigError
+from redditlake.errors import ConfigError, first_problem
 
 FLOW_NAME = "collect-scheduled"
 ENTRYPOINT = "flows/scheduled.py:collect_scheduled"
@@ -56,7 +56,7 @@ class SubredditStrategy(_Strict):
     collection_frequency: str = "1h"
     post_limit: int = Field(100, ge=1, le=1000)
     collect_comments: bool = True
-    comment_depth: int | None = Field(None, ge=0, description="comment levels kept below the post (None: all)")
+    comment_depth: int | None = Field(None, ge=1, description="levels of comments kept: 1 = top-level only (None: all)")
     sorting: list[Sort] = ["new"]
     time_filter: TimeFilter = "week"
     priority: Literal["high", "medium", "low"] = "medium"
@@ -195,12 +195,12 @@ def load_collection(path: str | Path) -> CollectionFile:
     try:
         return CollectionFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{p}: {_where(exc.errors()[0], data)}") from None
+        raise ConfigError(f"{p}: {_where(exc, data)}") from None
 
 
-def _where(err: dict, data: dict) -> str:
-    loc = list(err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
+def _where(exc: ValidationError, data: dict) -> str:
+    loc = list(exc.errors()[0]["loc"])  # the raw path: entry indexes are ints
+    msg = first_problem(exc)[1]
     if loc[:2] == ["collection", "subreddits"] and len(loc) >= 3 and isinstance(loc[2], int):
         entry = data["collection"]["subreddits"][loc[2]]
         name = entry.get("name") if isinstance(entry, dict) else None

@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from redditlake.errors import ConfigError
+from redditlake.errors import ConfigError, first_problem
 
 Sort = Literal["hot", "new", "top", "rising", "controversial"]
 TimeFilter = Literal["hour", "day", "week", "month", "year", "all"]
@@ -275,9 +275,8 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"invalid setting {where}: {err['msg']}") from None
+        where, problem = first_problem(exc)
+        raise ConfigError(f"invalid setting {where}: {problem}") from None
 
 
 def with_overrides(
@@ -288,19 +287,20 @@ def with_overrides(
     time_filter: str | None = None,
     comments: bool | None = None,
     users: bool | None = None,
+    comment_depth: int | None = None,
     lake: str | None = None,
 ) -> Settings:
     """Settings with per-run choices (CLI flags, deployment parameters) applied, validated."""
     updates = {
         k: v
         for k, v in dict(sorts=sorts and list(dict.fromkeys(sorts)), limit=limit, time_filter=time_filter,
-                         comments=comments, users=users).items()
+                         comments=comments, users=users, comment_depth=comment_depth).items()
         if v is not None
     }
     try:
         collect = CollectSettings.model_validate({**settings.collect.model_dump(), **updates})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"invalid {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+        where, problem = first_problem(exc)
+        raise ConfigError(f"invalid {where}: {problem}") from None
     lake_settings = settings.lake.model_copy(update={"uri": lake}) if lake else settings.lake
     return settings.model_copy(update={"collect": collect, "lake": lake_settings})

@@ -46,3 +46,12 @@ class TransientApiError(ApiUnavailable):
         self.error_class = error_class
         self.retry_after = retry_after
         super().__init__(f"{error_class}: {detail}")
+
+
+def first_problem(exc) -> tuple[str, str]:
+    """A pydantic ``ValidationError`` as (dotted location, message): the one line users read.
+
+    Only the first problem is shown: fixing it and rerunning is quicker than reading a list.
+    """
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, ")

@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from redditlake.errors import first_problem
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -500,9 +502,8 @@ class ParsedBatch:
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "row"
-        return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+        where, problem = first_problem(exc)
+        return f"{where or 'row'}: {problem}"
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
     return f"{type(exc).__name__}: {exc}"

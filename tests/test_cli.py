@@ -75,6 +75,31 @@ def test_collect_reports_bad_subreddits_and_still_collects_the_others(prefect_ap
     assert bad.returncode == 1 and "query failed" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.prefect
+def test_comment_depth_flag_keeps_only_the_top_levels(prefect_api, sim, tmp_path):
+    lake_dir = tmp_path / "lake"
+    out = redditlake("collect", "python", "--limit", "5", "--comment-depth", "1", "--lake", str(lake_dir),
+                     env=sim_env(sim, PREFECT_API_URL=prefect_api))
+    assert out.returncode == 0, out.stderr
+    lake = Lake.open(str(lake_dir))
+    posts = lake.read("posts").column("id").to_pylist()
+    comments = lake.read("comments").to_pylist()
+    world = sim.world
+    want = {c.id for pid in posts for c in world.thread(world.post(pid)).comments
+            if c.depth == 0 and c.id in set(world.comment_ids(pid))}
+    assert want, "the simulator's posts have top-level comments"
+    assert {c["id"] for c in comments} == want and len(comments) == len(want)
+    assert {c["depth"] for c in comments} == {0}
+
+
+def test_a_bad_comment_depth_is_one_line(tmp_path):
+    out = redditlake("collect", "python", "--comment-depth", "0", env={"REDDITLAKE_LAKE": str(tmp_path)})
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "redditlake: error: invalid comment_depth: Input should be greater than or equal to 1"
+    ], out.stderr
+
+
 def _free_port() -> int:
     import socket
 
