@@ -383,9 +383,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--binding-limit", type=int, default=BINDING["limit"],
+                        help=f"posts per subreddit for rl-binding (default: {BINDING['limit']})")
     parser.add_argument("--sides", default="all", help=f"comma-separated of {','.join(SIDES)} (default: all)")
     args = parser.parse_args()
     sides = SIDES if args.sides == "all" else args.sides.split(",")
+    BINDING["limit"] = args.binding_limit
 
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
@@ -411,19 +414,24 @@ def main() -> None:
                       f"complete {columns[side]['complete']}, time {columns[side].get('time')}", flush=True)
             print(f"\nround {n}\n{table(columns)}")
             ratios = {}
-            if "plain" in columns:
-                plain = columns["plain"]
-                for side, key, base in (("rl-flow", "requests", "plain"), ("rl-flow", "wall_warm", "plain"),
-                                        ("rl-cmd-warm", "wall_warm", "plain-cmd"),
-                                        ("rl-cmd-cold", "wall_cold", "plain-cmd")):
-                    if side in columns and base in columns:
-                        field = "requests" if key == "requests" else "wall_seconds"
-                        r = columns[side][field] / columns[base][field]
-                        ok = r <= TARGETS[key] and columns[side]["complete"] and columns[base]["complete"]
-                        ratios[f"{side}/{base} {field}"] = round(r, 3)
-                        print(f"{side}/{base} {field} = {r:.2f} (target <= {TARGETS[key]}, both complete): "
-                              f"{'met' if ok else 'NOT met'}")
-                print(f"plain script exceptions (caught, step retried): {plain['exceptions'] or 'none'}")
+            for side, key, base in (("rl-flow", "requests", "plain"), ("rl-flow", "wall_warm", "plain"),
+                                    ("rl-cmd-warm", "wall_warm", "plain-cmd"),
+                                    ("rl-cmd-cold", "wall_cold", "plain-cmd")):
+                if side in columns and base in columns:
+                    field = "requests" if key == "requests" else "wall_seconds"
+                    r = columns[side][field] / columns[base][field]
+                    ok = r <= TARGETS[key] and columns[side]["complete"] and columns[base]["complete"]
+                    ratios[f"{side}/{base} {field}"] = round(r, 3)
+                    print(f"{side}/{base} {field} = {r:.2f} (target <= {TARGETS[key]}, both complete): "
+                          f"{'met' if ok else 'NOT met'}")
+            for base in ("plain", "plain-cmd"):
+                if base in columns:
+                    print(f"{base} script exceptions (caught, step retried): {columns[base]['exceptions'] or 'none'}")
+            if "rl-binding" in columns and columns["rl-binding"].get("time"):
+                t = columns["rl-binding"]["time"]
+                granted = BINDING["requests_per_window"] / WINDOW_SECONDS * t["wall"]
+                print(f"rl-binding: {t['requests']:.0f} requests while the client ran {t['wall']:.1f} s, "
+                      f"{granted:.0f} granted in that time: {t['requests'] / granted:.1%} of the budget used")
             for side, col in columns.items():
                 if side.startswith("rl"):
                     print(breakdown(side, col))
