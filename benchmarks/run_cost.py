@@ -5,10 +5,13 @@ simulator, as a user runs it (a new process, environment variables only), timed 
 process start to exit:
 
   cold        no Prefect server anywhere, a fresh Prefect home: Prefect starts a temporary one
+              and creates its database (a user's very first run)
+  home        no Prefect server, a Prefect home used before (database exists, one untimed run
+              first): Prefect starts a temporary one (every later run without `redditlake server`)
   server      ``redditlake server`` already running (started first, not timed), found by the run
   bad-secret  a wrong client secret: the token check reports it before Prefect is imported
 
-    uv run python -m benchmarks.run_cost [--rounds 3] [--cases cold,server,bad-secret]
+    uv run python -m benchmarks.run_cost [--rounds 3] [--cases cold,home,server,bad-secret]
 """
 
 from __future__ import annotations
@@ -47,12 +50,12 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cases", default="cold,server,bad-secret", help="comma-separated (default: all three)")
+    parser.add_argument("--cases", default="cold,home,server,bad-secret", help="comma-separated (default: all four)")
     args = parser.parse_args()
     cases = args.cases.split(",")
     m = common.machine()
     print(f"{m['date']}, commit {m['git_head']}, uncommitted product files: {m['git_uncommitted_product_files'] or 'none'}")
-    results: dict[str, list[float]] = {"cold": [], "server": [], "bad-secret": []}
+    results: dict[str, list[float]] = {"cold": [], "home": [], "server": [], "bad-secret": []}
     with SimulatorThread(SimulatorConfig(requests_per_window=1000, window_seconds=10)) as sim, \
             tempfile.TemporaryDirectory(prefix="redditlake-bench-cost-") as tmp:
         client_id, secret = sim.running.credentials()
@@ -71,9 +74,14 @@ def main() -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("redditlake server did not start")
                 time.sleep(0.3)
+            used_home = {**base, "PREFECT_HOME": f"{tmp}/used-home"}
+            if "home" in cases:
+                seconds, code, last = timed(job, used_home)  # creates the home's database; not counted
+                print(f"  (home's first run, not counted: {seconds:.1f} s, exit {code})", flush=True)
             for n in range(args.rounds):
                 for name, env, argv in (
                     ("cold", {**base, "PREFECT_HOME": f"{tmp}/cold-{n}"}, job),
+                    ("home", used_home, job),
                     ("server", {**base, "PREFECT_HOME": str(home)}, job),
                     ("bad-secret", {**base, "PREFECT_HOME": f"{tmp}/bad-{n}", "REDDIT_CLIENT_SECRET": "wrong"}, job),
                 ):
