@@ -21,6 +21,7 @@ from aiohttp import BasicAuth, web
 
 from . import ranking, things
 from .config import FaultConfig, SimulatorConfig
+from .paging import listing_page
 from .content import World
 from .faults import ERROR_HTML, HTML_DOWN, REASONS, Fault, FaultInjector
 from .ratelimit import FixedWindowLimiter, Verdict
@@ -31,7 +32,6 @@ from .trees import DEFAULT_LIMIT, MAX_LIMIT, TreeCutter
 Params = dict[str, str]
 Handler = Callable[["Simulator", web.Request, Params, re.Match], Awaitable[web.Response] | web.Response]
 
-MAX_LISTING_LIMIT = 100
 MAX_INFO_IDS = 100
 
 
@@ -304,36 +304,25 @@ def _gate(sim: Simulator, name: str) -> tuple[Any, web.Response | None]:
     return sub, None
 
 
+def listable_subreddit(sim: Simulator, name: str) -> tuple[Any, web.Response | None]:
+    """The subreddit a listing reads, or the answer Reddit gives instead of a listing."""
+    sub, refusal = _gate(sim, name)
+    if sub is None:  # what Reddit does for a subreddit that does not exist
+        return None, web.Response(status=302, headers={"Location": f"/subreddits/search.json?q={name}"})
+    return sub, refusal
+
+
 def listing_handler(sim: Simulator, request: web.Request, params: Params, match: re.Match) -> web.Response:
     name, sort = match.group("sub"), (match.group("sort") or "hot").lower()
     world = sim.world
     with world.lock:
-        sub, refusal = _gate(sim, name)
-        if sub is None:
-            # What Reddit does for a subreddit that does not exist.
-            return web.Response(status=302, headers={"Location": f"/subreddits/search.json?q={name}"})
+        sub, refusal = listable_subreddit(sim, name)
         if refusal is not None:
             return refusal
         now = world.now
         ordered = ranking.order_posts(world.visible_posts(sub), sort, now, params.get("t"))
-        ordered = ordered[: sim.config.listing_cap]
-        limit = max(1, min(_int(params, "limit", 25) or 25, MAX_LISTING_LIMIT))
-        position = {p.fullname: i for i, p in enumerate(ordered)}
-        if params.get("after"):
-            start = position.get(params["after"], len(ordered) - 1) + 1
-            if params["after"] not in position:
-                start = len(ordered)  # Reddit answers an empty page for an unknown cursor
-            page = ordered[start : start + limit]
-        elif params.get("before"):
-            end = position.get(params["before"], 0)
-            start = max(0, end - limit)
-            page = ordered[start:end]
-        else:
-            start = 0
-            page = ordered[:limit]
+        page, after, before = listing_page(ordered[: sim.config.listing_cap], lambda p: p.fullname, params)
         children = [{"kind": "t3", "data": things.post_data(world, p, now)} for p in page]
-        after = page[-1].fullname if page and start + len(page) < len(ordered) else None
-        before = page[0].fullname if page and start > 0 else None
     return json_response(things.listing(children, after=after, before=before))
 
 

@@ -11,38 +11,23 @@ import re
 from aiohttp import web
 
 from . import things, timeline
+from .paging import listing_page
 
 
 def subreddit_comments_handler(sim, request: web.Request, params: dict[str, str], match: re.Match) -> web.Response:
-    from .server import MAX_LISTING_LIMIT, _gate, _int, json_response  # server imports this module
+    from .server import json_response, listable_subreddit  # server imports this module
 
-    name = match.group("sub")
     world = sim.world
     with world.lock:
-        sub, refusal = _gate(sim, name)
-        if sub is None:
-            return web.Response(status=302, headers={"Location": f"/subreddits/search.json?q={name}"})
+        sub, refusal = listable_subreddit(sim, match.group("sub"))
         if refusal is not None:
             return refusal
         now = world.now
         ordered = timeline.comments(world, sub)[::-1][: sim.config.listing_cap]
-        limit = max(1, min(_int(params, "limit", 25) or 25, MAX_LISTING_LIMIT))
-        position = {c.fullname: i for i, (c, _) in enumerate(ordered)}
-        if params.get("after"):
-            start = position[params["after"]] + 1 if params["after"] in position else len(ordered)
-            page = ordered[start : start + limit]
-        elif params.get("before"):
-            end = position.get(params["before"], 0)
-            start = max(0, end - limit)
-            page = ordered[start:end]
-        else:
-            start = 0
-            page = ordered[:limit]
+        page, after, before = listing_page(ordered, lambda item: item[0].fullname, params)
         children = []
         for comment, post in page:
             data = things.comment_data(world, comment, post, now, "")
             data["link_title"] = things.post_title(world, post)
             children.append({"kind": "t1", "data": data})
-        after = page[-1][0].fullname if page and start + len(page) < len(ordered) else None
-        before = page[0][0].fullname if page and start > 0 else None
     return json_response(things.listing(children, after=after, before=before))
