@@ -209,13 +209,21 @@ def _settings(args: argparse.Namespace):
 
 
 def run_collect(subreddits: list[str], settings) -> int:
+    from redditlake.prefect_server import api_for_run
+
+    with api_for_run() as prefect_ready:  # a server, if one is needed, starts now, in the background
+        return _collect(subreddits, settings, prefect_ready)
+
+
+def _collect(subreddits: list[str], settings, prefect_ready) -> int:
     from redditlake.reddit.auth import verify_credentials
 
     if not settings.reddit.block:  # with a block, the flow loads them from Prefect
-        verify_credentials(settings)  # one token request: fail before Prefect spends seconds starting up
+        verify_credentials(settings)  # one token request: fail before any wait on Prefect
     _quiet_prefect_env()
     from flows.collect import collect
 
+    prefect_ready()
     print(f"collecting {', '.join(subreddits)} into {settings.lake.uri} ...", file=sys.stderr, flush=True)
     try:
         state = asyncio.run(collect(subreddits, settings, return_state=True))
@@ -239,15 +247,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
+    from redditlake.prefect_server import api_for_run
+
     settings = _settings(args)
-    if not settings.reddit.block:
-        from redditlake.reddit.auth import verify_credentials
+    with api_for_run() as prefect_ready:
+        if not settings.reddit.block:
+            from redditlake.reddit.auth import verify_credentials
 
-        verify_credentials(settings)
-    _quiet_prefect_env()
-    from flows.refresh import refresh
+            verify_credentials(settings)
+        _quiet_prefect_env()
+        from flows.refresh import refresh
 
-    lines = asyncio.run(refresh(args.subreddits, settings))
+        prefect_ready()
+        lines = asyncio.run(refresh(args.subreddits, settings))
     for line in lines:
         print(line)
     from redditlake.compliance import operator_must_act

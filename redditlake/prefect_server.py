@@ -16,9 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from redditlake.errors import RedditLakeError
@@ -115,3 +117,117 @@ def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+class RunServer:
+    """A Prefect API server for one CLI run, started before the run needs it.
+
+    Without ``PREFECT_API_URL`` Prefect would start a temporary server itself, but only
+    when the flow starts: after this process has imported Prefect's whole server app (to
+    start it) and everything else. Starting the same server (the command Prefect's
+    ``SubprocessASGIServer`` runs) as the first thing lets its start-up overlap the
+    credential check and the imports, and keeps the server app out of this process.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log = log_dir / "prefect-server.log"
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        import importlib.util
+
+        spec = importlib.util.find_spec("prefect")  # a top-level spec: Prefect is not imported
+        site = Path(spec.origin).parent.parent
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+        env.pop("PREFECT_API_URL", None)
+        with open(self.log, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory",
+                 "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--log-level", "error", "--lifespan", "on"],
+                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not healthy(self.url, timeout=2.0):
+            if self.proc.poll() is not None:
+                if self.proc.returncode == 3:  # uvicorn: the port was taken meanwhile; take another
+                    raise RedditLakeError(
+                        f"port {self.port} was taken while Prefect started; retry, or start `redditlake server`"
+                    )
+                raise RedditLakeError(
+                    f"Prefect's server exited with code {self.proc.returncode} before answering: {self._last_line()}"
+                )
+            if time.monotonic() > deadline:
+                raise RedditLakeError(
+                    f"Prefect's server did not answer within {timeout:.0f} s (a loaded machine?); "
+                    "start one with `redditlake server` and rerun, or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+                )
+            time.sleep(0.1)
+
+    def _last_line(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no output"
+        return lines[-1] if lines else "no output"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def api_for_run():
+    """Point this process at a Prefect API for the length of one CLI run; yields a readiness wait.
+
+    ``PREFECT_API_URL`` when set, else a running ``redditlake server``, else a server started
+    now for this run only (stopped when the run ends). Call the yielded function before the
+    first flow starts; until then the server starts in the background.
+    """
+    if use_running_server():
+        yield lambda: None
+        return
+    with tempfile.TemporaryDirectory(prefix="redditlake-run-") as tmp:
+        server = RunServer(Path(tmp))
+        os.environ["PREFECT_API_URL"] = server.url
+        timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or 120)
+        try:
+            yield lambda: server.wait_ready(timeout)
+        finally:
+            _drain_prefect_workers()
+            server.stop()
+            os.environ.pop("PREFECT_API_URL", None)
+
+
+def _drain_prefect_workers() -> None:
+    """Send the logs and events Prefect still holds while the server can take them.
+
+    (Prefect drains them at interpreter exit, after this run's server is gone: 'Error
+    logging to API'.) Nothing to do when Prefect was never imported.
+    """
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=10)
+        except Exception:  # noqa: BLE001 - a worker that never started, or a server already gone
+            pass

@@ -129,6 +129,37 @@ def test_an_unreachable_api_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"redditlake: error: cannot reach http://127.0.0.1:{port}"), out.stderr
 
 
+def _processes_with(env_entry: str) -> list[int]:
+    """PIDs of processes whose environment holds ``env_entry`` (e.g. one test's PREFECT_HOME)."""
+    found = []
+    for proc in os.listdir("/proc"):
+        if proc.isdigit():
+            try:
+                with open(f"/proc/{proc}/environ", "rb") as f:
+                    if env_entry.encode() in f.read().split(b"\0"):
+                        found.append(int(proc))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.prefect
+def test_a_run_without_a_prefect_server_starts_one_for_itself_and_stops_it(sim, tmp_path):
+    home = tmp_path / "prefect-home"  # a new user: no server anywhere, no Prefect home yet
+    env = {**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}, "PREFECT_HOME": str(home),
+           **sim_env(sim, str(tmp_path / "lake"))}
+    out = subprocess.run(
+        [sys.executable, "-m", "redditlake.cli", "collect", "python", "--limit", "5", "--no-comments"],
+        env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("r/python: 5 posts (5 new)"), out.stdout
+    # Its logs reached the server before it stopped, and nothing of it is left running.
+    assert "Error logging to API" not in out.stderr, out.stderr
+    assert _processes_with(f"PREFECT_HOME={home}") == []
+    assert Lake.open(str(tmp_path / "lake")).read("posts").num_rows == 5
+
+
 @pytest.mark.prefect
 def test_later_runs_use_a_running_redditlake_server(sim, tmp_path):
     import json
