@@ -1,13 +1,14 @@
 """History and real time: dump ingestion throughput and memory, streaming latency.
 
-    uv run python -m benchmarks.backfill_stream dump --lines 2000000 --subreddits 1 5
+    uv run python -m benchmarks.backfill_stream dump --lines 2000000 --subreddits 1 5 --window-log 31 27
     uv run python -m benchmarks.backfill_stream stream --seconds 60 --requests-per-minute 100
 
 ``dump``: writes a synthetic RC-style dump (zstandard, window_log=31) of ``--lines`` comments
-spread over 200 subreddits, then ingests it once per ``--subreddits`` count, each in a fresh
-process so its peak RSS is its own. Reports lines read per second, rows landed per second and
-peak RSS. ``stream``: the simulator's content clock runs at ``--clock-speed`` content seconds per
-real second; ``redditlake.stream`` follows r/python new posts and comments within the budget
+spread over 200 subreddits, recompresses it per ``--window-log``, then ingests each once per
+``--subreddits`` count, each in a fresh process (peak = its ``VmHWM``). Reports lines read per
+second, rows landed per second, RSS after every ``--rss-every`` landed batches and the peak.
+``stream``: the simulator's content clock runs at ``--clock-speed`` content seconds per real
+second; ``redditlake.stream`` follows r/python new posts and comments within the budget
 share, and every landed item's latency (created -> landed, content clock) is divided by the
 clock speed to give real seconds.
 """
@@ -55,25 +56,45 @@ def make_dump(path: str, lines: int, subreddits: int = 200, seed: int = 1) -> No
     write_zst(path, generate())
 
 
-def ingest_child(path: str, subs: list[str], lake: str) -> dict:
-    """Run in a fresh process: ingest, report rows, seconds and peak RSS."""
+def _rss_mib(field: str = "VmRSS") -> float:
+    """This process's resident memory. ``VmHWM`` for the peak: ``ru_maxrss`` would not do, a child
+    started by fork+exec inherits its parent's high-water mark (the parent that generated the dump)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def ingest_child(path: str, subs: list[str], lake: str, batch_rows: int = 20_000, rss_every: int = 1) -> dict:
+    """Run in a fresh process: ingest, report rows, seconds, RSS after every ``rss_every`` batches and peak RSS."""
     from redditlake.archive.dumps import ingest_dump
     from redditlake.lake import Lake
     from redditlake.landing import Landing
 
+    samples: list[float] = []
+
+    class Sampled(Landing):  # the real landing; ingest_dump drains it once per landed batch: sample RSS then
+        def drain(self):
+            batches = super().drain()
+            samples.append(_rss_mib())
+            return batches
+
+    rss_start = _rss_mib()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
-    result = ingest_dump(path, Landing(Lake.open(lake)), subs, datetime.fromtimestamp(MONTH, UTC),
-                         datetime(2026, 11, 1, tzinfo=UTC), batch_rows=20_000, progress_every=30)
+    result = ingest_dump(path, Sampled(Lake.open(lake)), subs, datetime.fromtimestamp(MONTH, UTC),
+                         datetime(2026, 11, 1, tzinfo=UTC), batch_rows=batch_rows, progress_every=30)
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
     return {"cpu_seconds": round(cpu, 2), "rows_per_cpu_s": round(sum(result.rows.values()) / cpu),
-            "lines_per_cpu_s": round(result.lines / cpu),"subreddits": subs, "lines": result.lines, "rows": sum(result.rows.values()),
-            "written": sum(result.written.values()), "seconds": round(seconds, 2),
+            "lines_per_cpu_s": round(result.lines / cpu), "subreddits": subs, "lines": result.lines,
+            "rows": sum(result.rows.values()), "written": sum(result.written.values()), "seconds": round(seconds, 2),
             "lines_per_s": round(result.lines / seconds), "rows_per_s": round(sum(result.rows.values()) / seconds),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "batches": len(samples), "rss_start_mib": rss_start, "rss_every": rss_every,
+            "rss_mib": samples[rss_every - 1::rss_every], "peak_rss_mib": _rss_mib("VmHWM")}
 
 
 def recompress(source: str, path: str, window_log: int) -> None:
@@ -89,26 +110,36 @@ def recompress(source: str, path: str, window_log: int) -> None:
 
 def bench_dump(args) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="redditlake-bench-dump-"))
-    path = str(work / "RC_2026-10.zst")
+    generated = args.from_file or str(work / "RC_2026-10.zst")
     started = time.perf_counter()
-    if args.from_file:
-        recompress(args.from_file, path, args.window_log)
-        print(f"recompressed {args.from_file} with window_log={args.window_log}", flush=True)
-    else:
-        make_dump(path, args.lines)
-        print(f"generated {args.lines} lines, {os.path.getsize(path) / 2**20:.1f} MiB compressed, "
+    if not args.from_file:
+        make_dump(generated, args.lines)
+        print(f"generated {args.lines} lines, {os.path.getsize(generated) / 2**20:.1f} MiB compressed, "
               f"in {time.perf_counter() - started:.0f}s", flush=True)
     names = ["python", "aww", "datascience", "askscience", "worldnews"]
     results = []
-    for n in args.subreddits:
-        code = ("import json, sys; from benchmarks.backfill_stream import ingest_child; "
-                f"print(json.dumps(ingest_child({path!r}, {names[:n]!r}, {str(work / f'lake{n}')!r})))")
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        result["file_mib"] = round(os.path.getsize(path) / 2**20, 1)
-        result["window_log"] = args.window_log if args.from_file else 31
-        results.append(result)
-        print(json.dumps(result), flush=True)
+    for window_log in args.window_log:
+        path = str(work / f"RC_2026-10.w{window_log}.zst")
+        if window_log == 31 and not args.from_file:
+            path = generated
+        else:
+            recompress(generated, path, window_log)
+            print(f"recompressed with window_log={window_log}: {os.path.getsize(path) / 2**20:.1f} MiB", flush=True)
+        for n in args.subreddits:
+            lake = str(work / f"lake-w{window_log}-{n}")
+            code = ("import json, sys; from benchmarks.backfill_stream import ingest_child; "
+                    f"print(json.dumps(ingest_child({path!r}, {names[:n]!r}, {lake!r}, {args.batch_rows}, "
+                    f"{args.rss_every})))")
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            result["file_mib"] = round(os.path.getsize(path) / 2**20, 1)
+            result["window_log"] = window_log
+            results.append(result)
+            print(f"window_log={window_log} {n} subreddit(s): {result['rows']} rows of {result['lines']} lines, "
+                  f"{result['rows_per_cpu_s']} rows/CPU s, peak RSS {result['peak_rss_mib']} MiB", flush=True)
+            print(f"  RSS MiB after every {args.rss_every} batches of {args.batch_rows} rows "
+                  f"(start {result['rss_start_mib']}): {' '.join(f'{x:.0f}' for x in result['rss_mib'])}", flush=True)
+            print(json.dumps(result), flush=True)
     return results
 
 
@@ -158,7 +189,10 @@ def main() -> None:
     d.add_argument("--lines", type=int, default=2_000_000)
     d.add_argument("--subreddits", type=int, nargs="+", default=[1, 5])
     d.add_argument("--from-file", help="reuse a dump made by an earlier run instead of generating one")
-    d.add_argument("--window-log", type=int, default=31, help="with --from-file: recompress with this zstd window")
+    d.add_argument("--window-log", type=int, nargs="+", default=[31, 27],
+                   help="zstd windows to ingest the same lines with (31 = as generated; others are recompressed)")
+    d.add_argument("--batch-rows", type=int, default=20_000)
+    d.add_argument("--rss-every", type=int, default=1, help="print RSS after every N landed batches")
     s = sub.add_parser("stream")
     s.add_argument("--seconds", type=float, default=60)
     s.add_argument("--clock-speed", type=float, default=60)

@@ -2,9 +2,13 @@
 
 A file is read once per run whatever the number of subreddits: each line's ``"subreddit"``
 values are found with a byte regex first, and only lines naming a wanted subreddit are parsed.
-Memory stays constant: the file is decompressed in fixed chunks (the dumps need a 2 GiB window,
-``max_window_size=2**31``, which zstd allocates only if the file's frames ask for it), and rows
-are buffered up to ``batch_rows`` before they are landed.
+Memory: libraries + the zstd window + one batch. The file is decompressed in fixed chunks and
+rows are buffered up to ``batch_rows``, then landed and dropped (the landing's batch list is
+drained: a run that kept them would hold the whole dump). The window is the file's, not ours:
+the decoder must keep the last ``window`` decompressed bytes for back-references, so its memory
+grows with the bytes read until it reaches the window (the real dumps use 2 GiB,
+``max_window_size=2**31``) and stays flat after. A file compressed with a smaller window is
+read in that much less (benchmarks/README.md §7 has the figures).
 
 Resumable: after each landed batch, every wanted subreddit's ``backfill_progress`` gets the
 number of lines consumed; a rerun skips that many lines without parsing them. Posts and comments
@@ -15,6 +19,7 @@ work the same.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -34,6 +39,7 @@ from redditlake.positions import BackfillProgress, append, latest
 MAX_WINDOW = 2**31
 CHUNK = 1 << 22  # decompressed bytes per read
 _SUBREDDIT = re.compile(rb'"subreddit"\s*:\s*"([^"\\]*)"')
+log = logging.getLogger("redditlake.backfill")
 
 
 @dataclass
@@ -90,6 +96,15 @@ def iter_lines(path: str, counter: _Counted | None = None) -> Iterator[bytes]:
             yield rest
 
 
+def window_size(path: str) -> int | None:
+    """The window the file's first frame asks for (the decoder's memory for its history), if readable."""
+    try:
+        with open(path, "rb") as fh:
+            return zstandard.get_frame_parameters(fh.read(18)).window_size
+    except (OSError, zstandard.ZstdError):
+        return None  # not zstd: iter_lines says so in one line
+
+
 def job_key(path: str, since: datetime, until: datetime) -> str:
     return f"dump:{os.path.basename(path)}:{os.path.getsize(path)}:{epoch(since)}:{epoch(until)}"
 
@@ -117,6 +132,10 @@ def ingest_dump(
     size = max(os.path.getsize(path), 1)
     counter = _Counted(None)
     progress = Progress(f"{os.path.basename(path)} → {', '.join(f'r/{s}' for s in wanted)}", progress_every)
+    window = window_size(path)
+    if window:
+        log.info("%s: zstd window %d MiB (the decoder's memory grows to this, or to the file's size if smaller)",
+                 os.path.basename(path), window >> 20)
     buffers: dict[tuple[str, str], list[dict]] = {}
     buffered = 0
 
@@ -129,6 +148,8 @@ def ingest_dump(
                 landed += len(items)
                 result.written[sub] += landing.rows(MODELS[kind], sub, items, collected, source="dump").written
         buffers.clear()
+        # The backfill runs no quality step over its batches; kept, they would hold every landed row.
+        landing.drain()
         append_rows = [
             BackfillProgress(job=job, source="dump", kind="all", since_utc=since, until_utc=until,
                              position_utc=at(hi if done else lo), position_line=line_no, rows=0, done=done,
