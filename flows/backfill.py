@@ -43,7 +43,8 @@ async def backfill(
             for sub in plan.subreddits:
                 for kind in (POSTS, COMMENTS):
                     state = await search_job(client, landing, sub, kind, plan.since, plan.until,
-                                             settings.archive.window_days, source, return_state=True)
+                                             settings.archive.window_days, source, settings.archive.search_batch_rows,
+                                             return_state=True)
                     result = await state.aresult(raise_on_failure=False)
                     lines.append(result.line() if hasattr(result, "line") else
                                  f"r/{sub} {source} {kind}: FAILED: {one_line(result)} (rerun to resume)")

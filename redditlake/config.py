@@ -130,6 +130,8 @@ class ArchiveSettings(_Section):
     page_size: int = Field(100, ge=1, le=1000, description="items asked per search request (both APIs cap at 100)")
     window_days: float = Field(7.0, gt=0, description="first created_utc window tried; full pages shrink it")
     dump_batch_rows: int = Field(20_000, ge=100, description="rows buffered from a dump before they are landed")
+    search_batch_rows: int = Field(5_000, ge=1, description="rows of archive pages gathered before they are landed "
+                                                            "(one file per day per batch, not per page)")
 
     @field_validator("pullpush_url", "arcticshift_url")
     @classmethod

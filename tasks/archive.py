@@ -1,7 +1,7 @@
 """Prefect tasks over ``redditlake.archive``: one backfill job (subreddit × source × kind) or one dump file.
 
 Retried when the archive was unavailable; a retry resumes from the job's last position in the
-lake, so it re-fetches at most one page. Never cached: positions live in the lake.
+lake, so it re-fetches at most one batch of pages. Never cached: positions live in the lake.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from tasks.reddit import retry_if_transient
 @task(name="backfill-search", task_run_name="{source} r/{subreddit} {kind}", cache_policy=NO_CACHE, persist_result=False, retries=2,
       retry_delay_seconds=[10, 30], retry_condition_fn=retry_if_transient)
 async def search_job(client: ArchiveClient, landing: Landing, subreddit: str, kind: str, since: datetime,
-                     until: datetime, window_days: float, source: str) -> BackfillResult:
-    return await backfill_search(client, landing, subreddit, kind, since, until, window_days=window_days)
+                     until: datetime, window_days: float, source: str, batch_rows: int = 5_000) -> BackfillResult:
+    return await backfill_search(client, landing, subreddit, kind, since, until, window_days=window_days,
+                                 batch_rows=batch_rows)
 
 
 @task(name="backfill-dump", task_run_name="dump {name}", cache_policy=NO_CACHE, persist_result=False)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +24,7 @@ from redditlake.errors import ApiUnavailable, RedditLakeError
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.models import Post
+from redditlake.positions import BackfillProgress, latest
 from redditlake.reddit.client import RedditClient
 from redditlake.simulator import timeline
 from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
@@ -74,6 +80,50 @@ async def backfill(settings, source: str, sub: str, kinds=("posts", "comments"),
         return [await backfill_search(client, Landing(lake), sub, kind, since, until, window_days=10) for kind in kinds]
 
 
+# A backfill in a process of its own, so that a test can SIGKILL it: no handler, no finally, no flush.
+CHILD = """
+import asyncio, json, sys
+from datetime import datetime
+from redditlake.config import Settings
+from redditlake.lake import Lake
+from redditlake.landing import Landing
+job = json.loads(sys.argv[1])
+landing = Landing(Lake.open(job["lake"]))
+since, until = datetime.fromisoformat(job["since"]), datetime.fromisoformat(job["until"])
+if job["what"] == "dump":
+    from redditlake.archive.dumps import ingest_dump
+    ingest_dump(job["path"], landing, job["subreddits"], since, until, batch_rows=job["batch_rows"])
+else:
+    from redditlake.archive.client import ArchiveClient
+    from redditlake.archive.search import backfill_search
+    settings = Settings.model_validate_json(job["settings"])
+    async def main():
+        async with ArchiveClient.for_source(job["source"], settings) as client:
+            await backfill_search(client, landing, job["subreddit"], job["kind"], since, until, window_days=10,
+                                  batch_rows=job["batch_rows"])
+    asyncio.run(main())
+"""
+
+
+def kill_once_progress_shows(job: dict) -> None:
+    """Run ``CHILD`` on ``job``; SIGKILL it as soon as its first checkpoint is published in the lake."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(job, default=str)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    progress = Path(job["lake"]) / "backfill_progress"
+    deadline = time.monotonic() + 240  # imports alone can take a while on a loaded machine
+    try:
+        while not any(p.name.endswith(".parquet") and not p.name.startswith(".") for p in progress.rglob("*")):
+            assert proc.poll() is None, f"the backfill ended before a checkpoint showed: {proc.stderr.read()[-2000:]}"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+
 @pytest.mark.parametrize("source", ["pullpush", "arcticshift"])
 def test_api_backfill_lands_history_beyond_the_listing_cap_once(archived, tmp_path, source):
     sim, archive = archived
@@ -119,6 +169,55 @@ def test_a_killed_backfill_resumes_and_stores_nothing_twice(archived, tmp_path):
     (result,) = asyncio.run(backfill(settings, "arcticshift", "python", kinds=("comments",)))
     assert result.resumed_from is not None and result.resumed_from > SINCE
     _, comments = truth(sim, "python")
+    stored = ids(lake, "comments", "python")
+    assert set(stored) == comments and len(stored) == len(set(stored))
+
+
+def files(lake_path: Path, table: str, sub: str) -> list[Path]:
+    return [p for p in (lake_path / table / f"subreddit={sub}").rglob("*.parquet") if not p.name.startswith(".")]
+
+
+def test_small_pages_land_in_few_files(archived, tmp_path):
+    """Pages of 10 rows are gathered into batches of 200: files follow batches and days, not pages."""
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"), page_size=10)
+    lake = Lake.open(settings.lake.uri)
+
+    async def run():
+        async with ArchiveClient.for_source("arcticshift", settings) as client:
+            return await backfill_search(client, Landing(lake), "python", "comments", SINCE, UNTIL, window_days=10,
+                                         batch_rows=200)
+
+    result = asyncio.run(run())
+    _, comments = truth(sim, "python")
+    stored = ids(lake, "comments", "python")
+    assert set(stored) == comments and len(stored) == len(set(stored))
+    assert result.requests >= len(comments) / 10 > 50
+    checkpoints = query_rows(lake, "SELECT count(*), count(*) FILTER (WHERE done) FROM backfill_progress")[0]
+    assert checkpoints[1] == 1 and checkpoints[0] <= result.rows / 200 + 1  # every batch but the last holds >= 200 rows
+    days = len(list((tmp_path / "lake" / "comments" / "subreddit=python").iterdir()))
+    # Batches are contiguous in time: each adds one file per day it spans, and neighbours share at most one day.
+    assert len(files(tmp_path / "lake", "comments", "python")) <= checkpoints[0] + days - 1 < result.requests / 2
+    assert len(files(tmp_path / "lake", "backfill_progress", "python")) <= checkpoints[0]
+
+
+def test_a_backfill_killed_between_batches_resumes_exactly(archived, tmp_path):
+    sim, archive = archived
+    # Paced to ~20 requests/s so that the run outlives its first checkpoint by seconds.
+    settings = settings_for(sim, archive, str(tmp_path / "lake"), page_size=10, requests_per_minute=1200)
+    job = {"what": "search", "lake": settings.lake.uri, "since": SINCE.isoformat(), "until": UNTIL.isoformat(),
+           "settings": settings.model_dump_json(), "source": "arcticshift", "subreddit": "python", "kind": "comments",
+           "batch_rows": 50}
+    kill_once_progress_shows(job)
+    lake = Lake.open(settings.lake.uri)
+    (stored_job,) = latest(lake, BackfillProgress, "python", "job").values()
+    assert not stored_job["done"]  # killed mid-run, not after it
+    _, comments = truth(sim, "python")
+    assert 0 < len(ids(lake, "comments", "python")) < len(comments)
+
+    unpaced = settings_for(sim, archive, settings.lake.uri, page_size=10)
+    (result,) = asyncio.run(backfill(unpaced, "arcticshift", "python", kinds=("comments",)))
+    assert result.resumed_from == stored_job["position_utc"]
     stored = ids(lake, "comments", "python")
     assert set(stored) == comments and len(stored) == len(set(stored))
 
@@ -191,23 +290,18 @@ def test_a_dump_needs_the_large_window_and_resumes_after_a_crash(archived, tmp_p
     lines = list(iter_lines(path))
     assert len(lines) == len(truth(sim, "python", datetime(2000, 1, 1, tzinfo=UTC), UNTIL)[1])
 
-    lake = Lake.open(str(tmp_path / "lake"))
-    # A crash after some batches: simulated by a lake that refuses writes after three files.
-    real_write, calls = lake.write, []
-
-    def failing_write(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 3:
-            raise OSError("disk full")
-        return real_write(*args, **kwargs)
-
-    lake.write = failing_write
-    with pytest.raises(OSError):
-        ingest_dump(path, Landing(lake), ["python"], SINCE, UNTIL, batch_rows=50)
-    lake.write = real_write
-    result = ingest_dump(path, Landing(lake), ["python"], SINCE, UNTIL, batch_rows=50)
-    assert result.resumed_at_line == 150
+    lake_path = str(tmp_path / "lake")
+    # A real crash: the ingesting process is SIGKILLed once its first batch's checkpoint is published.
+    kill_once_progress_shows({"what": "dump", "lake": lake_path, "path": path, "subreddits": ["python"],
+                              "since": SINCE.isoformat(), "until": UNTIL.isoformat(), "batch_rows": 20})
+    lake = Lake.open(lake_path)
+    (stored_job,) = latest(lake, BackfillProgress, "python", "job").values()
+    assert not stored_job["done"] and 0 < stored_job["position_line"] < len(lines)
     _, comments = truth(sim, "python")
+    assert 0 < len(ids(lake, "comments", "python")) < len(comments)
+
+    result = ingest_dump(path, Landing(lake), ["python"], SINCE, UNTIL, batch_rows=20)
+    assert result.resumed_at_line == stored_job["position_line"]
     stored = ids(lake, "comments", "python")
     assert set(stored) == comments and len(stored) == len(set(stored))
 

@@ -5,8 +5,10 @@ window: the position moves to ``hi`` and the next window doubles. A full page co
 ``[pos, last)`` (``last`` = its newest second, which may continue on the next page): the position
 moves to ``last`` and the next window shrinks to the span the page really held. A full page whose
 items all share one second cannot be split further by time: that second is recorded as a
-coverage gap and skipped. Each page is landed (dedup by id), then its position is appended, so a
-killed backfill repeats at most one page and a rerun resumes from the last position.
+coverage gap and skipped. Pages are gathered until ``batch_rows`` rows are pending, then landed
+together (dedup by id) and only then is their position appended: a killed backfill repeats at
+most one batch of pages, a rerun resumes from the last position, and the lake gets one file per
+day per batch instead of one per page.
 """
 
 from __future__ import annotations
@@ -60,10 +62,21 @@ def job_key(source: str, kind: str, since: datetime) -> str:
     return f"{source}:{kind}:{epoch(since)}"
 
 
+@dataclass
+class _Pending:
+    """Pages fetched but not landed yet: their rows, gaps, and the position they reach."""
+
+    items: list[dict] = field(default_factory=list)
+    gaps: list[CoverageGap] = field(default_factory=list)
+    position: int | None = None
+
+
 async def backfill_search(
     client: ArchiveClient, landing: Landing, subreddit: str, kind: str, since: datetime, until: datetime,
-    *, window_days: float = 7.0,
+    *, window_days: float = 7.0, batch_rows: int = 5_000,
 ) -> BackfillResult:
+    """Pages are landed together once ``batch_rows`` rows are pending, at the end, and when the
+    run stops on an error (what was fetched is kept): one file per day per batch, not per page."""
     lake, source = landing.lake, client.source
     result = BackfillResult(subreddit, source, kind)
     job = job_key(source, kind, since)
@@ -75,35 +88,51 @@ async def backfill_search(
         result.resumed_from = at(pos)
     width = max(1, int(window_days * 86400))
     progress = Progress(f"r/{subreddit} {source} {kind}")
+    pending = _Pending()
+
+    def flush() -> None:
+        """Rows first, then the gaps, then the position: a position never names rows that did not land."""
+        nonlocal pending
+        if pending.position is None:
+            return
+        collected = now_utc()
+        items = pending.items
+        written = landing.rows(MODELS[kind], subreddit, items, collected, source=source).written if items else 0
+        landing.drain()  # no quality step here: kept, the batches would hold the whole backfill
+        append(lake, CoverageGap, subreddit, pending.gaps)
+        append(lake, BackfillProgress, subreddit, [BackfillProgress(
+            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(pending.position),
+            position_line=None, rows=len(items), done=pending.position >= end, collected_at=collected,
+        )])
+        result.rows += len(items)
+        result.written += written
+        progress.update((pending.position - start) / max(end - start, 1), len(items), written,
+                        force=pending.position >= end)
+        pending = _Pending()
+
     with requests_for(subreddit):
-        while pos < end:
-            hi = min(end, pos + width)
-            items = await client.search(kind, subreddit, after=pos - 1, before=hi)
-            result.requests += 1
-            full = len(items) >= client.page_size
-            items = [i for i in items if pos <= float(i["created_utc"]) < hi]
-            gap: CoverageGap | None = None
-            collected = now_utc()
-            if not full:
-                new_pos, width = hi, width * 2
-            else:
-                last = int(max(float(i["created_utc"]) for i in items))
-                if last > pos:
-                    new_pos, width = last, max(1, last - pos)
+        try:
+            while pos < end:
+                hi = min(end, pos + width)
+                items = await client.search(kind, subreddit, after=pos - 1, before=hi)
+                result.requests += 1
+                full = len(items) >= client.page_size
+                items = [i for i in items if pos <= float(i["created_utc"]) < hi]
+                if not full:
+                    new_pos, width = hi, width * 2
                 else:
-                    new_pos = pos + 1
-                    gap = CoverageGap(kind=kind, source=source, reason="page_cut", gap_start=at(pos),
-                                      gap_end=at(pos + 1), collected_at=collected)
-                    result.gaps.append((at(pos), at(pos + 1)))
-            written = landing.rows(MODELS[kind], subreddit, items, collected, source=source).written if items else 0
-            if gap is not None:
-                append(lake, CoverageGap, subreddit, [gap])
-            append(lake, BackfillProgress, subreddit, [BackfillProgress(
-                job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(new_pos),
-                position_line=None, rows=len(items), done=new_pos >= end, collected_at=collected,
-            )])
-            result.rows += len(items)
-            result.written += written
-            pos = new_pos
-            progress.update((pos - start) / max(end - start, 1), len(items), written, force=pos >= end)
+                    last = int(max(float(i["created_utc"]) for i in items))
+                    if last > pos:
+                        new_pos, width = last, max(1, last - pos)
+                    else:
+                        new_pos = pos + 1
+                        pending.gaps.append(CoverageGap(kind=kind, source=source, reason="page_cut", gap_start=at(pos),
+                                                        gap_end=at(pos + 1), collected_at=now_utc()))
+                        result.gaps.append((at(pos), at(pos + 1)))
+                pending.items.extend(items)
+                pending.position = pos = new_pos
+                if len(pending.items) >= batch_rows:
+                    flush()
+        finally:
+            flush()
     return result
