@@ -22,7 +22,9 @@ from prefect.utilities.annotations import quote
 
 from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.errors import RedditLakeError
-from redditlake import pipeline
+from redditlake import pipeline, positions
+from redditlake.coverage import listing_cap_gap
+from redditlake.positions import CoverageGap
 from redditlake.landing import Landing
 from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
 from redditlake.quality import gxrun
@@ -107,6 +109,9 @@ class _Run:
                     if (g := coverage_gap(lake, self.subreddit, s, listing, self.collected_at))]
             if gaps:
                 await asyncio.to_thread(quality_results.write, lake, "integrity_findings", gaps)
+        cut = [g for s, listing in zip(opts.sorts, listings)
+               if (g := await asyncio.to_thread(listing_cap_gap, lake, self.subreddit, s, listing, self.collected_at))]
+        await asyncio.to_thread(positions.append, lake, CoverageGap, self.subreddit, cut)  # `redditlake coverage` lists them
         posts = list({p["id"]: p for listing in listings for p in listing}.values())  # hot and new overlap
         written = await land(self.landing, "posts", self.subreddit, quote(posts), self.collected_at)
         await land_metrics(self.landing, self.subreddit, quote(posts), self.collected_at)

@@ -6,16 +6,53 @@ post's ``num_comments`` by more than ``SHORT_SLACK`` (Reddit counts comments it 
 complete thread is usually a little short), and the coverage gaps (stream listings cut by the
 cap, archive seconds that overflowed a page) that touch the day. The gaps themselves follow, with
 their exact ranges, and whether a later row of ``backfill_progress`` covered them.
+
+Gaps live in one table, ``coverage_gaps`` (``redditlake.positions``): the stream's listing cuts,
+the archive's overflowing seconds, and collect's ``new`` sweeps that reached the listing cap
+(``listing_cap_gap``, recorded by the collect flow).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.compute as pc
+
 from redditlake.lake import Lake
 from redditlake.lake.names import subreddit_partition
+from redditlake.positions import CoverageGap
+from redditlake.quality.coverage import LISTING_CAP
 from redditlake.query import QueryResult
 
 SHORT_SLACK = 0.1  # a thread more than 10 % short of num_comments counts as short
+
+
+def listing_cap_gap(lake: Lake, subreddit: str, sort: str, listing: list[dict[str, Any]], collected_at: datetime,
+                    cap: int = LISTING_CAP) -> CoverageGap | None:
+    """The range a ``new`` sweep that reached the cap could not see, or None.
+
+    From the newest post stored before the sweep's oldest (the whole history before it, from
+    1970, when nothing older is stored) to the sweep's oldest post: Reddit lists no further back,
+    so only a backfill can fill it. Call before the sweep's posts land (they are not "before").
+    """
+    if sort != "new" or len(listing) < cap:
+        return None
+    oldest = min(float(p["created_utc"]) for p in listing)
+    start = _newest_stored_before(lake, subreddit, datetime.fromtimestamp(oldest, UTC))
+    return CoverageGap(kind="posts", source="reddit", reason="listing_cap",
+                       gap_start=start or datetime.fromtimestamp(0, UTC),
+                       gap_end=datetime.fromtimestamp(int(oldest) + 1, UTC), collected_at=collected_at)
+
+
+def _newest_stored_before(lake: Lake, subreddit: str, when: datetime) -> datetime | None:
+    """Reads a day partition or two (newest days first), never the whole history."""
+    for day in reversed([d for d in lake.days("posts", subreddit) if d <= when.date()]):
+        stored = lake.latest("posts", subreddit, ["created_utc"], dts=[day])
+        older = stored.filter(pc.less(stored.column("created_utc"), when)) if stored.num_rows else stored
+        if older.num_rows:
+            return pc.max(older.column("created_utc")).as_py()
+    return None
 
 
 def _views(con) -> set[str]:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 
@@ -69,3 +70,23 @@ def test_stream_flow_stops_at_max_items(prefect_api, make_sim, tmp_path):
     lake = Lake.open(settings.lake.uri)
     assert query_rows(lake, "SELECT count(*) FROM stream_positions")[0][0] >= 1
     assert query_rows(lake, "SELECT count(*) FROM api_requests")[0][0] >= 2
+
+
+def test_a_collect_sweep_cut_by_the_listing_cap_shows_in_coverage(prefect_api, make_sim, tmp_path, capsys):
+    from flows.collect import collect
+
+    sim = make_sim(subreddits=["python"], posts_per_subreddit=1100, comments_per_post_mean=0)  # cap: 1,000
+    lake_uri = str(tmp_path / "lake")
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=1000, comments=False)
+    (summary,) = asyncio.run(collect(["python"], settings))
+    assert summary.ok and summary.posts == 1000
+
+    lake = Lake.open(lake_uri)
+    oldest_listed = query_rows(lake, "SELECT min(created_utc) FROM posts")[0][0]
+    with sim.world.lock:
+        assert sum(1 for p in timeline.posts(sim.world, sim.world.subreddit("python")) if p.created < oldest_listed.timestamp()) == 100
+    rows = query_rows(lake, "SELECT kind, source, reason, epoch(gap_start), gap_end FROM coverage_gaps")
+    assert rows == [("posts", "reddit", "listing_cap", 0, oldest_listed + timedelta(seconds=1))]
+    assert main(["coverage", "python", "--lake", lake_uri]) == 0
+    out = capsys.readouterr().out
+    assert "coverage gaps of r/python:" in out and "listing_cap" in out and "reddit" in out, out

@@ -170,3 +170,23 @@ def test_a_bad_subreddit_does_not_stop_the_stream(busy_sim, tmp_path):
     assert "private" in summary.failed["secretclub"]
     assert summary.items.get(f"{SUB} comments") and summary.stopped_by == "test"
     assert any(line.startswith("r/secretclub: FAILED") for line in summary.lines())
+
+
+def test_a_new_sweep_at_the_cap_is_a_coverage_gap_back_to_the_newest_stored_post(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from redditlake.coverage import listing_cap_gap
+
+    now = datetime(2026, 10, 20, tzinfo=UTC)
+    lake = Lake.open(tmp_path / "lake")
+    post = {"subreddit": SUB, "title": "t", "author": "a", "num_comments": 0, "score": 1}
+    older = [now - timedelta(days=9), now - timedelta(days=6, hours=5)]  # stored by an earlier run
+    Landing(lake).posts(SUB, [{**post, "id": f"o{i}", "created_utc": t.timestamp()} for i, t in enumerate(older)], now)
+    sweep = [{**post, "id": f"n{i}", "created_utc": (now - timedelta(hours=i)).timestamp()} for i in range(3)]
+
+    gap = listing_cap_gap(lake, SUB, "new", sweep, now, cap=3)
+    assert (gap.kind, gap.source, gap.reason) == ("posts", "reddit", "listing_cap")
+    assert gap.gap_start == older[1] and gap.gap_end == now - timedelta(hours=2) + timedelta(seconds=1)
+    assert listing_cap_gap(lake, SUB, "new", sweep[:2], now, cap=3) is None  # the listing ended before the cap
+    assert listing_cap_gap(lake, SUB, "hot", sweep, now, cap=3) is None
+    assert listing_cap_gap(Lake.open(tmp_path / "empty"), SUB, "new", sweep, now, cap=3).gap_start.year == 1970
