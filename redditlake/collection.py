@@ -25,6 +25,7 @@ from redditlake.errors import ConfigError, first_problem
 FLOW_NAME = "collect-scheduled"
 ENTRYPOINT = "flows/scheduled.py:collect_scheduled"
 REFRESH_FLOW, REFRESH_ENTRYPOINT, REFRESH_NAME = "refresh", "flows/refresh.py:refresh", "collection-yaml"
+STREAM_FLOW, STREAM_ENTRYPOINT, STREAM_NAME = "stream", "flows/stream.py:stream", "collection-yaml-stream"
 MANAGED_TAG = "collection.yaml"  # marks the deployments `redditlake deploy` owns (stale ones are removed)
 
 # Work queues of the pool, highest priority first. A worker on the pool takes runs from
@@ -172,9 +173,40 @@ class RefreshSchedule(_Strict):
         return SubredditStrategy._frequency(value)
 
 
+class StreamSchedule(_Strict):
+    """Near real-time following (`redditlake stream`) as a deployment: each scheduled run follows
+    for ``duration`` and stops cleanly; the next resumes from the positions in the lake."""
+
+    subreddits: list[str] = Field(min_length=1)
+    schedule: str = "0 * * * *"
+    duration: str | int = "55m"
+
+    @field_validator("subreddits")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}", name):
+                raise ValueError(f"{name!r} is not a subreddit name")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _when(cls, value: str) -> str:
+        return SubredditStrategy._frequency(value)
+
+    @model_validator(mode="after")
+    def _fits(self) -> "StreamSchedule":
+        seconds, every = duration_seconds(self.duration), _schedule_of(self.schedule).get("interval")
+        if seconds <= 0 or (every is not None and seconds >= every):
+            raise ValueError(f"duration {self.duration!r} must be positive and end before the next run "
+                             f"(every {self.schedule}): a run still going when the next is due makes it be cancelled")
+        return self
+
+
 class CollectionFile(_Strict):
     collection: CollectionSection
     refresh: RefreshSchedule | None = RefreshSchedule()
+    stream: StreamSchedule | None = None
     rate_limiting: RateLimiting = RateLimiting()
     data_quality: DataQuality = DataQuality()
     work_pool: WorkPool = WorkPool()
@@ -259,6 +291,23 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
                 "tags": [MANAGED_TAG, "priority:low"],
                 "job_variables": dict(config.work_pool.job_variables),
                 "parameters": {"subreddits": names},
+            }
+        )
+    if config.stream is not None:
+        st = config.stream
+        specs.append(
+            {
+                "name": STREAM_NAME,
+                "flow_name": STREAM_FLOW,
+                "entrypoint": STREAM_ENTRYPOINT,
+                "description": f"Follow new posts and comments of {', '.join(f'r/{n}' for n in st.subreddits)} for "
+                f"{st.duration} per run; from collection.yaml",
+                "work_pool": config.work_pool.name,
+                "work_queue": "high",
+                "schedule": _schedule_of(st.schedule),
+                "tags": [MANAGED_TAG, "priority:high", "stream"],
+                "job_variables": dict(config.work_pool.job_variables),
+                "parameters": {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration)},
             }
         )
     return specs

@@ -190,3 +190,28 @@ def test_a_new_sweep_at_the_cap_is_a_coverage_gap_back_to_the_newest_stored_post
     assert listing_cap_gap(lake, SUB, "new", sweep[:2], now, cap=3) is None  # the listing ended before the cap
     assert listing_cap_gap(lake, SUB, "hot", sweep, now, cap=3) is None
     assert listing_cap_gap(Lake.open(tmp_path / "empty"), SUB, "new", sweep, now, cap=3).gap_start.year == 1970
+
+
+def test_collection_yaml_deploys_the_stream_and_refuses_runs_that_overlap(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    from redditlake.collection import deployment_specs, load_collection
+    from redditlake.errors import ConfigError
+
+    root = Path(__file__).resolve().parents[1]
+    (spec,) = [s for s in deployment_specs(load_collection(root / "deployments/collection.yaml")) if s["flow_name"] == "stream"]
+    assert spec["parameters"] == {"subreddits": ["python"], "duration": 55 * 60} and spec["schedule"] == {"cron": "0 * * * *"}
+    monkeypatch.chdir(root)
+    load_flow_from_entrypoint(spec["entrypoint"]).validate_parameters(spec["parameters"])
+
+    data = yaml.safe_load((root / "deployments/collection.yaml").read_text())
+    data["stream"] = {"subreddits": ["python"], "schedule": "30m", "duration": "45m"}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="must be positive and end before the next run"):
+        load_collection(tmp_path / "c.yaml")
+    del data["stream"]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
+    assert not [s for s in deployment_specs(load_collection(tmp_path / "c.yaml")) if s["flow_name"] == "stream"]
