@@ -17,7 +17,7 @@ from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient, archive_tr
 from redditlake.archive.plan import make_plan
 from redditlake.config import Settings, load_settings, with_overrides
 from flows.common import one_line, open_landing
-from tasks.archive import dump_job, search_job
+from tasks.archive import dump_job, search_job, threads_job
 
 
 @flow(name="backfill", log_prints=False, persist_result=False)
@@ -28,10 +28,13 @@ async def backfill(
     sources: list[str] | None = None,
     settings: Settings | None = None,
     lake: str | None = None,
+    threads: bool = False,
 ) -> list[str]:
-    """Backfill subreddits over ``[since, until)`` from ``sources`` (pullpush, arcticshift, FILE.zst)."""
+    """Backfill subreddits over ``[since, until)`` from ``sources`` (pullpush, arcticshift, FILE.zst).
+    ``threads``: comments as the whole trees of the posts in the range, from Arctic Shift (one
+    request per post; the other API sources then backfill posts only)."""
     settings = with_overrides(settings or load_settings(), lake=lake)
-    plan = make_plan(subreddits, since, until, sources)
+    plan = make_plan(subreddits, since, until, sources, threads)
     landing = open_landing(settings)
     logger = get_run_logger()
     logger.info("backfill %s from %s to %s via %s", ", ".join(plan.subreddits), plan.since, plan.until,
@@ -41,13 +44,18 @@ async def backfill(
         transport = archive_transport(settings)
         async with ArchiveClient.for_source(source, settings, transport) as client:
             for sub in plan.subreddits:
-                for kind in (POSTS, COMMENTS):
+                for kind in (POSTS,) if plan.threads else (POSTS, COMMENTS):
                     state = await search_job(client, landing, sub, kind, plan.since, plan.until,
                                              settings.archive.window_days, source, settings.archive.search_batch_rows,
                                              return_state=True)
                     result = await state.aresult(raise_on_failure=False)
                     lines.append(result.line() if hasattr(result, "line") else
                                  f"r/{sub} {source} {kind}: FAILED: {one_line(result)} (rerun to resume)")
+                if plan.threads and source == "arcticshift":  # after its posts: the trees are theirs
+                    state = await threads_job(client, landing, sub, plan.since, plan.until, source, return_state=True)
+                    result = await state.aresult(raise_on_failure=False)
+                    lines.append(result.line() if hasattr(result, "line") else
+                                 f"r/{sub} {source} threads: FAILED: {one_line(result)} (rerun to resume)")
     for path in plan.dumps:
         state = await dump_job(path, os.path.basename(path), landing, plan.subreddits, plan.since, plan.until,
                                settings.archive.dump_batch_rows, return_state=True)

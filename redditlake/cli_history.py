@@ -18,6 +18,9 @@ def add_parsers(sub) -> None:
     b.add_argument("--until", help="end, exclusive (default: now)")
     b.add_argument("--source", action="append", metavar="SOURCE",
                    help="pullpush (default), arcticshift, or a FILE.zst dump; repeat for several")
+    b.add_argument("--threads", action="store_true",
+                   help="comments as whole threads of the posts in the range (Arctic Shift's tree: one request per "
+                        "post, fewer than by time window where threads average over 100 comments)")
     b.add_argument("--lake", help="lake location (default: ./lake)")
 
     s = sub.add_parser("stream", help="follow new posts and comments in near real time until stopped (Ctrl-C)")
@@ -36,7 +39,7 @@ def add_parsers(sub) -> None:
 def cmd_backfill(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import make_plan
 
-    plan = make_plan(args.subreddits, args.since, args.until, args.source)  # fails before Prefect starts
+    plan = make_plan(args.subreddits, args.since, args.until, args.source, args.threads)  # fails before Prefect starts
     from redditlake.cli import _quiet_prefect_env
 
     _quiet_prefect_env()
@@ -44,7 +47,7 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 
     print(f"backfilling {', '.join(plan.subreddits)} from {plan.since:%Y-%m-%d %H:%M} to {plan.until:%Y-%m-%d %H:%M} "
           f"into {settings.lake.uri} ...", file=sys.stderr, flush=True)
-    lines = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings))
+    lines = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings, threads=args.threads))
     for line in lines:
         print(line)
     return 1 if any("FAILED" in line for line in lines) else 0

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.dumps import DumpResult, ingest_dump
 from redditlake.archive.search import BackfillResult, backfill_search
+from redditlake.archive.threads import backfill_threads
 from redditlake.landing import Landing
 from tasks.reddit import retry_if_transient
 
@@ -31,3 +32,10 @@ async def search_job(client: ArchiveClient, landing: Landing, subreddit: str, ki
 async def dump_job(path: str, name: str, landing: Landing, subreddits: list[str], since: datetime, until: datetime,
                    batch_rows: int) -> DumpResult:
     return await asyncio.to_thread(ingest_dump, path, landing, subreddits, since, until, batch_rows=batch_rows)
+
+
+@task(name="backfill-threads", task_run_name="{source} r/{subreddit} threads", cache_policy=NO_CACHE, persist_result=False,
+      retries=2, retry_delay_seconds=[10, 30], retry_condition_fn=retry_if_transient)
+async def threads_job(client: ArchiveClient, landing: Landing, subreddit: str, since: datetime, until: datetime,
+                      source: str) -> BackfillResult:
+    return await backfill_threads(client, landing, subreddit, since, until)

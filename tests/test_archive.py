@@ -330,6 +330,8 @@ def test_bad_backfill_input_is_one_line(tmp_path):
         assert "Traceback" not in proc.stderr
     with pytest.raises(RedditLakeError):
         make_plan(["python"], "2026-01-01", None, [str(tmp_path / "nope.zst")])
+    with pytest.raises(RedditLakeError, match="add --source arcticshift"):
+        make_plan(["python"], "2026-01-01", None, ["pullpush"], threads=True)
 
 
 def test_refresh_reconciles_archive_rows_with_the_live_api(archived, tmp_path):
@@ -353,3 +355,34 @@ def test_refresh_reconciles_archive_rows_with_the_live_api(archived, tmp_path):
     row = query_rows(lake, f"SELECT title, author, source FROM posts WHERE id = '{victim}'")
     assert row == [("[deleted]", "[deleted]", "pullpush")]
     assert query_rows(lake, "SELECT count(DISTINCT id) FROM post_metrics")[0][0] == len(truth(sim, "python")[0])
+
+
+def test_thread_backfill_is_a_request_per_post_and_beats_the_window_search_on_big_threads(make_sim, tmp_path):
+    from redditlake.archive.threads import backfill_threads
+
+    sim = make_sim(subreddits=["python"], posts_per_subreddit=30, comments_per_post_mean=250)
+    with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000)) as archive:
+        threads_settings = settings_for(sim, archive, str(tmp_path / "threads"), page_size=100)
+        search_settings = settings_for(sim, archive, str(tmp_path / "search"), page_size=100)
+        asyncio.run(backfill(threads_settings, "arcticshift", "python", kinds=("posts",)))
+        lake = Lake.open(threads_settings.lake.uri)
+
+        async def threads():
+            async with ArchiveClient.for_source("arcticshift", threads_settings) as client:
+                return await backfill_threads(client, Landing(lake), "python", SINCE, UNTIL, chunk=7)
+
+        result = asyncio.run(threads())
+        (by_window,) = asyncio.run(backfill(search_settings, "arcticshift", "python", kinds=("comments",)))
+        again = asyncio.run(threads())
+
+    with_comments = [r[0] for r in query_rows(lake, "SELECT id FROM posts WHERE num_comments > 0")]
+    want = {c for pid in with_comments for c in sim.world.comment_ids(pid)}
+    stored = ids(lake, "comments", "python")
+    assert len(want) > 3000 and set(stored) == want and len(stored) == len(set(stored))
+    assert query_rows(lake, "SELECT DISTINCT source FROM comments") == [("arcticshift",)]
+    assert result.requests == len(with_comments) and result.written == len(want)
+    # ~130 comments a thread: fewer requests than even a perfect window search (a page per 100 comments).
+    assert result.requests < len(want) / 100 <= by_window.requests
+    markers = query_rows(lake, "SELECT post_id, comments FROM comment_fetches")
+    assert {m[0] for m in markers} == set(with_comments)
+    assert again.requests == 0  # every tree is landed: a rerun asks for nothing

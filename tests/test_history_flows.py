@@ -90,3 +90,20 @@ def test_a_collect_sweep_cut_by_the_listing_cap_shows_in_coverage(prefect_api, m
     assert main(["coverage", "python", "--lake", lake_uri]) == 0
     out = capsys.readouterr().out
     assert "coverage gaps of r/python:" in out and "listing_cap" in out and "reddit" in out, out
+
+
+def test_backfill_flow_with_threads_takes_comments_from_the_trees_of_its_posts(prefect_api, make_sim, tmp_path):
+    from flows.backfill import backfill
+
+    sim = make_sim(subreddits=["python"], posts_per_subreddit=40, comments_per_post_mean=20, listing_cap=30)
+    settings = sim_settings(sim, str(tmp_path / "lake"))
+    with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000)) as archive:
+        settings = settings.model_copy(update={"archive": settings.archive.model_copy(
+            update={"arcticshift_url": archive.url, "requests_per_minute": 60_000})})
+        lines = asyncio.run(backfill(["python"], "2026-10-01", "2026-11-01", ["arcticshift"], settings, threads=True))
+    assert [line.split(":")[0] for line in lines] == ["r/python arcticshift posts", "r/python arcticshift threads"], lines
+    lake = Lake.open(settings.lake.uri)
+    with_comments = [r[0] for r in query_rows(lake, "SELECT id FROM posts WHERE num_comments > 0")]
+    stored = [r[0] for r in query_rows(lake, "SELECT id FROM comments")]
+    assert with_comments and set(stored) == {c for pid in with_comments for c in sim.world.comment_ids(pid)}
+    assert len(stored) == len(set(stored))

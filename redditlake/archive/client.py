@@ -20,6 +20,7 @@ from redditlake.reddit.budget import RequestBudget
 from redditlake.reddit.transport import Transport
 
 POSTS, COMMENTS = "posts", "comments"
+TREE_LIMIT = 25_000
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,9 @@ class ArchiveClient:
         """A post's archived comments, flattened (Arctic Shift only), with ``depth`` filled in."""
         if self.flavour is not ARCTICSHIFT:
             raise RedditLakeError("comment trees are an Arctic Shift endpoint; use --source arcticshift")
-        things = await self._get("/api/comments/tree", {"link_id": link_id if link_id.startswith("t3_") else f"t3_{link_id}"})
+        # Arctic Shift's tree answers at most ``limit`` comments (25,000 is its largest).
+        things = await self._get("/api/comments/tree", {"link_id": link_id if link_id.startswith("t3_") else f"t3_{link_id}",
+                                                        "limit": TREE_LIMIT})
         out: list[dict] = []
         stack = [(t, 0) for t in reversed(things)]
         while stack:

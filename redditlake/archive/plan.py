@@ -34,9 +34,11 @@ class BackfillPlan:
     apis: list[str]  # pullpush | arcticshift
     dumps: list[str]  # paths of .zst files
     invalid: dict[str, str]  # name -> why it is skipped (one bad subreddit never stops the others)
+    threads: bool = False  # comments as whole threads (Arctic Shift's tree endpoint), not by time window
 
 
-def make_plan(subreddits: list[str], since: str, until: str | None, sources: list[str] | None) -> BackfillPlan:
+def make_plan(subreddits: list[str], since: str, until: str | None, sources: list[str] | None,
+              threads: bool = False) -> BackfillPlan:
     valid, invalid = [], {}
     for raw in subreddits:
         try:
@@ -60,4 +62,6 @@ def make_plan(subreddits: list[str], since: str, until: str | None, sources: lis
             dumps.append(source)
         else:
             raise RedditLakeError(f"unknown --source {source!r}: use pullpush, arcticshift or a FILE.zst dump")
-    return BackfillPlan(subs, start, end, list(dict.fromkeys(apis)), list(dict.fromkeys(dumps)), invalid)
+    if threads and "arcticshift" not in apis:
+        raise RedditLakeError("--threads reads Arctic Shift's /api/comments/tree: add --source arcticshift")
+    return BackfillPlan(subs, start, end, list(dict.fromkeys(apis)), list(dict.fromkeys(dumps)), invalid, threads)
