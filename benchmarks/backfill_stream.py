@@ -2,6 +2,7 @@
 
     uv run python -m benchmarks.backfill_stream dump --lines 2000000 --subreddits 1 5 --window-log 31 27
     uv run python -m benchmarks.backfill_stream stream --seconds 60 --requests-per-minute 100
+    uv run python -m benchmarks.backfill_stream search --batch-rows 1 5000 --threads
 
 ``dump``: writes a synthetic RC-style dump (zstandard, window_log=31) of ``--lines`` comments
 spread over 200 subreddits, recompresses it per ``--window-log``, then ingests each once per
@@ -182,6 +183,57 @@ async def _stream(args) -> dict:
             "gaps": len(summary.gaps), "latency_p50_s": q(0.5), "latency_p95_s": q(0.95), "latency_max_s": q(1.0)}
 
 
+async def _search_once(archive_url: str, batch_rows: int, threads: bool = False) -> dict:
+    """Posts then comments of r/python from the archive API into a fresh lake; files written per table.
+    ``threads``: comments as each post's tree (``/api/comments/tree``) instead of by time window."""
+    from redditlake.archive.client import ARCTICSHIFT, ArchiveClient, archive_transport
+    from redditlake.archive.search import backfill_search
+    from redditlake.config import load_settings
+    from redditlake.lake import Lake
+    from redditlake.landing import Landing
+
+    settings = load_settings(env={})
+    settings = settings.model_copy(update={"archive": settings.archive.model_copy(update={"requests_per_minute": 600_000})})
+    lake_dir = tempfile.mkdtemp(prefix="redditlake-bench-search-")
+    lake = Lake.open(lake_dir)
+    from redditlake.archive.threads import backfill_threads
+
+    out: dict = {"batch_rows": batch_rows, "comments_by": "threads" if threads else "window"}
+    since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    async with ArchiveClient(ARCTICSHIFT, archive_url, archive_transport(settings), 100) as client:
+        for kind in ("posts", "comments"):
+            if kind == "comments" and threads:
+                r = await backfill_threads(client, Landing(lake), "python", since, until)
+            else:
+                r = await backfill_search(client, Landing(lake), "python", kind, since, until, window_days=7,
+                                          batch_rows=batch_rows)
+            out[f"{kind}_rows"], out[f"{kind}_requests"] = r.rows, r.requests
+    out["seconds"] = round(time.perf_counter() - started, 2)
+    for table in ("posts", "comments", "backfill_progress"):
+        out[f"{table}_files"] = sum(1 for p in Path(lake_dir, table).rglob("*.parquet") if not p.name.startswith("."))
+    return out
+
+
+def bench_search(args) -> list[dict]:
+    """The same backfill landed per page (``--batch-rows 1``: every page is a batch) and in batches."""
+    from redditlake.simulator import SimulatorConfig, SimulatorThread
+    from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
+
+    config = SimulatorConfig(subreddits=["python"], posts_per_subreddit=args.posts,
+                             comments_per_post_mean=args.comments_per_post,
+                             requests_per_window=100_000, window_seconds=10)
+    results = []
+    with SimulatorThread(config) as sim, ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000)) as archive:
+        runs = [(b, False) for b in args.batch_rows] + ([(args.batch_rows[-1], True)] if args.threads else [])
+        for batch_rows, threads in runs:
+            result = asyncio.run(_search_once(archive.url, batch_rows, threads))
+            result["comments_per_post_mean"] = args.comments_per_post
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    return results
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="what", required=True)
@@ -193,6 +245,11 @@ def main() -> None:
                    help="zstd windows to ingest the same lines with (31 = as generated; others are recompressed)")
     d.add_argument("--batch-rows", type=int, default=20_000)
     d.add_argument("--rss-every", type=int, default=1, help="print RSS after every N landed batches")
+    b = sub.add_parser("search", help="files written by an archive API backfill, per page vs in batches")
+    b.add_argument("--posts", type=int, default=600)
+    b.add_argument("--batch-rows", type=int, nargs="+", default=[1, 5000])
+    b.add_argument("--comments-per-post", type=int, default=20)
+    b.add_argument("--threads", action="store_true", help="also: comments by thread trees (one request per post)")
     s = sub.add_parser("stream")
     s.add_argument("--seconds", type=float, default=60)
     s.add_argument("--clock-speed", type=float, default=60)
@@ -202,7 +259,10 @@ def main() -> None:
     s.add_argument("--posts", type=int, default=1500)
     args = p.parse_args()
     OUT.mkdir(exist_ok=True)
-    result = bench_dump(args) if args.what == "dump" else asyncio.run(_stream(args))
+    if args.what == "search":
+        result = bench_search(args)
+    else:
+        result = bench_dump(args) if args.what == "dump" else asyncio.run(_stream(args))
     if args.what == "stream":
         print(json.dumps(result))
     (OUT / f"history-{args.what}.json").write_text(json.dumps(result, indent=2))
