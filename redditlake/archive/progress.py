@@ -21,8 +21,7 @@ class Progress:
 
     def update(self, fraction: float, rows: int, written: int, *, force: bool = False) -> str | None:
         """Count a step; log a line when one is due. Returns the line (for tests), else None."""
-        self.rows += rows
-        self.written += written
+        self.add(rows, written)
         now = self._clock()
         if not force and now - self._last < self.every:
             return None
@@ -30,6 +29,11 @@ class Progress:
         line = self.line(fraction, now)
         log.info("%s", line)
         return line
+
+    def add(self, rows: int = 0, written: int = 0) -> None:
+        """Count without logging (rows are fetched per page, written per landed batch)."""
+        self.rows += rows
+        self.written += written
 
     def line(self, fraction: float, now: float | None = None) -> str:
         now = self._clock() if now is None else now

@@ -106,8 +106,9 @@ async def backfill_search(
         )])
         result.rows += len(items)
         result.written += written
-        progress.update((pending.position - start) / max(end - start, 1), len(items), written,
-                        force=pending.position >= end)
+        progress.add(written=written)
+        if pending.position >= end:
+            progress.update(1.0, 0, 0, force=True)
         pending = _Pending()
 
     with requests_for(subreddit):
@@ -131,6 +132,9 @@ async def backfill_search(
                         result.gaps.append((at(pos), at(pos + 1)))
                 pending.items.extend(items)
                 pending.position = pos = new_pos
+                progress.add(rows=len(items))
+                if pos < end:  # a line every few seconds while pages come in (the last one: after it landed)
+                    progress.update((pos - start) / max(end - start, 1), 0, 0)
                 if len(pending.items) >= batch_rows:
                     flush()
         finally:
