@@ -107,3 +107,27 @@ def test_backfill_flow_with_threads_takes_comments_from_the_trees_of_its_posts(p
     stored = [r[0] for r in query_rows(lake, "SELECT id FROM comments")]
     assert with_comments and set(stored) == {c for pid in with_comments for c in sim.world.comment_ids(pid)}
     assert len(stored) == len(set(stored))
+
+
+def test_deploy_makes_the_stream_deployment_from_collection_yaml(prefect_api, tmp_path, monkeypatch, capsys):
+    import yaml
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    path = tmp_path / "collection.yaml"
+    path.write_text(yaml.safe_dump({
+        "collection": {"subreddits": [{"name": "python"}]}, "refresh": None,
+        "stream": {"subreddits": ["python", "aww"], "schedule": "2h", "duration": "100m"},
+        "work_pool": {"name": "stream-test-pool", "type": "process"},
+    }))
+    assert main(["deploy", "--file", str(path)]) == 0
+    assert "deployed stream/collection-yaml-stream (every 7200s, queue high" in capsys.readouterr().out
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployment_by_name("stream/collection-yaml-stream")
+
+    d = asyncio.run(read())
+    assert d.parameters == {"subreddits": ["python", "aww"], "duration": 6000}
+    assert d.schedules[0].schedule.interval.total_seconds() == 7200 and d.entrypoint == "flows/stream.py:stream"
+    assert main(["deploy", "--file", str(path), "--check"]) == 0  # no drift right after a deploy
