@@ -183,12 +183,15 @@ def test_small_pages_land_in_few_files(archived, tmp_path):
     settings = settings_for(sim, archive, str(tmp_path / "lake"), page_size=10)
     lake = Lake.open(settings.lake.uri)
 
+    landing = Landing(lake)
+
     async def run():
         async with ArchiveClient.for_source("arcticshift", settings) as client:
-            return await backfill_search(client, Landing(lake), "python", "comments", SINCE, UNTIL, window_days=10,
+            return await backfill_search(client, landing, "python", "comments", SINCE, UNTIL, window_days=10,
                                          batch_rows=200)
 
     result = asyncio.run(run())
+    assert landing.landed == []  # batches are dropped once landed
     _, comments = truth(sim, "python")
     stored = ids(lake, "comments", "python")
     assert set(stored) == comments and len(stored) == len(set(stored))
@@ -263,7 +266,9 @@ def test_dump_ingestion_filters_subreddits_and_dates_in_one_read(archived, tmp_p
                         datetime.now(UTC))
     before = len(ids(lake, "posts", "python"))
 
-    result = ingest_dump(path, Landing(lake), ["python", "AWW"], since, until, batch_rows=100)
+    landing = Landing(lake)
+    result = ingest_dump(path, landing, ["python", "AWW"], since, until, batch_rows=100)
+    assert landing.landed == []  # batches are dropped once landed: nothing accumulates over a dump
 
     assert result.lines == len(lines) + 1
     for sub in ("python", "aww"):
