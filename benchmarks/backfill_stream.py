@@ -22,6 +22,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,6 +213,7 @@ async def _search_once(archive_url: str, batch_rows: int, threads: bool = False)
     out["seconds"] = round(time.perf_counter() - started, 2)
     for table in ("posts", "comments", "backfill_progress"):
         out[f"{table}_files"] = sum(1 for p in Path(lake_dir, table).rglob("*.parquet") if not p.name.startswith("."))
+    shutil.rmtree(lake_dir)
     return out
 
 
