@@ -38,16 +38,20 @@ def add_parsers(sub) -> None:
 
 def cmd_backfill(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import make_plan
+    from redditlake.prefect_server import api_for_run
 
     plan = make_plan(args.subreddits, args.since, args.until, args.source, args.threads)  # fails before Prefect starts
-    from redditlake.cli import _quiet_prefect_env
+    with api_for_run() as prefect_ready:  # a server, if one is needed, starts now, in the background
+        from redditlake.cli import _quiet_prefect_env
 
-    _quiet_prefect_env()
-    from flows.backfill import backfill
+        _quiet_prefect_env()
+        from flows.backfill import backfill
 
-    print(f"backfilling {', '.join(plan.subreddits)} from {plan.since:%Y-%m-%d %H:%M} to {plan.until:%Y-%m-%d %H:%M} "
-          f"into {settings.lake.uri} ...", file=sys.stderr, flush=True)
-    lines = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings, threads=args.threads))
+        prefect_ready()
+        print(f"backfilling {', '.join(plan.subreddits)} from {plan.since:%Y-%m-%d %H:%M} to "
+              f"{plan.until:%Y-%m-%d %H:%M} into {settings.lake.uri} ...", file=sys.stderr, flush=True)
+        lines = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings,
+                                     threads=args.threads))
     for line in lines:
         print(line)
     return 1 if any("FAILED" in line for line in lines) else 0
@@ -55,20 +59,23 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 
 def cmd_stream(args: argparse.Namespace, settings) -> int:
     from redditlake.errors import RedditLakeError
-    from redditlake.reddit.client import check_credentials
+    from redditlake.prefect_server import api_for_run
+    from redditlake.reddit.auth import verify_credentials
 
     if args.duration is not None and args.duration <= 0 or args.max_items is not None and args.max_items <= 0:
         raise RedditLakeError("--duration and --max-items must be positive")
-    if not settings.reddit.block:
-        check_credentials(settings)
-    from redditlake.cli import _quiet_prefect_env
+    with api_for_run() as prefect_ready:
+        if not settings.reddit.block:
+            verify_credentials(settings)
+        from redditlake.cli import _quiet_prefect_env
 
-    _quiet_prefect_env()
-    from flows.stream import stream
+        _quiet_prefect_env()
+        from flows.stream import stream
 
-    print(f"streaming {', '.join(args.subreddits)} into {settings.lake.uri} (Ctrl-C or SIGTERM stops cleanly) ...",
-          file=sys.stderr, flush=True)
-    lines = asyncio.run(stream(args.subreddits, args.duration, args.max_items, settings))
+        prefect_ready()
+        print(f"streaming {', '.join(args.subreddits)} into {settings.lake.uri} (Ctrl-C or SIGTERM stops cleanly) ...",
+              file=sys.stderr, flush=True)
+        lines = asyncio.run(stream(args.subreddits, args.duration, args.max_items, settings))
     for line in lines:
         print(line, flush=True)
     return 1 if any("FAILED" in line for line in lines) else 0
