@@ -32,9 +32,8 @@ from .config import FaultConfig
 from .content import Comment, Post, World
 from .faults import ERROR_HTML, HTML_DOWN, REASONS, FaultInjector
 from .ratelimit import FixedWindowLimiter
+from .serving import AppThread
 
-HOST = "127.0.0.1"
-SHUTDOWN_TIMEOUT = 0.5
 
 
 class ArchiveConfig(BaseModel):
@@ -276,64 +275,26 @@ class ArchiveThread:
 
     def __init__(self, world: World, config: ArchiveConfig | None = None, port: int = 0) -> None:
         self.archive = Archive(world, config)
-        self.app = build_archive_app(self.archive)
-        self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._runner: web.AppRunner | None = None
-        self._error: BaseException | None = None
+        self._serving = AppThread(build_archive_app(self.archive), "archive-simulator", port)
+
+    @property
+    def port(self) -> int:
+        return self._serving.port
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return self._serving.url
 
     def set_faults(self, faults: FaultConfig) -> None:
         self.archive.faults.replace(faults)
 
     def start(self) -> ArchiveThread:
-        self._thread = threading.Thread(target=self._run, name="archive-simulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout=30) or self._error is not None:
-            raise RuntimeError("archive simulator failed to start") from self._error
+        self._serving.start()
+        self.archive.started = time.monotonic()
         return self
 
-    def _run(self) -> None:
-        loop = self._loop
-        asyncio.set_event_loop(loop)
-
-        async def start() -> None:
-            self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
-                                         handle_signals=False)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, HOST, self.port)
-            await site.start()
-            self.port = self._runner.addresses[0][1]
-
-        try:
-            loop.run_until_complete(start())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self.archive.started = time.monotonic()
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._runner.cleanup())
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._thread = None
+        self._serving.stop()
 
     def __enter__(self) -> ArchiveThread:
         return self.start()

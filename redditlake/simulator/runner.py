@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,11 +13,9 @@ from aiohttp import web
 from .config import FaultConfig, SimulatorConfig
 from .content import World
 from .server import Simulator, build_app
+from .serving import HOST, SHUTDOWN_TIMEOUT, AppThread
 from .stats import Stats
 
-HOST = "127.0.0.1"
-# Slow-fault handlers may sleep for a long time; do not let them hold up shutdown.
-SHUTDOWN_TIMEOUT = 0.5
 
 
 @dataclass
@@ -95,54 +92,20 @@ class SimulatorThread:
     def __init__(self, config: SimulatorConfig | None = None, port: int = 0) -> None:
         self.config = config or SimulatorConfig()
         self.port = port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._serving: AppThread | None = None
         self._running: RunningSimulator | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     def start(self) -> SimulatorThread:
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(target=self._run, name="reddit-simulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(timeout=30)
-        if self._error is not None:
-            raise RuntimeError("simulator failed to start") from self._error
-        if self._running is None:
-            raise RuntimeError("simulator did not start within 30 s")
+        if self._serving is None:
+            app = build_app(self.config)
+            self._serving = AppThread(app, "reddit-simulator", self.port).start()
+            self._running = RunningSimulator(url=self._serving.url, app=app)
         return self
 
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            self._runner, self._running = loop.run_until_complete(_start(self.config, HOST, self.port))
-        except BaseException as exc:  # surfaced to start()
-            self._error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._runner.cleanup())
-            # Handlers still sleeping (slow-response faults) are cancelled, not left to be destroyed.
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        if self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> SimulatorThread:
         return self.start()
