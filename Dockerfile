@@ -26,7 +26,12 @@ ENV PATH=/app/.venv/bin:$PATH \
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30 \
     PREFECT_HOME=/tmp/prefect
 # Flow runs: the ECS worker starts this image with `prefect flow-run execute` (it sets the
-# command itself); deployments' entrypoints are relative to /app, the working directory.
+# command itself); deployments' entrypoints are relative to /app, the working directory
+# (`redditlake deploy` sets the deployments' path to /app for an ecs pool).
 # As a worker service, the default command below; /health on 8080 for the load balancer.
+# The pool and worker type are variables, so the same command runs a process worker
+# (tests/test_e2e.py runs this very command, outside docker, as one of its workers).
+ENV REDDITLAKE_WORK_POOL=redditlake-ecs \
+    REDDITLAKE_WORKER_TYPE=ecs
 EXPOSE 8080
-CMD ["prefect", "worker", "start", "--pool", "redditlake-ecs", "--type", "ecs", "--with-healthcheck"]
+CMD ["sh", "-c", "exec prefect worker start --pool \"$REDDITLAKE_WORK_POOL\" --type \"$REDDITLAKE_WORKER_TYPE\" --with-healthcheck"]

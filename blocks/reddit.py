@@ -27,6 +27,14 @@ class RedditApp(Block):
     user_agent: str = DEFAULT_USER_AGENT
 
 
+def with_reddit_block(settings: Settings, name: str | None) -> Settings:
+    """Settings naming block ``name`` (a deployment parameter), unless the environment
+    already gives credentials or no name is given."""
+    if not name or settings.reddit.client_id:
+        return settings
+    return settings.model_copy(update={"reddit": settings.reddit.model_copy(update={"block": name})})
+
+
 async def apply_reddit_block(settings: Settings) -> Settings:
     """Settings with credentials from the configured block, when one is named and the
     environment does not already provide them."""

@@ -81,7 +81,7 @@ async def deploy(config: CollectionFile, root: Path = ROOT) -> list[str]:
                 enforce_parameter_schema=True,
                 tags=spec["tags"],
                 job_variables=spec["job_variables"],
-                path=str(root),
+                path=code_path(config, root),
                 entrypoint=spec["entrypoint"],
                 pull_steps=[],
                 # One run of a deployment at a time; runs that come due meanwhile (a backlog after
@@ -97,6 +97,14 @@ async def deploy(config: CollectionFile, root: Path = ROOT) -> list[str]:
                 await client.delete_deployment(d.id)
                 done.append(f"removed {full} (no longer in the file)")
     return done
+
+
+def code_path(config: CollectionFile, root: Path = ROOT) -> str:
+    """Where workers find the flow code: this checkout for a process pool, the image's
+    working directory (/app, see Dockerfile) for ECS, unless work_pool.code_path says."""
+    if config.work_pool.code_path:
+        return config.work_pool.code_path
+    return str(root) if config.work_pool.type == "process" else "/app"
 
 
 def _full(spec: dict[str, Any]) -> str:

@@ -7,9 +7,12 @@ Three alerting automations, each posting one JSON object with ``alert``, ``subre
 - any of the pipeline's own events (``redditlake.alerts.EVENTS``);
 - a scheduled run went Late and has not started ``late_minutes`` later (queue backlog).
 
-and a fourth that marks a run Crashed when its heartbeats stop for ``ZOMBIE_SECONDS`` (a
-worker killed mid-run; workers set ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30``), which the
-first then reports. Rerunning replaces them (matched by name), so the setup is idempotent.
+and a fourth that marks a run Crashed when its heartbeats stop for ``zombie_seconds`` (a
+worker killed mid-run). Only runs of the deployments ``redditlake deploy`` made are watched:
+those runs beat every ``work_pool.heartbeat_seconds`` (30; set through their job variables),
+while any other run beats at Prefect's default 180 s and would look dead at 90 s. The
+first automation then reports the crash. Rerunning replaces them (matched by name), so the
+setup is idempotent.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from pydantic import SecretStr
 
 from redditlake import alerts
+from redditlake.collection import MANAGED_TAG
 
 WEBHOOK_BLOCK = "redditlake-alerts"
 PREFIX = "redditlake: "
-ZOMBIE_SECONDS = 90  # three missed heartbeats at PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30
+ZOMBIE_SECONDS = 90  # three missed heartbeats at the deployments' 30 s (work_pool.heartbeat_seconds)
 FLOWS = ["collect-scheduled", "collect", "refresh"]  # subflows fail with their parent: one alert, not two
 
 RUN_PAYLOAD = (
@@ -48,7 +52,7 @@ LATE_PAYLOAD = (
 )
 
 
-def automations(block_id: UUID, late_minutes: float) -> list[Automation]:
+def automations(block_id: UUID, late_minutes: float, zombie_seconds: float = ZOMBIE_SECONDS) -> list[Automation]:
     def call(payload: str) -> list[CallWebhook]:
         return [CallWebhook(block_document_id=block_id, payload=payload)]
 
@@ -88,26 +92,27 @@ def automations(block_id: UUID, late_minutes: float) -> list[Automation]:
         ),
         Automation(
             name=PREFIX + "crash silent runs",
-            description=f"A run sent no heartbeat for {ZOMBIE_SECONDS}s: its worker died; mark it Crashed.",
+            description=f"A deployed run sent no heartbeat for {zombie_seconds:g}s: its worker died; mark it Crashed.",
             trigger=EventTrigger(
                 after={"prefect.flow-run.heartbeat"},
                 expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
                         "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
                 match={"prefect.resource.id": "prefect.flow-run.*"},
+                match_related={"prefect.resource.id": f"prefect.tag.{MANAGED_TAG}"},
                 for_each={"prefect.resource.id"},
-                posture=Posture.Proactive, threshold=1, within=timedelta(seconds=ZOMBIE_SECONDS),
+                posture=Posture.Proactive, threshold=1, within=timedelta(seconds=zombie_seconds),
             ),
             actions=[ChangeFlowRunState(state=StateType.CRASHED,
-                                        message=f"no heartbeat for {ZOMBIE_SECONDS}s: its worker died mid-run")],
+                                        message=f"no heartbeat for {zombie_seconds:g}s: its worker died mid-run")],
         ),
     ]
 
 
-async def setup_alerts(webhook_url: str, late_minutes: float = 15) -> list[str]:
+async def setup_alerts(webhook_url: str, late_minutes: float = 15, zombie_seconds: float = ZOMBIE_SECONDS) -> list[str]:
     """Save the webhook block and (re)create the automations; lines saying what was done.
     The URL is a secret (it often carries a token): it is stored as one and never printed."""
     block_id = await Webhook(method="POST", url=SecretStr(webhook_url)).asave(WEBHOOK_BLOCK, overwrite=True)
-    wanted = automations(block_id, late_minutes)
+    wanted = automations(block_id, late_minutes, zombie_seconds)
     async with get_client() as client:
         for existing in await client.read_automations():
             if existing.name.startswith(PREFIX):

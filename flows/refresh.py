@@ -10,7 +10,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from blocks.reddit import apply_reddit_block
+from blocks.lake import apply_lake_block
+from blocks.reddit import apply_reddit_block, with_reddit_block
 from flows.common import gc_results, land_request_log, one_line, open_client, open_lake
 from redditlake import compliance
 from redditlake.config import ComplianceSettings, Settings, load_settings
@@ -38,14 +39,17 @@ async def redact(lake: Lake, subreddit: str, seen: compliance.Check, policy: Com
 
 
 @flow(name="refresh", log_prints=False, persist_result=False)  # see tasks/reddit.py: nothing persisted
-async def refresh(subreddits: list[str], settings: Settings | None = None, now: datetime | None = None) -> list[str]:
+async def refresh(subreddits: list[str], settings: Settings | None = None, now: datetime | None = None,
+                  reddit_block: str | None = None, lake_block: str | None = None) -> list[str]:
     """For each subreddit: ask Reddit about every stored post and comment (100 per request),
     append fresh post metrics, redact what Reddit shows deleted or removed, record what it did
     not return as unavailable (kept, redacted only by the ``compliance`` policy); then delete
     expired, pickled and redacted-content files from Prefect's result storage. Returns one line
     each; ``compliance.operator_must_act`` tells which report a subreddit that could not be read.
-    ``now`` is the refresh's clock (default: the current time), for replaying and tests."""
-    settings = await apply_reddit_block(settings or load_settings())
+    ``now`` is the refresh's clock (default: the current time), for replaying and tests.
+    ``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do."""
+    settings = with_reddit_block(settings or load_settings(), reddit_block)
+    settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
     logger = get_run_logger()
     lake = open_lake(settings)
     lines: list[str] = []

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, tags
+from prefect.runtime import flow_run as prefect_flow_run
 from prefect.states import Completed, Failed, State
 
 from blocks.lake import apply_lake_block
-from blocks.reddit import apply_reddit_block
+from blocks.reddit import apply_reddit_block, with_reddit_block
 from flows.alerting import install_prefect_alerts
 from flows.collect import collect_subreddit
 from flows.common import land_request_log, one_line, open_client, open_lake
@@ -54,9 +55,7 @@ def scheduled_settings(
                 "http": settings.http.model_copy(update=overrides["http"]),
             }
         )
-    if reddit_block and not settings.reddit.client_id:
-        settings = settings.model_copy(update={"reddit": settings.reddit.model_copy(update={"block": reddit_block})})
-    return settings
+    return with_reddit_block(settings, reddit_block)
 
 
 @flow(name="collect-scheduled", flow_run_name="r/{subreddit}", log_prints=False, persist_result=False)
@@ -85,7 +84,10 @@ async def collect_scheduled(
     async with await open_client(settings) as client:
         try:
             run = collect_subreddit.with_options(timeout_seconds=time_limit_seconds)
-            state = await run(subreddit, settings, client, return_state=True)
+            # The subflow carries the deployment's tags, so the automation that marks runs of a
+            # dead worker Crashed (it watches collection.yaml's tag) covers it as well.
+            with tags(*(prefect_flow_run.tags or [])):
+                state = await run(subreddit, settings, client, return_state=True)
         finally:
             records = list(client.transport.request_log.records)
             await asyncio.to_thread(land_request_log, open_lake(settings), client)

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     al_setup = al_sub.add_parser("setup", help="save a webhook block and create the automations (rerun to update)")
     al_setup.add_argument("--webhook", required=True, help="URL that receives one JSON POST per alert")
     al_setup.add_argument("--late-minutes", type=float, default=15, help="alert when a late run has not started this long after (default: 15)")
+    al_setup.add_argument("--zombie-seconds", type=float, default=90,
+                          help="mark a deployed run Crashed after this long without a heartbeat; keep it 3x "
+                          "work_pool.heartbeat_seconds (default: 90)")
 
     sv = sub.add_parser("serve", help="serve /healthz and /metrics (Prometheus) over HTTP until interrupted")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -366,7 +369,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     _quiet_prefect_env()
     from deployments.automations import setup_alerts
 
-    for line in asyncio.run(setup_alerts(args.webhook, args.late_minutes)):
+    if args.zombie_seconds < 45:
+        raise RedditLakeError(f"--zombie-seconds {args.zombie_seconds:g} is under 45: runs beat every 30 s at best, "
+                              "live ones would be marked Crashed")
+    for line in asyncio.run(setup_alerts(args.webhook, args.late_minutes, args.zombie_seconds)):
         print(line)
     return 0
 

@@ -110,6 +110,9 @@ class RateLimiting(_Strict):
     safety_margin: int = Field(3, ge=0)
     max_in_flight: int = Field(4, ge=1)
     max_attempts: int = Field(8, ge=1)
+    # The subreddit's one collection slot is a lease the run renews; a run killed with its
+    # worker frees it this long after its last renewal (docs/operations.md, "Recover").
+    slot_lease_seconds: float = Field(60.0, ge=10, le=3600)
 
     def settings_overrides(self) -> dict[str, dict[str, Any]]:
         return {
@@ -118,6 +121,7 @@ class RateLimiting(_Strict):
                 "window_seconds": self.window_seconds,
                 "safety_margin": self.safety_margin,
                 "max_in_flight": self.max_in_flight,
+                "slot_lease_seconds": self.slot_lease_seconds,
             },
             "http": {"max_attempts": self.max_attempts},
         }
@@ -139,6 +143,18 @@ class WorkPool(_Strict):
     name: str = "redditlake-local"
     type: Literal["process", "ecs"] = "process"
     job_variables: dict[str, Any] = {}
+    # Seconds between a run's heartbeats (Prefect's minimum is 30; its default, 180, is slower
+    # than the zombie automation's window). Set on every run through the job variables' env,
+    # so no worker's environment can leave a live run looking dead.
+    heartbeat_seconds: int = Field(30, ge=30)
+    # Where the flow code is on the machine that runs the flow: this checkout for process
+    # workers, the image's working directory for ECS.
+    code_path: str | None = None
+
+    def run_job_variables(self) -> dict[str, Any]:
+        variables = dict(self.job_variables)
+        env = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(self.heartbeat_seconds), **(variables.get("env") or {})}
+        return {**variables, "env": env}
 
 
 class Blocks(_Strict):
@@ -261,7 +277,7 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
                 "work_queue": s.priority,
                 "schedule": s.schedule,
                 "tags": [MANAGED_TAG, f"priority:{s.priority}", f"r/{s.name.lower()}"],
-                "job_variables": dict(config.work_pool.job_variables),
+                "job_variables": config.work_pool.run_job_variables(),
                 "parameters": {
                     "subreddit": s.name,
                     "sorts": list(s.sorting),
@@ -289,8 +305,9 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
                 "work_queue": "low",
                 "schedule": _schedule_of(config.refresh.schedule),
                 "tags": [MANAGED_TAG, "priority:low"],
-                "job_variables": dict(config.work_pool.job_variables),
-                "parameters": {"subreddits": names},
+                "job_variables": config.work_pool.run_job_variables(),
+                "parameters": {"subreddits": names, "reddit_block": config.blocks.reddit,
+                               "lake_block": config.blocks.lake},
             }
         )
     if config.stream is not None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import duckdb
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -85,6 +86,27 @@ def item_counts(lake: Lake) -> list[tuple[str, str, int]]:
         con.close()
 
 
+def quality_scores(lake: Lake) -> list[tuple[str, str, float]]:
+    """The latest validation score per subreddit and table, from the lake's quality results
+    (every worker's runs write them there)."""
+    from redditlake.quality import results
+
+    runs = results.read(lake, "validation_runs")
+    if not runs.num_rows:
+        return []
+    con = duckdb.connect()
+    try:
+        con.register("validation_runs", runs)
+        rows = con.execute(
+            """SELECT subreddit, table_name, score FROM validation_runs WHERE score IS NOT NULL
+               QUALIFY row_number() OVER (PARTITION BY subreddit, table_name ORDER BY validated_at DESC) = 1
+               ORDER BY 1, 2"""
+        ).fetchall()
+    finally:
+        con.close()
+    return [(sub, table, float(score)) for sub, table, score in rows]
+
+
 async def prefect_run_counts(api_url: str, minutes: float) -> dict[str, int]:
     """Flow runs expected to start in the window, by state type, and runs Late now. Plain
     REST, so this module needs no Prefect import."""
@@ -139,6 +161,11 @@ class LakeCollector:
         for table, sub, count in item_counts(self.lake):
             items.add_metric([table, sub], count)
         yield items
+        quality = GaugeMetricFamily("redditlake_quality_score", "latest data quality score (0-1) of a subreddit's table",
+                                    labels=["subreddit", "table"])
+        for sub, table, score in quality_scores(self.lake):
+            quality.add_metric([sub, table], score)
+        yield quality
         if self.runs is not None:
             runs = GaugeMetricFamily("redditlake_flow_runs", "flow runs expected to start" + window + ", by state",
                                      labels=["state"])

@@ -49,5 +49,8 @@ async def subreddit_slot(settings: Settings, subreddit: str) -> AsyncIterator[No
         return
     name = f"collect-r-{subreddit.lower()}"
     await _upsert(name, 1)
-    async with concurrency(name, occupy=1, strict=True):
+    # A lease, not a lock: a run killed with its worker (OOM, spot reclaim, SIGKILL) stops
+    # renewing it, and the server frees the slot slot_lease_seconds later (Prefect's default,
+    # 300 s, held the subreddit's next run back five minutes).
+    async with concurrency(name, occupy=1, strict=True, lease_duration=settings.budget.slot_lease_seconds):
         yield
