@@ -24,7 +24,7 @@ import yaml
 
 from conftest import query_rows
 from redditlake.lake import Lake
-from s3server import TEST_CREDENTIALS, make_bucket, moto_s3_server
+from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server
 
 # A few minutes on a quiet 2-core machine; the ceiling leaves room for a loaded one.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -181,9 +181,56 @@ def wait_for(what: str, check, timeout: float, interval: float = 2.0, logs: Path
     raise AssertionError(f"timed out waiting for {what}{tails}")
 
 
+# What the test sets so waits stay short; production keeps the defaults (docs/operations.md).
+SLOT_LEASE_S = 30  # rate_limiting.slot_lease_seconds (default 60)
+ZOMBIE_S = 60  # redditlake alerts setup --zombie-seconds (default 90); runs beat every 30 s
+REPOSSESSOR_S = 5  # the server's expired-lease loop (default 15)
+
+
+class Hog(threading.Thread):
+    """Another process on a client id: spends its rate-limit window as soon as it opens, so a
+    run on that id sees the window nearly spent early (rate limit approaching) and gets 429s."""
+
+    def __init__(self, url: str, client_id: str, secret: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.auth = url, (client_id, secret)
+        self.halt = threading.Event()
+        self.rate_limited = 0
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=10) as http:
+            token = http.post("/api/v1/access_token", auth=self.auth, data={"grant_type": "client_credentials"})
+            headers = {"Authorization": f"bearer {token.json()['access_token']}"}
+            while not self.halt.is_set():
+                if http.get("/r/worldnews/about", headers=headers).status_code == 429:
+                    self.rate_limited += 1
+                    self.halt.wait(0.3)
+
+
+def image_worker_command(env: dict[str, str], pool: str, health_port: int) -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD and ENV, to run here as the image would run them (no docker): the
+    final stage's variables, the pool's name and type, and this checkout for /app."""
+    final = (ROOT / "Dockerfile").read_text().split("\nFROM ")[-1].replace("\\\n", " ")
+    image_env: dict[str, str] = {}
+    cmd: list[str] = []
+    for line in final.splitlines():
+        if line.startswith("ENV "):
+            for pair in line[4:].split():
+                key, _, value = pair.partition("=")
+                image_env[key] = value
+        elif line.startswith("CMD "):
+            cmd = json.loads(line[4:])
+    assert cmd and "REDDITLAKE_WORK_POOL" in image_env, "Dockerfile lost its CMD or its pool variables"
+    image_env.pop("PATH")  # /app/.venv/bin there; this checkout's environment here
+    image_env["PREFECT_HOME"] = env["PREFECT_HOME"]
+    return cmd, {**env, **image_env, "REDDITLAKE_WORK_POOL": pool, "REDDITLAKE_WORKER_TYPE": "process",
+                 "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1", "PREFECT_WORKER_WEBSERVER_PORT": str(health_port)}
+
+
 def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_failure(make_sim, e2e_dir, monkeypatch):
-    sim = make_sim(posts_per_subreddit=40, comments_per_post_mean=4, requests_per_window=200, window_seconds=10)
-    client_id, secret = next(iter(sim.config.clients.items()))
+    sim = make_sim(posts_per_subreddit=40, comments_per_post_mean=4, requests_per_window=200, window_seconds=10,
+                   clients={"sim-client": "sim-secret", "noisy-client": "noisy-secret"})
+    client_id, secret = "sim-client", "sim-secret"
     pg = _postgres_database()
     procs = Processes(e2e_dir)
     port = _free_port()
@@ -204,8 +251,11 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
         "PREFECT_API_SERVICES_LATE_RUNS_LOOP_SECONDS": "5",
+        "PREFECT_API_SERVICES_LATE_RUNS_AFTER_SECONDS": "5",
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": str(REPOSSESSOR_S),
         "PREFECT_API_DATABASE_CONNECTION_URL": pg[0] if pg else f"sqlite+aiosqlite:///{e2e_dir / 'prefect.db'}",
     }
+    hog = Hog(sim.url, "noisy-client", "noisy-secret")
     try:
         with moto_s3_server() as s3, Receiver() as receiver:
             bucket = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -216,34 +266,50 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             procs.start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                         server_env)
             wait_for("the Prefect server", lambda: _healthy(api), 240, 1.0, e2e_dir)
+            metrics_port = _free_port()  # /healthz and /metrics, started now so its start-up overlaps
+            procs.start("serve", [str(BIN / "redditlake"), "serve", "--port", str(metrics_port),
+                                  "--lake", f"s3://{bucket}/lake"],
+                        {**base_env, **TEST_CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3})
 
-            # blocks: types registered, then a Reddit app and a lake (keys only in blocks)
+            # blocks: types registered, then two Reddit apps and a lake (keys only in blocks)
             env = {**base_env, "REDDIT_OAUTH_URL": sim.url, "REDDIT_URL": sim.url}
             run([str(BIN / "prefect"), "block", "register", "-m", "blocks"], env)
             save_blocks = (
                 "import os; from blocks.reddit import RedditApp; from blocks.lake import save_lake_block; "
                 "RedditApp(client_id=os.environ['REDDIT_CLIENT_ID'], client_secret=os.environ['REDDIT_CLIENT_SECRET'])"
                 ".save('e2e-app', overwrite=True); "
+                "RedditApp(client_id='noisy-client', client_secret='noisy-secret').save('e2e-noisy-app', overwrite=True); "
                 f"save_lake_block('e2e-lake', 's3://{bucket}/lake', '{s3}')"
             )  # what `python -m blocks.reddit` and `python -m blocks.lake` do, in one process
             run([sys.executable, "-c", save_blocks],
                 {**env, **TEST_CREDENTIALS, "REDDIT_CLIENT_ID": client_id, "REDDIT_CLIENT_SECRET": secret})
 
+            yearly = "0 0 1 1 *"  # runs only when triggered here
             collection = {
                 "collection": {
                     "subreddits": [
                         # triggered by hand; high priority
-                        {"name": "python", "collection_frequency": "0 0 1 1 *", "post_limit": 30,
+                        {"name": "python", "collection_frequency": yearly, "post_limit": 30,
                          "sorting": ["new", "hot"], "priority": "high", "time_limit": "5m"},
                         # its cron fires within the minute
                         {"name": "datascience", "collection_frequency": "* * * * *", "post_limit": 20,
                          "priority": "medium", "time_limit": "5m"},
                         # private in the simulator: the injected failure
-                        {"name": "secretclub", "collection_frequency": "0 0 1 1 *", "post_limit": 10,
-                         "priority": "low", "time_limit": "2m"},
+                        {"name": "secretclub", "collection_frequency": yearly, "post_limit": 10,
+                         "priority": "medium", "time_limit": "2m"},
+                        # its worker is killed mid-run; the next run completes it
+                        {"name": "worldnews", "collection_frequency": yearly, "post_limit": 40,
+                         "priority": "high", "time_limit": "5m"},
+                        # run on a second app whose window another process spends: 429s
+                        {"name": "askscience", "collection_frequency": yearly, "post_limit": 10,
+                         "priority": "medium", "time_limit": "5m"},
+                        # on the low queue, paused: its run goes Late and is alerted
+                        {"name": "aww", "collection_frequency": yearly, "post_limit": 10,
+                         "priority": "low", "time_limit": "5m"},
                     ]
                 },
-                "rate_limiting": {"requests_per_minute": 1200, "window_seconds": 10, "safety_margin": 3},
+                "rate_limiting": {"requests_per_minute": 1200, "window_seconds": 10, "safety_margin": 3,
+                                  "slot_lease_seconds": SLOT_LEASE_S},
                 "refresh": None,
                 "work_pool": {"name": "e2e-pool", "type": "process"},
                 "blocks": {"reddit": "e2e-app", "lake": "e2e-lake"},
@@ -253,33 +319,96 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             redditlake = str(BIN / "redditlake")
             run([redditlake, "deploy", "--file", str(file)], env)
             assert "deployed as written" in run([redditlake, "deploy", "--file", str(file), "--check"], env).stdout
-            run([redditlake, "alerts", "setup", "--webhook", receiver.url, "--late-minutes", "10"], env)
+            run([redditlake, "alerts", "setup", "--webhook", receiver.url, "--late-minutes", "0.2",
+                 "--zombie-seconds", str(ZOMBIE_S)], env)
+            httpx.patch(f"{api}/work_pools/e2e-pool/queues/low", json={"is_paused": True}, timeout=10).raise_for_status()
 
+            # -- a worker killed mid-run: worldnews, alone on a worker, slowed so it is caught mid-run
+            _sim_faults(sim, {"slow_rate": 1.0, "slow_seconds": 1.5})
+            doomed_run = _run_deployment(api, "collect-scheduled/worldnews")
+            late_run = _run_deployment(api, "collect-scheduled/aww")  # its queue is paused: nobody takes it
+            doomed = procs.start("worker-doomed", [str(BIN / "prefect"), "worker", "start", "--pool", "e2e-pool",
+                                                   "--work-queue", "high", "--type", "process", "--limit", "1"], env)
+
+            def caught_mid_run() -> int | None:
+                fr = _flow_run(api, doomed_run)
+                where, _, pid = (fr.get("infrastructure_pid") or "").rpartition(":")
+                landed = list_keys(s3, bucket, "lake/posts/subreddit=worldnews/")
+                locks = list_keys(s3, bucket, "lake/_locks/")  # not while it writes: its lock would outlive it
+                if fr["state_type"] == "RUNNING" and pid.isdigit() and landed and not locks:
+                    return int(pid)
+                assert fr["state_type"] in ("SCHEDULED", "PENDING", "RUNNING"), fr["state"].get("message")
+                return None
+
+            run_pid = wait_for("worldnews running with its posts landed", caught_mid_run, 240, 0.3, e2e_dir)
+            assert _parent_pid(run_pid) == doomed.pid  # the run is the doomed worker's child
+            os.kill(doomed.pid, 9)  # the host goes: the worker and the run it started
+            os.kill(run_pid, 9)
+            killed_at = time.monotonic()
+            _sim_faults(sim, {})
+
+            # -- the rest runs on two workers: one on the high queue, one started by the image's command
             run([str(BIN / "prefect"), "deployment", "run", "collect-scheduled/python"], env)
             _run_deployment(api, "collect-scheduled/secretclub")  # the same request, without another Prefect start-up
-
+            _run_deployment(api, "collect-scheduled/askscience", {"reddit_block": "e2e-noisy-app"})
+            hog.start()
             health_port = _free_port()
-            # two workers: one on the high-priority queue only, one on the whole pool (by priority)
             procs.start("worker-high", [str(BIN / "prefect"), "worker", "start", "--pool", "e2e-pool",
                                         "--work-queue", "high", "--type", "process", "--limit", "1"], env)
-            procs.start("worker-all", [str(BIN / "prefect"), "worker", "start", "--pool", "e2e-pool",
-                                       "--type", "process", "--limit", "2", "--with-healthcheck"],
-                        {**env, "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
-                         "PREFECT_WORKER_WEBSERVER_PORT": str(health_port)})
+            procs.start("worker-image", *image_worker_command(env, "e2e-pool", health_port))
+
+            # the killed run's subreddit slot frees within its lease (not Prefect's default 300 s)
+            def slot_free() -> bool:
+                limit = httpx.get(f"{api}/v2/concurrency_limits/collect-r-worldnews", timeout=10).json()
+                return limit["active_slots"] == 0
+
+            wait_for("the killed run's slot to be freed", slot_free, SLOT_LEASE_S + REPOSSESSOR_S + 60, 1.0, e2e_dir)
+            freed_after = time.monotonic() - killed_at
+            assert freed_after < SLOT_LEASE_S + REPOSSESSOR_S + 45, freed_after
+
+            def got(alert: str, subreddit: str) -> dict | None:
+                return next((b for b in list(receiver.bodies)
+                             if b.get("alert") == alert and subreddit in str(b.get("subreddit"))), None)
+
+            # a late run: queued on a paused queue, Late after 5 s, alerted 12 s later
+            late = wait_for("the late-run alert for r/aww", lambda: got("run late", "r/aww"), 120, 1.0, e2e_dir)
+            assert late["flow_run_id"] == late_run and "not started" in late["reason"], late
+            # 429s and the window spent early, from a real run on the hogged app
+            limited = wait_for("a 429 alert for r/askscience", lambda: got("redditlake.api.rate-limited", "askscience"),
+                               240, 1.0, e2e_dir)
+            assert limited["subreddit"] == "askscience" and "HTTP 429" in limited["reason"], limited
+            near = wait_for("a rate-limit-approaching alert for r/askscience",
+                            lambda: got("redditlake.api.rate-limit-approaching", "askscience"), 60, 1.0, e2e_dir)
+            assert "requests left" in near["reason"], near
+            hog.halt.set()
+
+            # the killed run is marked Crashed (no heartbeat for ZOMBIE_S) and alerted
+            crashed = wait_for("the killed run's Crashed alert", lambda: got("run Crashed", "r/worldnews"),
+                               ZOMBIE_S + 180, 1.0, e2e_dir)
+            assert crashed["flow_run_id"] == doomed_run and "heartbeat" in crashed["reason"], crashed
+            assert _flow_run(api, doomed_run)["state_type"] == "CRASHED"
+            next_run = _run_deployment(api, "collect-scheduled/worldnews")  # the next run proceeds
 
             def finished() -> dict[str, list[str]] | None:
                 states = _run_states(api)
                 done = {k: v for k, v in states.items() if any(s in ("COMPLETED", "FAILED", "CRASHED") for s in v)}
-                return states if {"r/python", "r/datascience", "r/secretclub"} <= set(done) else None
+                wanted = {"r/python", "r/datascience", "r/secretclub", "r/askscience"}
+                if wanted <= set(done) and _flow_run(api, next_run)["state_type"] in ("COMPLETED", "FAILED", "CRASHED"):
+                    return states
+                return None
 
-            states = wait_for("runs of python, datascience (cron) and secretclub", finished, 300, 3.0, e2e_dir)
+            states = wait_for("runs of python, datascience (cron), secretclub, askscience and worldnews again",
+                              finished, 300, 3.0, e2e_dir)
             assert "COMPLETED" in states["r/python"] and "COMPLETED" in states["r/datascience"], states
             assert states["r/secretclub"] == ["FAILED"], states
+            assert states["r/askscience"] == ["COMPLETED"], states  # 429s were retried, not fatal
+            assert sorted(states["r/worldnews"]) == ["COMPLETED", "CRASHED"], states
+            assert _flow_run(api, late_run)["state_name"] == "Late"
 
             def alerted() -> list[dict] | None:
-                got = [b for b in receiver.bodies if "secretclub" in json.dumps(b)]
-                kinds = {b.get("alert") for b in got}
-                return got if "run Failed" in kinds and "redditlake.run.error-rate-high" in kinds else None
+                got_ = [b for b in receiver.bodies if "secretclub" in json.dumps(b)]
+                kinds = {b.get("alert") for b in got_}
+                return got_ if "run Failed" in kinds and "redditlake.run.error-rate-high" in kinds else None
 
             assert httpx.get(f"http://127.0.0.1:{health_port}/health", timeout=5).status_code == 200  # --with-healthcheck
             bodies = wait_for("webhook alerts for r/secretclub", alerted, 60, 1.0, e2e_dir)
@@ -288,6 +417,11 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             event = next(b for b in bodies if b.get("alert") == "redditlake.run.error-rate-high")
             assert event["subreddit"] == "secretclub" and "requests failed" in event["reason"], event
 
+            metrics = _scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+            for sub in ("python", "datascience"):
+                assert 0.9 <= metrics[f'redditlake_quality_score{{subreddit="{sub}",table="posts"}}'] <= 1.0, metrics
+            assert metrics["redditlake_late_runs"] >= 1 and metrics['redditlake_flow_runs{state="crashed"}'] >= 1
+
             procs.stop(api)
             lake = Lake.open(f"s3://{bucket}/lake", endpoint_url=s3)
             subs = dict(query_rows(lake, "SELECT subreddit, count(*) FROM posts GROUP BY ALL"))
@@ -295,16 +429,60 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             for table in ("posts", "comments", "subreddits"):
                 dupes = query_rows(lake, f"SELECT count(*) - count(DISTINCT id) FROM {table}")[0][0]
                 assert dupes == 0, f"{table}: {dupes} duplicates"
-            stored = {r[0] for r in query_rows(lake, "SELECT id FROM comments WHERE subreddit = 'python'")}
-            posts = {r[0] for r in query_rows(lake, "SELECT id FROM posts WHERE subreddit = 'python'")}
-            assert stored == {c for p in posts for c in sim.world.comment_ids(p)}
-            assert query_rows(lake, "SELECT count(*) FROM api_requests WHERE status = 429")[0][0] == 0
-            assert sim.stats()["rate_limited"] == 0  # one budget held across both workers
+            truth = sim.world.post_ids("worldnews")
+            assert subs["worldnews"] == min(40, len(truth)), subs  # the killed run's part plus the next run's
+            for sub in ("python", "worldnews"):
+                stored = {r[0] for r in query_rows(lake, f"SELECT id FROM comments WHERE subreddit = '{sub}'")}
+                posts = {r[0] for r in query_rows(lake, f"SELECT id FROM posts WHERE subreddit = '{sub}'")}
+                assert stored == {c for p in posts for c in sim.world.comment_ids(p)}, sub
+            assert not list_keys(s3, bucket, "lake/_locks/")  # no lock left behind, by the killed run either
+            hidden = [k for k in list_keys(s3, bucket, "lake/") if "/." in k or "/_tmp" in k]
+            assert not hidden, f"partial files left: {hidden[:5]}"
+            # one request budget held across all workers on sim-client: every 429 is the hog's or askscience's
+            n429 = dict(query_rows(lake, "SELECT subreddit, count(*) FROM api_requests WHERE status = 429 GROUP BY ALL"))
+            assert set(n429) <= {"askscience"}, n429
+            assert sim.stats()["rate_limited"] == hog.rate_limited + n429.get("askscience", 0)
             assert "secretclub" not in subs
+
+            # the quality catalog has the deployed runs' jobs and validations (recorded by the
+            # collect-scheduled flow: branch quality2, issue 8)
+            from redditlake.config import load_settings
+            from redditlake.quality import commands
+
+            catalog = commands.build_catalog(load_settings(env={}), lake, str(e2e_dir / "quality.duckdb"))
+            import duckdb
+
+            con = duckdb.connect(str(catalog), read_only=True)
+            try:
+                jobs = dict(con.execute("SELECT subreddit, count(*) FROM collection_jobs GROUP BY ALL").fetchall())
+                validated = dict(con.execute("SELECT subreddit, count(*) FROM validation_runs GROUP BY ALL").fetchall())
+            finally:
+                con.close()
+            assert {"python", "datascience", "worldnews", "secretclub"} <= set(jobs), jobs
+            assert {"python", "datascience", "worldnews"} <= set(validated), validated
     finally:
+        hog.halt.set()
         procs.stop(api)
         if pg:
             _drop_database(pg[1])
+
+
+def _sim_faults(sim, faults: dict) -> None:
+    httpx.post(f"{sim.url}/_sim/faults", json=faults, timeout=10).raise_for_status()
+
+
+def _parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _flow_run(api: str, run_id: str) -> dict:
+    return httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+
+
+def _scrape(url: str) -> dict[str, float]:
+    text = httpx.get(url, timeout=60).text
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def _run_pids(api: str) -> list[int]:
@@ -323,9 +501,13 @@ def _run_pids(api: str) -> list[int]:
     return pids
 
 
-def _run_deployment(api: str, name: str) -> None:
+def _run_deployment(api: str, name: str, parameters: dict | None = None) -> str:
+    """What `prefect deployment run NAME [--param ...]` does; the new run's id."""
     deployment = httpx.get(f"{api}/deployments/name/{name}", timeout=10).json()
-    httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}, timeout=10).raise_for_status()
+    body = {"parameters": {**deployment["parameters"], **(parameters or {})}} if parameters else {}
+    created = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json=body, timeout=10)
+    created.raise_for_status()
+    return created.json()["id"]
 
 
 def _healthy(api: str) -> bool:

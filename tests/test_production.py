@@ -81,7 +81,40 @@ def test_specs_map_frequency_priority_and_time_limit():
     assert by["python"]["parameters"]["comment_depth"] == 3
     assert by["aww"]["schedule"] == {"cron": "15 3 * * *"} and by["aww"]["parameters"]["sorts"] == ["top"]
     assert by["collection-yaml"]["flow_name"] == "refresh"
-    assert by["collection-yaml"]["parameters"] == {"subreddits": ["python", "aww"]}
+    # the refresh names the blocks as the collect deployments do (none here: the environment's)
+    assert by["collection-yaml"]["parameters"] == {"subreddits": ["python", "aww"], "reddit_block": None,
+                                                   "lake_block": None}
+    # every deployed run beats every 30 s whatever the worker's environment says, and its
+    # subreddit slot is a 60 s lease
+    for spec in by.values():
+        assert spec["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    assert by["python"]["parameters"]["rate_limiting"]["slot_lease_seconds"] == 60
+
+
+def test_blocks_and_lease_reach_the_runs_settings():
+    """What a deployment's parameters make of the settings a run uses: the lease from
+    rate_limiting, the reddit block by name (the lake block is loaded from the API)."""
+    from flows.scheduled import scheduled_settings
+    from redditlake.config import load_settings
+
+    with_file = FILE | {"rate_limiting": {"slot_lease_seconds": 20}, "blocks": {"reddit": "app", "lake": "lake"}}
+    spec = {s["name"]: s for s in deployment_specs(load_collection_dict(with_file))}
+    p = spec["python"]["parameters"]
+    settings = scheduled_settings(load_settings(env={}), sorts=p["sorts"], limit=p["limit"], time_filter=p["time_filter"],
+                                  comments=p["comments"], comment_depth=None, rate_limiting=p["rate_limiting"],
+                                  reddit_block=p["reddit_block"])
+    assert settings.budget.slot_lease_seconds == 20 and settings.reddit.block == "app"
+    assert spec["collection-yaml"]["parameters"]["lake_block"] == "lake"
+    assert spec["collection-yaml"]["parameters"]["reddit_block"] == "app"
+
+
+def test_an_ecs_deployment_finds_its_code_in_the_image():
+    from deployments.apply import code_path
+
+    ecs = load_collection_dict(FILE | {"work_pool": {"name": "e", "type": "ecs"}})
+    assert code_path(ecs) == "/app"  # the Dockerfile's WORKDIR
+    assert code_path(load_collection_dict(FILE)) == str(ROOT)
+    assert "WORKDIR /app" in (ROOT / "Dockerfile").read_text()
 
 
 def load_collection_dict(data: dict):
@@ -224,6 +257,7 @@ def test_serve_answers_healthz_and_metrics_scraped_over_http(prefect_api, sim, t
     assert values["redditlake_api_rate_limited_requests"] == 0 and values["redditlake_breaker_open"] == 0
     assert values['redditlake_items{subreddit="python",table="posts"}'] == 20
     assert 'redditlake_api_latency_ms{quantile="0.95"}' in values
+    assert 0.9 <= values['redditlake_quality_score{subreddit="python",table="posts"}'] <= 1.0
     assert values['redditlake_flow_runs{state="completed"}'] >= 1
     assert "redditlake_late_runs" in values
     assert hstatus == 200 and hbody["ok"] and {c["name"] for c in hbody["checks"]} >= {"reddit api", "lake writable", "prefect api"}
