@@ -36,8 +36,14 @@ PREFIX = "redditlake: "
 ZOMBIE_SECONDS = 90  # three missed heartbeats at the deployments' 30 s (work_pool.heartbeat_seconds)
 FLOWS = ["collect-scheduled", "collect", "refresh"]  # subflows fail with their parent: one alert, not two
 
+# A run is named r/NAME only once it starts; before that (late, crashed while pending) its name
+# is Prefect's random one, so the subreddit comes from the parameters when there is one.
+SUBREDDIT = (
+    '{% if flow_run.parameters.subreddit %}"r/{{ flow_run.parameters.subreddit }}"'
+    "{% else %}{{ flow_run.name | tojson }}{% endif %}"
+)
 RUN_PAYLOAD = (
-    '{"alert": "run {{ flow_run.state.name }}", "subreddit": {{ flow_run.name | tojson }}, '
+    '{"alert": "run {{ flow_run.state.name }}", "subreddit": ' + SUBREDDIT + ', '
     '"reason": {{ flow_run.state.message | tojson }}, "flow": {{ flow.name | tojson }}, '
     '"flow_run_id": "{{ flow_run.id }}"}'
 )
@@ -46,7 +52,7 @@ EVENT_PAYLOAD = (
     '"reason": {{ event.payload.reason | tojson }}, "event_id": "{{ event.id }}"}'
 )
 LATE_PAYLOAD = (
-    '{"alert": "run late", "subreddit": {{ flow_run.name | tojson }}, '
+    '{"alert": "run late", "subreddit": ' + SUBREDDIT + ', '
     '"reason": "scheduled for {{ flow_run.expected_start_time }} and not started: are workers running on its pool?", '
     '"flow_run_id": "{{ flow_run.id }}"}'
 )

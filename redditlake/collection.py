@@ -112,7 +112,7 @@ class RateLimiting(_Strict):
     max_attempts: int = Field(8, ge=1)
     # The subreddit's one collection slot is a lease the run renews; a run killed with its
     # worker frees it this long after its last renewal (docs/operations.md, "Recover").
-    slot_lease_seconds: float = Field(60.0, ge=10, le=3600)
+    slot_lease_seconds: float = Field(60.0, ge=60, le=86400)  # 60: the shortest lease Prefect accepts
 
     def settings_overrides(self) -> dict[str, dict[str, Any]]:
         return {

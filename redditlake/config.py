@@ -79,8 +79,8 @@ class BudgetSettings(_Section):
         True, description="one collection of a subreddit at a time across processes (a Prefect concurrency limit)"
     )
     slot_lease_seconds: float = Field(
-        60.0, ge=10, le=3600,
-        description="lease of that one slot: a live run renews it every 3/4 of this; a killed run's slot "
+        60.0, ge=60, le=86400,
+        description="lease of that one slot (Prefect accepts 60 s to a day): a live run renews it every 3/4 of this; a killed run's slot "
         "frees this long after its last renewal (plus the server's repossessor loop, 15 s)",
     )
 

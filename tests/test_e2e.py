@@ -182,7 +182,7 @@ def wait_for(what: str, check, timeout: float, interval: float = 2.0, logs: Path
 
 
 # What the test sets so waits stay short; production keeps the defaults (docs/operations.md).
-SLOT_LEASE_S = 30  # rate_limiting.slot_lease_seconds (default 60)
+SLOT_LEASE_S = 60  # rate_limiting.slot_lease_seconds: the default, the shortest Prefect accepts
 ZOMBIE_S = 60  # redditlake alerts setup --zombie-seconds (default 90); runs beat every 30 s
 REPOSSESSOR_S = 5  # the server's expired-lease loop (default 15)
 

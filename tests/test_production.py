@@ -97,13 +97,13 @@ def test_blocks_and_lease_reach_the_runs_settings():
     from flows.scheduled import scheduled_settings
     from redditlake.config import load_settings
 
-    with_file = FILE | {"rate_limiting": {"slot_lease_seconds": 20}, "blocks": {"reddit": "app", "lake": "lake"}}
+    with_file = FILE | {"rate_limiting": {"slot_lease_seconds": 120}, "blocks": {"reddit": "app", "lake": "lake"}}
     spec = {s["name"]: s for s in deployment_specs(load_collection_dict(with_file))}
     p = spec["python"]["parameters"]
     settings = scheduled_settings(load_settings(env={}), sorts=p["sorts"], limit=p["limit"], time_filter=p["time_filter"],
                                   comments=p["comments"], comment_depth=None, rate_limiting=p["rate_limiting"],
                                   reddit_block=p["reddit_block"])
-    assert settings.budget.slot_lease_seconds == 20 and settings.reddit.block == "app"
+    assert settings.budget.slot_lease_seconds == 120 and settings.reddit.block == "app"
     assert spec["collection-yaml"]["parameters"]["lake_block"] == "lake"
     assert spec["collection-yaml"]["parameters"]["reddit_block"] == "app"
 
@@ -293,3 +293,25 @@ def test_an_ecs_pool_and_its_job_variables_register_against_a_real_server(prefec
     assert aww.work_pool_name == "test-ecs" and aww.job_variables["cpu"] == 512
     assert aww.job_variables["image"].endswith("redditlake:abc")
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", ["foamy-tarsier", "r/aww"])
+def test_run_alerts_name_the_subreddit_before_the_run_is_named(name):
+    """A Late run (or one crashed while pending) still has Prefect's random name; the alert
+    names the subreddit from the run's parameters, rendered by the server's template engine."""
+    import json
+    from types import SimpleNamespace as Obj
+
+    from prefect.server.utilities.user_templates import render_user_template, validate_user_template
+
+    from deployments.automations import LATE_PAYLOAD, RUN_PAYLOAD
+
+    run = Obj(parameters={"subreddit": "aww"}, name=name, expected_start_time="2026-01-01T00:00:00Z", id="id-1",
+              state=Obj(name="Crashed", message='no "heartbeat" for 90s'))
+    for template in (LATE_PAYLOAD, RUN_PAYLOAD):
+        validate_user_template(template)
+        body = json.loads(asyncio.run(render_user_template(template, {"flow_run": run, "flow": Obj(name="f")})))
+        assert body["subreddit"] == "r/aww", body
+    refresh = Obj(parameters={"subreddits": ["aww"]}, name="refresh-run", expected_start_time="t", id="id-2", state=run.state)
+    body = json.loads(asyncio.run(render_user_template(RUN_PAYLOAD, {"flow_run": refresh, "flow": Obj(name="refresh")})))
+    assert body["subreddit"] == "refresh-run" and body["reason"] == 'no "heartbeat" for 90s'
