@@ -373,6 +373,10 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             # a late run: queued on a paused queue, Late after 5 s, alerted 12 s later
             late = wait_for("the late-run alert for r/aww", lambda: got("run late", "r/aww"), 120, 1.0, e2e_dir)
             assert late["flow_run_id"] == late_run and "not started" in late["reason"], late
+            # the image's command serves the worker's /health (--with-healthcheck); asked while the
+            # worker is young: on a loaded machine a busy process worker can miss its polling window
+            wait_for("the image worker's /health", lambda: _status(f"http://127.0.0.1:{health_port}/health") == 200,
+                     60, 1.0, e2e_dir)
             # 429s and the window spent early, from a real run on the hogged app
             limited = wait_for("a 429 alert for r/askscience", lambda: got("redditlake.api.rate-limited", "askscience"),
                                240, 1.0, e2e_dir)
@@ -410,7 +414,6 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
                 kinds = {b.get("alert") for b in got_}
                 return got_ if "run Failed" in kinds and "redditlake.run.error-rate-high" in kinds else None
 
-            assert httpx.get(f"http://127.0.0.1:{health_port}/health", timeout=5).status_code == 200  # --with-healthcheck
             bodies = wait_for("webhook alerts for r/secretclub", alerted, 60, 1.0, e2e_dir)
             failed = next(b for b in bodies if b.get("alert") == "run Failed")
             assert failed["subreddit"] == "r/secretclub" and "private" in failed["reason"], failed
@@ -444,8 +447,9 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
             assert sim.stats()["rate_limited"] == hog.rate_limited + n429.get("askscience", 0)
             assert "secretclub" not in subs
 
-            # the quality catalog has the deployed runs' jobs and validations (recorded by the
-            # collect-scheduled flow: branch quality2, issue 8)
+            # the quality catalog has the deployed runs' jobs and validations. collect-scheduled
+            # records its jobs through tasks.quality.record_run (branch quality2, issue 8): until
+            # that is merged, collection_jobs has no rows from deployed runs and this fails.
             from redditlake.config import load_settings
             from redditlake.quality import commands
 
@@ -458,8 +462,8 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
                 validated = dict(con.execute("SELECT subreddit, count(*) FROM validation_runs GROUP BY ALL").fetchall())
             finally:
                 con.close()
-            assert {"python", "datascience", "worldnews", "secretclub"} <= set(jobs), jobs
             assert {"python", "datascience", "worldnews"} <= set(validated), validated
+            assert {"python", "datascience", "worldnews", "secretclub"} <= set(jobs), jobs  # needs quality2
     finally:
         hog.halt.set()
         procs.stop(api)
@@ -477,6 +481,13 @@ def _parent_pid(pid: int) -> int:
 
 def _flow_run(api: str, run_id: str) -> dict:
     return httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.HTTPError:
+        return None
 
 
 def _scrape(url: str) -> dict[str, float]:
