@@ -323,7 +323,9 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
                 "work_queue": "high",
                 "schedule": _schedule_of(st.schedule),
                 "tags": [MANAGED_TAG, "priority:high", "stream"],
-                "job_variables": dict(config.work_pool.job_variables),
+                # heartbeats every 30 s: an hour-long stream run must not look dead to the
+                # zombie automation, which watches every run tagged collection.yaml
+                "job_variables": config.work_pool.run_job_variables(),
                 "parameters": {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration)},
             }
         )

@@ -86,8 +86,10 @@ def test_specs_map_frequency_priority_and_time_limit():
                                                    "lake_block": None}
     # every deployed run beats every 30 s whatever the worker's environment says, and its
     # subreddit slot is a 60 s lease
-    for spec in by.values():
-        assert spec["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    streaming = deployment_specs(load_collection_dict(FILE | {"stream": {"subreddits": ["python"]}}))
+    for spec in [*by.values(), *streaming]:
+        assert spec["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30", spec["name"]
+    assert any(s["flow_name"] == "stream" for s in streaming)
     assert by["python"]["parameters"]["rate_limiting"]["slot_lease_seconds"] == 60
 
 
