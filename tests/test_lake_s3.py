@@ -181,14 +181,29 @@ def test_a_lock_object_held_by_another_process_blocks_the_writer(s3_endpoint: st
     assert lake.write("posts", "rust", posts(["a"])).written == 1
 
 
-def test_a_stale_lock_object_of_a_dead_writer_is_broken(s3_endpoint: str, bucket: str) -> None:
-    lake = Lake.open(f"s3://{bucket}/data", endpoint_url=s3_endpoint, lock_timeout_s=5)
-    dead = {"owner": "gone:1:x", "acquired_at": time.time() - 3600}
+def test_a_lock_object_its_holder_stopped_renewing_is_broken(s3_endpoint: str, bucket: str) -> None:
+    """A writer killed mid-write leaves its lock object; the next writer waits out the lease only."""
+    base = Lake.open(f"s3://{bucket}/data", endpoint_url=s3_endpoint)
+    lake = Lake(base.location, locker=S3Locker(base.location.s3, timeout_s=20, stale_after_s=2))
+    dead = {"owner": "killed-worker:1:x", "renewed_at": time.time()}  # fresh: just written, never renewed
     s3_client(s3_endpoint).put_object(
         Bucket=bucket, Key="data/_locks/posts/python.lock", Body=json.dumps(dead).encode()
     )
-
+    started = time.monotonic()
     assert lake.write("posts", "python", posts(["a"])).written == 1
+    assert 2 <= time.monotonic() - started < 20
+    assert [k for k in list_keys(s3_endpoint, bucket) if "_locks" in k] == []
+
+
+def test_a_holder_keeps_its_lock_past_the_lease_by_renewing_it(s3_endpoint: str, bucket: str) -> None:
+    lake = Lake.open(f"s3://{bucket}", endpoint_url=s3_endpoint)
+    assert lake.location.s3 is not None
+    holder = S3Locker(lake.location.s3, timeout_s=5, stale_after_s=1.5)
+    with holder.lock("posts", "python"):
+        # Another process (bypassing the in-process lock), waiting three leases long.
+        contender = S3Locker(lake.location.s3, timeout_s=4.5, stale_after_s=1.5)
+        with pytest.raises(LockTimeout):
+            contender._acquire_object("_locks/posts/python.lock")
     assert [k for k in list_keys(s3_endpoint, bucket) if "_locks" in k] == []
 
 

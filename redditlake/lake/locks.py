@@ -12,10 +12,15 @@ the same partition must not interleave those steps.
   with a conditional PUT (``If-None-Match: *``), which S3 (since 2024), MinIO
   and moto ≥ 5.0 refuse with 412 when the object exists. It is released with
   ``DELETE`` + ``If-Match: <our ETag>`` so we never delete a lock someone
-  else took over. A holder that dies leaves its object behind; it is treated
-  as stale after ``stale_after_s`` seconds and broken. Limitations: a write
-  that takes longer than ``stale_after_s`` can lose its lock, and a server
-  that ignores conditional headers gives no cross-process exclusion at all.
+  else took over. The holder renews the object (a PUT with ``If-Match``)
+  every third of ``stale_after_s`` while it holds the lock; an object not
+  renewed for ``stale_after_s``, by the server's own clock (its ``Date``
+  against the object's ``Last-Modified``, so clock skew between machines
+  does not matter), belongs to a holder that died (a killed worker) and is
+  broken. So a crash delays the partition's next writer by about
+  ``stale_after_s``, well inside a waiter's ``timeout_s``, and a long write
+  keeps its lock. Limitation: a server that ignores conditional headers
+  gives no cross-process exclusion at all.
   Threads of one process are additionally serialised by an in-process lock,
   because moto's check-then-store for conditional PUTs is not atomic.
 """
@@ -37,7 +42,7 @@ from redditlake.lake.location import Location, S3Settings
 
 LOCKS_FOLDER = "_locks"
 DEFAULT_TIMEOUT_S = 600.0
-DEFAULT_STALE_AFTER_S = 900.0
+DEFAULT_STALE_AFTER_S = 90.0
 _POLL_S = 0.05
 
 
@@ -162,11 +167,11 @@ class S3Locker:
         if not local.acquire(timeout=self.timeout_s):
             raise LockTimeout(f"{table}/{subreddit} is locked by another thread")
         try:
-            etag = self._acquire_object(key)
+            lease = _Lease(self, key, self._acquire_object(key))
             try:
                 yield
             finally:
-                self._release_object(key, etag)
+                self._release_object(key, lease.stop())
         finally:
             local.release()
 
@@ -174,9 +179,7 @@ class S3Locker:
         from botocore.exceptions import ClientError
 
         s3 = self._s3()
-        body = json.dumps(
-            {"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}", "acquired_at": time.time()}
-        ).encode()
+        body = _holder()
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
@@ -201,19 +204,28 @@ class S3Locker:
 
         s3 = self._s3()
         try:
-            current = s3.get_object(Bucket=self.settings.bucket, Key=key)
-            acquired_at = float(json.loads(current["Body"].read()).get("acquired_at", 0))
+            current = s3.head_object(Bucket=self.settings.bucket, Key=key)
         except ClientError:
-            return  # Gone meanwhile (or unreadable): the next PUT will tell.
-        except (ValueError, TypeError):
-            acquired_at = 0.0  # Garbage in the lock object: treat as stale.
-        if time.time() - acquired_at > self.stale_after_s:
+            return  # Gone meanwhile: the next PUT will tell.
+        if _age_on_server(current) > self.stale_after_s:
             try:
                 # If-Match: delete only the stale object we just read, not a
-                # fresh lock another writer created since.
+                # fresh lock another writer created (or its holder renewed) since.
                 s3.delete_object(Bucket=self.settings.bucket, Key=key, IfMatch=current["ETag"])
             except ClientError:
                 pass
+
+    def _renew(self, key: str, etag: str) -> str | None:
+        """The lock object rewritten if it is still ours; its new ETag, or None when it is not."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._s3().put_object(Bucket=self.settings.bucket, Key=key, Body=_holder(), IfMatch=etag)
+        except ClientError as error:
+            if _status(error) in (404, 412):
+                return None
+            raise
+        return str(response["ETag"])
 
     def _release_object(self, key: str, etag: str) -> None:
         from botocore.exceptions import ClientError
@@ -230,3 +242,51 @@ class S3Locker:
 def _status(error: Exception) -> int:
     response = getattr(error, "response", {}) or {}
     return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _holder() -> bytes:
+    """What a lock object says about its holder (for people looking at a stuck lock)."""
+    return json.dumps(
+        {"owner": f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}", "renewed_at": time.time()}
+    ).encode()
+
+
+def _age_on_server(head: dict[str, Any]) -> float:
+    """Seconds since the object was last written, both ends read off the server's clock."""
+    from email.utils import parsedate_to_datetime
+
+    modified = head["LastModified"]
+    try:
+        now = parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"])
+    except (KeyError, TypeError, ValueError):
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc)  # no Date header: our clock, the best left
+    return (now - modified).total_seconds()
+
+
+class _Lease:
+    """Keeps a held S3 lock object fresh from a daemon thread until stopped."""
+
+    def __init__(self, locker: S3Locker, key: str, etag: str) -> None:
+        self.locker, self.key, self.etag = locker, key, etag
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock-lease:{key}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = self.locker.stale_after_s / 3
+        while not self._stop.wait(interval):
+            try:
+                etag = self.locker._renew(self.key, self.etag)
+            except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
+                continue
+            if etag is None:  # broken as stale meanwhile (we were unreachable that long)
+                return
+            self.etag = etag
+
+    def stop(self) -> str:
+        """Stop renewing; the ETag to release with."""
+        self._stop.set()
+        self._thread.join()
+        return self.etag
