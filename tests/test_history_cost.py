@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -233,3 +234,41 @@ def test_compaction_alongside_writers_loses_and_doubles_nothing(lake: Lake) -> N
     metrics = Counter(lake.read("post_metrics", SUB).column("id").to_pylist())
     assert metrics == Counter({f"w{w}n{n}": 1 for w in range(3) for n in range(25)})
 
+
+
+def test_a_listing_never_fails_on_a_folder_created_under_it(tmp_path: Path) -> None:
+    """The race behind "FileNotFoundError: Cannot list directory …/lake": Arrow's listing
+    reads a folder, fails, then finds the folder exists (a writer's makedirs came in
+    between) and raises. Folders appear here as fast as a thread can make them while
+    another lists the next ones (without the retry in ``Storage._list`` this fails
+    within a fraction of a second)."""
+    lake = Lake.open(tmp_path / "lake")
+    root = tmp_path / "lake" / "posts" / f"subreddit={SUB}"
+    made = [0]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    listings = [0]
+
+    def lister() -> None:
+        while not stop.is_set():
+            n = made[0]
+            for folder in (root / f"dt={n}", root / f"dt={n + 1}"):  # the next folders to appear
+                try:
+                    lake.storage.data_file_infos(str(folder), recursive=True)
+                    lake.storage.subfolders(str(folder))
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+                listings[0] += 2
+
+    thread = threading.Thread(target=lister)
+    thread.start()
+    try:
+        root.mkdir(parents=True)
+        started = time.monotonic()
+        while time.monotonic() - started < 2 and not errors:
+            (root / f"dt={made[0]}").mkdir()
+            made[0] += 1
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == [] and made[0] > 1000 and listings[0] > 1000, (errors[:1], made, listings)

@@ -37,6 +37,9 @@ TEMP_SUFFIX = ".tmp"
 # Names pyarrow's dataset discovery ignores; we hide the same from listings so
 # that what the lake reads is exactly what readers of the lake see.
 HIDDEN_PREFIXES = (".", "_")
+# A listing that met a folder being created is repeated (see ``Storage._list``);
+# each retry can only fail if yet another folder appears during it.
+_LIST_ATTEMPTS = 5
 
 
 def is_data_file(name: str) -> bool:
@@ -86,9 +89,25 @@ class Storage:
         )
 
     def _list(self, directory: str, *, recursive: bool) -> list[pafs.FileInfo]:
+        """One listing; a folder created while it ran is listed again.
+
+        Arrow's local listing with ``allow_not_found`` reads the folder and,
+        when that fails, checks whether the folder exists: if a concurrent
+        writer's ``makedirs`` created it in between (the first write of a new
+        table, subreddit or day, or of the lake itself), the check finds it and
+        Arrow raises the read's "Cannot list directory" FileNotFoundError
+        instead of returning nothing. Listing again then succeeds. (Nothing in
+        the lake removes folders, so a folder never vanishes under a listing.)
+        """
         selector = pafs.FileSelector(directory, allow_not_found=True, recursive=recursive)
-        infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
-        return infos
+        for attempt in range(_LIST_ATTEMPTS):
+            try:
+                infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
+                return infos
+            except FileNotFoundError:
+                if attempt == _LIST_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def open_atomic(self, path: str) -> Iterator[pa.NativeFile]:
