@@ -8,15 +8,17 @@ moto's S3 server over HTTP):
 2. generated history: one file per table per subreddit per hour for N days, shaped like an
    hourly run's output (posts, comments, post_metrics, comment_fetches markers, api_requests;
    the real files' schemas, ids of their own, a marker for every post);
-3. the content clock moves 2 hours (a handful of new posts), then the timed incremental
-   ``collect`` runs: wall time, API requests (simulator stats), S3 requests (the moto
-   server's access log, by method);
-4. every table is compacted (timed), files per partition counted, and after 2 more hours
-   the incremental ``collect`` is timed again.
+3. rounds of timed incremental ``collect`` (each 2 hours of content after the last: a
+   handful of new posts): wall time, API requests (simulator stats), S3 requests (the moto
+   server's access log, by method). The lakes of every history length are open side by
+   side and each round runs one collect per lake, so the machine's noise falls on all
+   lengths alike; the report gives the median over the rounds;
+4. every table is compacted (timed), files per partition counted, and the rounds of
+   incremental ``collect`` are timed again.
 
 No id may be stored twice: posts and comments are checked after each run.
 
-    uv run python -m benchmarks.history [--days 1 30 365] [--subreddits 2] [--storage local s3]
+    uv run python -m benchmarks.history [--days 1 30 365] [--subreddits 2] [--storage local s3] [--rounds 3]
 
 Runs against other code (e.g. main's, for before/after figures) with that checkout first
 on the path: ``PYTHONPATH=/work/main uv run python benchmarks/history.py``.
@@ -43,6 +45,7 @@ import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -50,7 +53,9 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -245,78 +250,112 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
     }
 
 
-def one_lake(days: int, storage: str, subreddits: list[str], endpoint: str | None,
-             counter: S3RequestCounter | None, tmp: str) -> dict[str, Any]:
-    with SimulatorThread(sim_config(subreddits)) as sim:
-        now = time.time()
-        sim.world.advance(max(0.0, now - sim.world.now))  # content clock = wall clock
-        if storage == "s3":
-            from s3server import make_bucket
+@dataclass
+class HistoryLake:
+    """One history length's simulator, settings, lake and measurements."""
 
-            bucket = f"history-{uuid.uuid4().hex[:10]}"
-            make_bucket(endpoint, bucket)
-            uri = f"s3://{bucket}/lake"
-        else:
-            uri = f"{tmp}/lake-{days}d-{uuid.uuid4().hex[:6]}"
-        client_id, secret = next(iter(sim.config.clients.items()))
-        settings = common.sim_settings(sim.url, client_id, secret, uri, requests_per_window=1000,
-                                       window_seconds=10.0, sorts=["new"], limit=LIMIT)
-        if endpoint:
-            settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": endpoint})})
-        lake = Lake.open(uri, endpoint_url=endpoint)
+    days: int
+    storage: str
+    sim: SimulatorThread
+    settings: Any
+    lake: Lake
+    result: dict[str, Any] = field(default_factory=dict)
 
-        seed = timed_collect(sim, settings, subreddits, counter)
-        started = time.monotonic()
-        end = dt.datetime.fromtimestamp(now, dt.UTC).replace(minute=0, second=0, microsecond=0)
-        generated = generate(lake, subreddits, days, end, schemas(lake))
-        generate_s = time.monotonic() - started
-        before = file_counts(lake)
-        print(f"  {storage} {days}d: seeded ({seed['seconds']}s), generated {generated} files in {generate_s:.0f}s",
-              flush=True)
 
-        sim.world.advance(STEP_HOURS * 3600)
-        run_before = timed_collect(sim, settings, subreddits, counter)
-        dup_before = duplicates(lake, subreddits)
-        print(f"  {storage} {days}d: collect before compaction {run_before['seconds']}s", flush=True)
+def open_lake(stack: ExitStack, days: int, storage: str, subreddits: list[str], endpoint: str | None,
+              counter: S3RequestCounter | None, tmp: str) -> HistoryLake:
+    """A simulator and a lake seeded by a real ``collect``, then ``days`` days of generated history."""
+    sim = stack.enter_context(SimulatorThread(sim_config(subreddits)))
+    now = time.time()
+    sim.world.advance(max(0.0, now - sim.world.now))  # content clock = wall clock
+    if storage == "s3":
+        from s3server import make_bucket
 
-        if counter:
-            counter.take()
-        started = time.monotonic()
-        for table in lake.tables():
-            lake.compact(table)
-        compact_s = time.monotonic() - started
-        compact_requests = counter.take() if counter else None
-        after = file_counts(lake)
-        print(f"  {storage} {days}d: compacted in {compact_s:.1f}s", flush=True)
+        bucket = f"history-{uuid.uuid4().hex[:10]}"
+        make_bucket(endpoint, bucket)
+        uri = f"s3://{bucket}/lake"
+    else:
+        uri = f"{tmp}/lake-{days}d-{uuid.uuid4().hex[:6]}"
+    client_id, secret = next(iter(sim.config.clients.items()))
+    settings = common.sim_settings(sim.url, client_id, secret, uri, requests_per_window=1000,
+                                   window_seconds=10.0, sorts=["new"], limit=LIMIT)
+    if endpoint:
+        settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": endpoint})})
+    lake = Lake.open(uri, endpoint_url=endpoint)
+    run = HistoryLake(days, storage, sim, settings, lake)
 
-        sim.world.advance(STEP_HOURS * 3600)
-        run_after = timed_collect(sim, settings, subreddits, counter)
-        dup_after = duplicates(lake, subreddits)
-        print(f"  {storage} {days}d: collect after compaction {run_after['seconds']}s", flush=True)
-    result = {
-        "days": days, "storage": storage, "generated_files": generated, "generate_seconds": round(generate_s, 1),
-        "files_before_compaction": before, "collect_before_compaction": run_before,
-        "compaction_seconds": round(compact_s, 1), "compaction_s3_requests": compact_requests,
-        "files_after_compaction": after, "collect_after_compaction": run_after,
-        "duplicate_ids": dup_before + dup_after,
-    }
-    print(f"  {storage} {days}d result: {json.dumps(result, default=str)}", flush=True)  # survives an interrupted run
-    return result
+    seed = timed_collect(sim, settings, subreddits, counter)
+    started = time.monotonic()
+    end = dt.datetime.fromtimestamp(now, dt.UTC).replace(minute=0, second=0, microsecond=0)
+    generated = generate(lake, subreddits, days, end, schemas(lake))
+    run.result = {"days": days, "storage": storage, "generated_files": generated,
+                  "generate_seconds": round(time.monotonic() - started, 1),
+                  "files_before_compaction": file_counts(lake), "collect_before_compaction": [],
+                  "collect_after_compaction": [], "duplicate_ids": 0}
+    print(f"  {storage} {days}d: seeded ({seed['seconds']}s), generated {generated} files in "
+          f"{run.result['generate_seconds']:.0f}s", flush=True)
+    return run
+
+
+def collect_round(runs: list[HistoryLake], when: str, subreddits: list[str], counter: S3RequestCounter | None) -> None:
+    """One incremental ``collect`` per lake, 2 h of content later, one lake after the other."""
+    for run in runs:
+        run.sim.world.advance(STEP_HOURS * 3600)
+        measured = timed_collect(run.sim, run.settings, subreddits, counter)
+        run.result[f"collect_{when}_compaction"].append(measured)
+        run.result["duplicate_ids"] += duplicates(run.lake, subreddits)
+        print(f"  {run.storage} {run.days}d: collect {when} compaction {measured['seconds']}s, "
+              f"S3 {s3_total(measured['s3_requests'])}, API {measured['api_requests']}", flush=True)
+
+
+def compact_all(run: HistoryLake, counter: S3RequestCounter | None) -> None:
+    if counter:
+        counter.take()
+    started = time.monotonic()
+    for table in run.lake.tables():
+        run.lake.compact(table)
+    run.result["compaction_seconds"] = round(time.monotonic() - started, 1)
+    run.result["compaction_s3_requests"] = counter.take() if counter else None
+    run.result["files_after_compaction"] = file_counts(run.lake)
+    print(f"  {run.storage} {run.days}d: compacted in {run.result['compaction_seconds']}s "
+          f"({run.result['files_after_compaction']})", flush=True)
+
+
+def measure(storage: str, days: list[int], rounds: int, subreddits: list[str], endpoint: str | None,
+            counter: S3RequestCounter | None, tmp: str) -> list[dict[str, Any]]:
+    """All history lengths side by side: rounds of collects interleaved across the lakes (the
+    machine's noise falls on every length alike), compaction, rounds again."""
+    with ExitStack() as stack:
+        runs = [open_lake(stack, d, storage, subreddits, endpoint, counter, tmp) for d in days]
+        for _ in range(rounds):
+            collect_round(runs, "before", subreddits, counter)
+        for run in runs:
+            compact_all(run, counter)
+        for _ in range(rounds):
+            collect_round(runs, "after", subreddits, counter)
+    for run in runs:  # survives an interrupted run
+        print(f"  {storage} {run.days}d result: {json.dumps(run.result, default=str)}", flush=True)
+    return [run.result for run in runs]
 
 
 def s3_total(requests: dict[str, int] | None) -> str:
     return "-" if requests is None else str(sum(requests.values()))
 
 
+def median_of(collects: list[dict[str, Any]], value: Callable[[dict[str, Any]], float]) -> float:
+    return statistics.median(value(c) for c in collects)
+
+
 def report(results: list[dict[str, Any]]) -> str:
+    """Medians over the rounds; the last column is the longest history's over the shortest's."""
     lines = []
     for storage in dict.fromkeys(r["storage"] for r in results):
         rows = [r for r in results if r["storage"] == storage]
-        lines.append(f"\n{storage}")
+        lines.append(f"\n{storage} (collect figures: median of {len(rows[0]['collect_before_compaction'])} rounds)")
         lines.append(f"{'':34}" + "".join(f"{str(r['days']) + ' days':>12}" for r in rows) + f"{'last/first':>12}")
 
         def line(label: str, values: list[Any], ratio: bool = False) -> None:
-            text = f"{label:34}" + "".join(f"{str(v):>12}" for v in values)
+            text = f"{label:34}" + "".join(f"{v:>12.2f}" if isinstance(v, float) else f"{str(v):>12}" for v in values)
             if ratio and values and isinstance(values[0], (int, float)) and values[0]:
                 text += f"{values[-1] / values[0]:>12.2f}"
             lines.append(text)
@@ -330,14 +369,17 @@ def report(results: list[dict[str, Any]]) -> str:
                 line("  S3 requests", [s3_total(r["compaction_s3_requests"]) for r in rows])
                 line("  files after", [r["files_after_compaction"]["files"] for r in rows])
                 line("  max files per partition after", [r["files_after_compaction"]["max_files_per_partition"] for r in rows])
-            line(f"collect {when} compaction (s)", [r[key]["seconds"] for r in rows], ratio=True)
-            line("  API requests", [r[key]["api_requests"] for r in rows], ratio=True)
+            line(f"collect {when} compaction (s)", [median_of(r[key], lambda c: c["seconds"]) for r in rows], ratio=True)
+            line("  API requests", [median_of(r[key], lambda c: c["api_requests"]) for r in rows], ratio=True)
             if storage == "s3":
-                line("  S3 requests", [sum(r[key]["s3_requests"].values()) for r in rows], ratio=True)
-                line("    GET", [r[key]["s3_requests"].get("GET", 0) for r in rows])
-            line("  posts / comments written", [f"{r[key]['posts_written']}/{r[key]['comments_written']}" for r in rows])
+                line("  S3 requests", [median_of(r[key], lambda c: sum(c["s3_requests"].values())) for r in rows],
+                     ratio=True)
+                line("    GET", [median_of(r[key], lambda c: c["s3_requests"].get("GET", 0)) for r in rows])
+            line("  posts / comments written",
+                 [f"{sum(c['posts_written'] for c in r[key])}/{sum(c['comments_written'] for c in r[key])}" for r in rows])
         line("duplicate ids (posts+comments)", [r["duplicate_ids"] for r in rows])
-        failed = [f for r in rows for k in ("collect_before_compaction", "collect_after_compaction") for f in r[k]["failed"]]
+        failed = [f for r in rows for k in ("collect_before_compaction", "collect_after_compaction")
+                  for c in r[k] for f in c["failed"]]
         if failed:
             lines.append(f"FAILED subreddits: {failed}")
     return "\n".join(lines)
@@ -356,6 +398,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 30, 365])
     parser.add_argument("--subreddits", type=int, default=2, help="how many subreddits (default: 2)")
     parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
+    parser.add_argument("--rounds", type=int, default=3, help="timed collects per lake before and after compaction")
     parser.add_argument("--label", default="", help="names the JSON output (e.g. main, branch)")
     args = parser.parse_args()
     subreddits = SUBREDDITS[: args.subreddits]
@@ -364,7 +407,8 @@ def main() -> None:
 
     logging.getLogger("prefect.engine").setLevel(logging.WARNING)  # one "View at" line per flow run
     code = code_under_test()
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, code under test: {code}", flush=True)
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()}, code under test: {code}",
+          flush=True)
     print(f"{len(subreddits)} subreddits, hourly runs' files for {args.days} days; incremental collect of `new` "
           f"(limit {LIMIT}) {STEP_HOURS} h of content later", flush=True)
     results = []
@@ -372,10 +416,11 @@ def main() -> None:
         for storage in args.storage:
             if storage == "s3":
                 with s3_server() as (endpoint, counter):
-                    results += [one_lake(d, "s3", subreddits, endpoint, counter, tmp) for d in args.days]
+                    results += measure("s3", args.days, args.rounds, subreddits, endpoint, counter, tmp)
             else:
-                results += [one_lake(d, "local", subreddits, None, None, tmp) for d in args.days]
+                results += measure("local", args.days, args.rounds, subreddits, None, None, tmp)
     print(report(results), flush=True)
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"history{'-' + args.label if args.label else ''}.json"
     path.write_text(json.dumps({"benchmark": "history", "command": " ".join(sys.argv), "code": code,
