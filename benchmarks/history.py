@@ -63,6 +63,7 @@ import pyarrow as pa  # noqa: E402
 
 import redditlake  # noqa: E402
 from redditlake.lake import Lake  # noqa: E402
+from redditlake.lake.maintenance import CompactionPolicy, compact_due  # noqa: E402
 from redditlake.lake.files import MODE_APPEND, MODE_DEDUP, with_lake_metadata, write_parquet  # noqa: E402
 from redditlake.lake.reading import layout_file_infos  # noqa: E402
 from redditlake.simulator import SimulatorConfig, SimulatorThread  # noqa: E402
@@ -80,7 +81,7 @@ TABLES = {  # table -> (mode, dt column)
     "comment_fetches": (MODE_APPEND, "collected_at"),
     "api_requests": (MODE_APPEND, "ts"),
 }
-_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /')
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /([^ ?]*)')
 
 
 class S3RequestCounter(logging.Handler):
@@ -89,17 +90,25 @@ class S3RequestCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.counts: Counter[str] = Counter()
+        self.by_table: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
         match = _REQUEST_LINE.search(record.getMessage())
         if match:
+            parts = match.group(2).split("/")  # bucket/lake/{table}/...
             with self._lock:
                 self.counts[match.group(1)] += 1
+                self.by_table[parts[2] if len(parts) > 2 else "(bucket)"] += 1
 
     def take(self) -> dict[str, int]:
         with self._lock:
             counts, self.counts = dict(self.counts), Counter()
+        return counts
+
+    def take_by_table(self) -> dict[str, int]:
+        with self._lock:
+            counts, self.by_table = dict(self.by_table), Counter()
         return counts
 
 
@@ -237,6 +246,7 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
     sim.reset_stats()
     if counter:
         counter.take()
+        counter.take_by_table()
     started = time.monotonic()
     summaries = asyncio.run(collect(subreddits, settings))
     seconds = time.monotonic() - started
@@ -244,6 +254,7 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
         "seconds": round(seconds, 2),
         "api_requests": common.api_requests(sim.stats()),
         "s3_requests": counter.take() if counter else None,
+        "s3_requests_by_table": counter.take_by_table() if counter else None,
         "posts_written": sum(s.posts_written for s in summaries),
         "comments_written": sum(s.comments_written for s in summaries),
         "failed": [s.line() for s in summaries if not s.ok],
@@ -312,8 +323,8 @@ def compact_all(run: HistoryLake, counter: S3RequestCounter | None) -> None:
     if counter:
         counter.take()
     started = time.monotonic()
-    for table in run.lake.tables():
-        run.lake.compact(table)
+    # What the maintenance flow runs, with a policy that makes every partition of 2+ files due.
+    compact_due(run.lake, CompactionPolicy(min_files=2, after_days=0))
     run.result["compaction_seconds"] = round(time.monotonic() - started, 1)
     run.result["compaction_s3_requests"] = counter.take() if counter else None
     run.result["files_after_compaction"] = file_counts(run.lake)
@@ -375,6 +386,10 @@ def report(results: list[dict[str, Any]]) -> str:
                 line("  S3 requests", [median_of(r[key], lambda c: sum(c["s3_requests"].values())) for r in rows],
                      ratio=True)
                 line("    GET", [median_of(r[key], lambda c: c["s3_requests"].get("GET", 0)) for r in rows])
+                tables = sorted({t for r in rows for c in r[key] for t in c["s3_requests_by_table"]})
+                for table in tables:
+                    line(f"    {table}", [median_of(r[key], lambda c, t=table: c["s3_requests_by_table"].get(t, 0))
+                                        for r in rows])
             line("  posts / comments written",
                  [f"{sum(c['posts_written'] for c in r[key])}/{sum(c['comments_written'] for c in r[key])}" for r in rows])
         line("duplicate ids (posts+comments)", [r["duplicate_ids"] for r in rows])

@@ -390,3 +390,52 @@ def test_compaction_running_alongside_collects_loses_and_doubles_nothing(prefect
     assert posts == set(sim.world.post_ids(FLOW_SUB))
     assert_trees_complete(lake, sim, posts)
     assert lake.read("post_metrics", FLOW_SUB).num_rows == metrics
+
+
+@pytest.mark.prefect
+def test_maintain_lake_sweeps_every_stranded_tree_and_reports_files_per_partition(
+    prefect_api, make_sim, tmp_path: Path
+) -> None:
+    """The maintenance flow: the full sweep lands trees that never landed however old their
+    posts (an hourly run checks only the recent window), compaction follows, and files per
+    partition (max, mean) go to ``data_quality_metrics`` and the quality catalog."""
+    import shutil
+
+    import duckdb
+
+    from conftest import sim_settings
+    from flows.collect import collect
+    from flows.maintenance import maintain
+    from redditlake.quality import catalog, results
+
+    sim = make_sim(posts_per_subreddit=60, comments_per_post_mean=4)  # 2 posts a day over 30 days
+    root = tmp_path / "lake"
+    assert collect_ok(collect([FLOW_SUB], sim_settings(sim, str(root), sorts=["new"], limit=100)))
+    lake = Lake.open(root)
+    posts, comments = assert_unique(lake)
+    assert len(posts) == 60 and comments
+    for table in ("comments", "comment_fetches"):  # every tree lost: all 60 posts stranded
+        shutil.rmtree(root / table)
+    settings = sim_settings(sim, str(root), sorts=["new"], limit=5)
+    assert lake.days("posts", FLOW_SUB)[-1] - lake.days("posts", FLOW_SUB)[0] > dt.timedelta(days=20)
+
+    lines = asyncio.run(maintain(min_files=2, after_days=0, settings=settings, sweep=[FLOW_SUB]))
+    assert any(line.startswith(f"full sweep r/{FLOW_SUB}: ") for line in lines), lines
+    assert any(line.startswith("comments: ") for line in lines), lines
+    assert_trees_complete(lake, sim, posts)
+    assert assert_unique(lake)[1] == comments
+
+    spread = {(p.table, p.subreddit) for p in files_per_partition(lake)}
+    metrics = results.read(lake, "data_quality_metrics").to_pylist()
+    reported = {(m["table_name"], m["subreddit_name"], m["metric_name"]): m["metric_value"]
+                for m in metrics if m["metric_name"].startswith("files_per_partition")}
+    assert set(reported) == {(t, s, f"files_per_partition_{k}") for t, s in spread for k in ("max", "mean")}
+    assert all(value == 1.0 for value in reported.values())  # all compacted: one file per partition
+
+    path = catalog.build(lake, tmp_path / "quality.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        (count,) = con.execute(
+            "SELECT count(*) FROM data_quality_metrics WHERE metric_name = 'files_per_partition_max' "
+            "AND table_name = 'comments' AND subreddit_name = ?", [FLOW_SUB]
+        ).fetchone()
+    assert count == 1
