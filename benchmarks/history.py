@@ -13,8 +13,11 @@ moto's S3 server over HTTP):
    server's access log, by method). The lakes of every history length are open side by
    side and each round runs one collect per lake, so the machine's noise falls on all
    lengths alike; the report gives the median over the rounds;
-4. every table is compacted (timed), files per partition counted, and the rounds of
-   incremental ``collect`` are timed again.
+4. ``compact_due`` (what the ``maintain-lake`` flow runs) with the maintenance defaults
+   (partitions of 24+ files, or of 2+ once their day is a day past: the lake a daily
+   maintenance keeps), timed, files per partition counted, the rounds timed again;
+5. ``compact_due`` of every partition of 2+ files (one file per partition left), the
+   rounds timed again.
 
 No id may be stored twice: posts and comments are checked after each run.
 
@@ -302,7 +305,7 @@ def open_lake(stack: ExitStack, days: int, storage: str, subreddits: list[str], 
     run.result = {"days": days, "storage": storage, "generated_files": generated,
                   "generate_seconds": round(time.monotonic() - started, 1),
                   "files_before_compaction": file_counts(lake), "collect_before_compaction": [],
-                  "collect_after_compaction": [], "duplicate_ids": 0}
+                  "collect_maintained_compaction": [], "collect_after_compaction": [], "duplicate_ids": 0}
     print(f"  {storage} {days}d: seeded ({seed['seconds']}s), generated {generated} files in "
           f"{run.result['generate_seconds']:.0f}s", flush=True)
     return run
@@ -315,21 +318,27 @@ def collect_round(runs: list[HistoryLake], when: str, subreddits: list[str], cou
         measured = timed_collect(run.sim, run.settings, subreddits, counter)
         run.result[f"collect_{when}_compaction"].append(measured)
         run.result["duplicate_ids"] += duplicates(run.lake, subreddits)
-        print(f"  {run.storage} {run.days}d: collect {when} compaction {measured['seconds']}s, "
+        print(f"  {run.storage} {run.days}d: collect ({when}) {measured['seconds']}s, "
               f"S3 {s3_total(measured['s3_requests'])}, API {measured['api_requests']}", flush=True)
 
 
-def compact_all(run: HistoryLake, counter: S3RequestCounter | None) -> None:
+def compact_all(run: HistoryLake, counter: S3RequestCounter | None, policy: CompactionPolicy, label: str) -> None:
+    """``compact_due``: what the maintenance flow runs, timed, with S3 requests and files after."""
     if counter:
         counter.take()
     started = time.monotonic()
-    # What the maintenance flow runs, with a policy that makes every partition of 2+ files due.
-    compact_due(run.lake, CompactionPolicy(min_files=2, after_days=0))
-    run.result["compaction_seconds"] = round(time.monotonic() - started, 1)
-    run.result["compaction_s3_requests"] = counter.take() if counter else None
-    run.result["files_after_compaction"] = file_counts(run.lake)
-    print(f"  {run.storage} {run.days}d: compacted in {run.result['compaction_seconds']}s "
-          f"({run.result['files_after_compaction']})", flush=True)
+    compact_due(run.lake, policy)
+    run.result[f"{label}_seconds"] = round(time.monotonic() - started, 1)
+    run.result[f"{label}_s3_requests"] = counter.take() if counter else None
+    run.result[f"files_after_{label}"] = file_counts(run.lake)
+    print(f"  {run.storage} {run.days}d: {label} in {run.result[f'{label}_seconds']}s "
+          f"({run.result[f'files_after_{label}']})", flush=True)
+
+
+# The maintenance flow's defaults (partitions of 24+ files, or of 2+ once their day is 1 day past:
+# the lake as a daily maintain-lake keeps it), then everything of 2+ files.
+MAINTAINED = CompactionPolicy()
+EVERYTHING = CompactionPolicy(min_files=2, after_days=0)
 
 
 def measure(storage: str, days: list[int], rounds: int, subreddits: list[str], endpoint: str | None,
@@ -341,7 +350,11 @@ def measure(storage: str, days: list[int], rounds: int, subreddits: list[str], e
         for _ in range(rounds):
             collect_round(runs, "before", subreddits, counter)
         for run in runs:
-            compact_all(run, counter)
+            compact_all(run, counter, MAINTAINED, "maintenance")
+        for _ in range(rounds):
+            collect_round(runs, "maintained", subreddits, counter)
+        for run in runs:
+            compact_all(run, counter, EVERYTHING, "compaction")
         for _ in range(rounds):
             collect_round(runs, "after", subreddits, counter)
     for run in runs:  # survives an interrupted run
@@ -373,14 +386,16 @@ def report(results: list[dict[str, Any]]) -> str:
 
         line("files in the lake", [r["files_before_compaction"]["files"] for r in rows])
         line("max files per partition", [r["files_before_compaction"]["max_files_per_partition"] for r in rows])
-        for when in ("before", "after"):
+        for when in ("before", "maintained", "after"):
             key = f"collect_{when}_compaction"
-            if when == "after":
-                line("compaction (s)", [r["compaction_seconds"] for r in rows])
-                line("  S3 requests", [s3_total(r["compaction_s3_requests"]) for r in rows])
-                line("  files after", [r["files_after_compaction"]["files"] for r in rows])
-                line("  max files per partition after", [r["files_after_compaction"]["max_files_per_partition"] for r in rows])
-            line(f"collect {when} compaction (s)", [median_of(r[key], lambda c: c["seconds"]) for r in rows], ratio=True)
+            label = {"maintenance": "compaction by the maintenance policy", "compaction": "compaction of the rest"}
+            for step in {"maintained": ["maintenance"], "after": ["compaction"]}.get(when, []):
+                line(f"{label[step]} (s)", [r[f"{step}_seconds"] for r in rows])
+                line("  S3 requests", [s3_total(r[f"{step}_s3_requests"]) for r in rows])
+                line("  files after", [r[f"files_after_{step}"]["files"] for r in rows])
+                line("  max files per partition after", [r[f"files_after_{step}"]["max_files_per_partition"] for r in rows])
+            title = {"before": "never compacted", "maintained": "maintenance policy applied", "after": "all compacted"}
+            line(f"collect, {title[when]} (s)", [median_of(r[key], lambda c: c["seconds"]) for r in rows], ratio=True)
             line("  API requests", [median_of(r[key], lambda c: c["api_requests"]) for r in rows], ratio=True)
             if storage == "s3":
                 line("  S3 requests", [median_of(r[key], lambda c: sum(c["s3_requests"].values())) for r in rows],
@@ -393,7 +408,8 @@ def report(results: list[dict[str, Any]]) -> str:
             line("  posts / comments written",
                  [f"{sum(c['posts_written'] for c in r[key])}/{sum(c['comments_written'] for c in r[key])}" for r in rows])
         line("duplicate ids (posts+comments)", [r["duplicate_ids"] for r in rows])
-        failed = [f for r in rows for k in ("collect_before_compaction", "collect_after_compaction")
+        failed = [f for r in rows for k in ("collect_before_compaction", "collect_maintained_compaction",
+                                            "collect_after_compaction")
                   for c in r[k] for f in c["failed"]]
         if failed:
             lines.append(f"FAILED subreddits: {failed}")

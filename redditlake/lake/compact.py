@@ -103,7 +103,8 @@ def rewrite_partition(
     already_merged = {name for path, (_, sources) in metadata.items() for name in sources if name != _name(path)}
     done.leftovers = [p for p in files if _name(p) in already_merged]
     remaining = [p for p in files if p not in done.leftovers]
-    storage.delete_all(done.leftovers)
+    if done.leftovers:
+        storage.delete_all(done.leftovers)
     if not remaining or (edit is None and len(remaining) < 2):
         return done
     modes = {metadata[p][0] or MODE_APPEND for p in remaining}
