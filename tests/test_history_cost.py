@@ -298,6 +298,7 @@ def assert_trees_complete(lake: Lake, sim, post_ids: set[str]) -> None:
 
 
 @pytest.mark.prefect
+@pytest.mark.timeout(900)  # the session's first Prefect test also pays the server's start-up
 def test_an_incremental_collect_never_reads_old_history(prefect_api, make_sim, tmp_path: Path) -> None:
     """History beyond the bounded window is unreadable; the run still lands exactly the posts
     that appeared since, every comment of the posts it listed, and nothing twice."""
@@ -339,6 +340,7 @@ def collect_ok(run) -> bool:
 
 
 @pytest.mark.prefect
+@pytest.mark.timeout(900)  # the session's first Prefect test also pays the server's start-up
 def test_compaction_running_alongside_collects_loses_and_doubles_nothing(prefect_api, make_sim, tmp_path: Path) -> None:
     """Real collect flows land small files (a comment file per 3 posts) while compaction
     merges every partition with 2+ files over and over, from the lake's first write on
@@ -393,6 +395,7 @@ def test_compaction_running_alongside_collects_loses_and_doubles_nothing(prefect
 
 
 @pytest.mark.prefect
+@pytest.mark.timeout(900)  # the session's first Prefect test also pays the server's start-up
 def test_maintain_lake_sweeps_every_stranded_tree_and_reports_files_per_partition(
     prefect_api, make_sim, tmp_path: Path
 ) -> None:
