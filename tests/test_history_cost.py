@@ -422,7 +422,8 @@ def test_maintain_lake_sweeps_every_stranded_tree_and_reports_files_per_partitio
     settings = sim_settings(sim, str(root), sorts=["new"], limit=5)
     assert lake.days("posts", FLOW_SUB)[-1] - lake.days("posts", FLOW_SUB)[0] > dt.timedelta(days=20)
 
-    lines = asyncio.run(maintain(min_files=2, after_days=0, settings=settings, sweep=[FLOW_SUB]))
+    state = asyncio.run(maintain(min_files=2, after_days=0, settings=settings, sweep=[FLOW_SUB], return_state=True))
+    lines = asyncio.run(state.aresult())
     assert any(line.startswith(f"full sweep r/{FLOW_SUB}: ") for line in lines), lines
     assert any(line.startswith("comments: ") for line in lines), lines
     assert_trees_complete(lake, sim, posts)
@@ -434,6 +435,19 @@ def test_maintain_lake_sweeps_every_stranded_tree_and_reports_files_per_partitio
                 for m in metrics if m["metric_name"].startswith("files_per_partition")}
     assert set(reported) == {(t, s, f"files_per_partition_{k}") for t, s in spread for k in ("max", "mean")}
     assert all(value == 1.0 for value in reported.values())  # all compacted: one file per partition
+
+    # The run summary in Prefect: what was compacted, then files per partition per table.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+
+    (summary,) = [a for a in asyncio.run(artifacts()) if a.key == "maintain-lake-summary"]
+    assert "## Compaction" in summary.data and f"| comments | {FLOW_SUB} | " in summary.data
 
     path = catalog.build(lake, tmp_path / "quality.duckdb")
     with duckdb.connect(str(path), read_only=True) as con:
