@@ -8,15 +8,20 @@ moto's S3 server over HTTP):
 2. generated history: one file per table per subreddit per hour for N days, shaped like an
    hourly run's output (posts, comments, post_metrics, comment_fetches markers, api_requests;
    the real files' schemas, ids of their own, a marker for every post);
-3. the content clock moves 2 hours (a handful of new posts), then the timed incremental
-   ``collect`` runs: wall time, API requests (simulator stats), S3 requests (the moto
-   server's access log, by method);
-4. every table is compacted (timed), files per partition counted, and after 2 more hours
-   the incremental ``collect`` is timed again.
+3. rounds of timed incremental ``collect`` (each 2 hours of content after the last: a
+   handful of new posts): wall time, API requests (simulator stats), S3 requests (the moto
+   server's access log, by method). The lakes of every history length are open side by
+   side and each round runs one collect per lake, so the machine's noise falls on all
+   lengths alike; the report gives the median over the rounds;
+4. ``compact_due`` (what the ``maintain-lake`` flow runs) with the maintenance defaults
+   (partitions of 24+ files, or of 2+ once their day is a day past: the lake a daily
+   maintenance keeps), timed, files per partition counted, the rounds timed again;
+5. ``compact_due`` of every partition of 2+ files (one file per partition left), the
+   rounds timed again.
 
-No id may be stored twice: posts and comments are checked after each run.
+No id may be stored twice: posts and comments are checked after each phase's rounds.
 
-    uv run python -m benchmarks.history [--days 1 30 365] [--subreddits 2] [--storage local s3]
+    uv run python -m benchmarks.history [--days 1 30 365] [--subreddits 2] [--storage local s3] [--rounds 3]
 
 Runs against other code (e.g. main's, for before/after figures) with that checkout first
 on the path: ``PYTHONPATH=/work/main uv run python benchmarks/history.py``.
@@ -43,6 +48,7 @@ import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -50,7 +56,9 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -58,6 +66,7 @@ import pyarrow as pa  # noqa: E402
 
 import redditlake  # noqa: E402
 from redditlake.lake import Lake  # noqa: E402
+from redditlake.lake.maintenance import CompactionPolicy, compact_due  # noqa: E402
 from redditlake.lake.files import MODE_APPEND, MODE_DEDUP, with_lake_metadata, write_parquet  # noqa: E402
 from redditlake.lake.reading import layout_file_infos  # noqa: E402
 from redditlake.simulator import SimulatorConfig, SimulatorThread  # noqa: E402
@@ -75,7 +84,7 @@ TABLES = {  # table -> (mode, dt column)
     "comment_fetches": (MODE_APPEND, "collected_at"),
     "api_requests": (MODE_APPEND, "ts"),
 }
-_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /')
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /([^ ?]*)')
 
 
 class S3RequestCounter(logging.Handler):
@@ -84,17 +93,25 @@ class S3RequestCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.counts: Counter[str] = Counter()
+        self.by_table: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
         match = _REQUEST_LINE.search(record.getMessage())
         if match:
+            parts = match.group(2).split("/")  # bucket/lake/{table}/...
             with self._lock:
                 self.counts[match.group(1)] += 1
+                self.by_table[parts[2] if len(parts) > 2 else "(bucket)"] += 1
 
     def take(self) -> dict[str, int]:
         with self._lock:
             counts, self.counts = dict(self.counts), Counter()
+        return counts
+
+    def take_by_table(self) -> dict[str, int]:
+        with self._lock:
+            counts, self.by_table = dict(self.by_table), Counter()
         return counts
 
 
@@ -154,6 +171,21 @@ def hour_rows(sub: str, hour: dt.datetime, n: int) -> dict[str, list[dict[str, A
     }
 
 
+_MOTO_GUARD = threading.Lock()
+
+
+def put_in_moto(path: str, data: bytes) -> None:
+    """Store an object straight in the moto server's backend (it runs in this process):
+    tens of thousands of generated files over HTTP took longer than the benchmark itself.
+    What a run then reads, it reads over HTTP like any S3 object."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket, key = path.split("/", 1)
+    with _MOTO_GUARD:  # moto's key store is not made for concurrent writers
+        s3_backends[DEFAULT_ACCOUNT_ID]["global"].put_object(bucket, key, data)
+
+
 def generate(lake: Lake, subreddits: list[str], days: int, end: dt.datetime, found: dict[str, pa.Schema]) -> int:
     """Hourly runs' files for ``days`` days before ``end``; returns the number of files written.
 
@@ -194,8 +226,14 @@ def generate(lake: Lake, subreddits: list[str], days: int, end: dt.datetime, fou
                 os.makedirs(folder, exist_ok=True)
                 made_dirs.add(folder)
             # Generated data, not the product's write path: no lock, no fsync, no temp name.
-            with fs.open_output_stream(f"{folder}/part-{uuid.uuid4().hex}.parquet") as out:
-                write_parquet(data, out, lake.parquet)
+            path = f"{folder}/part-{uuid.uuid4().hex}.parquet"
+            if lake.location.is_local:
+                with fs.open_output_stream(path) as out:
+                    write_parquet(data, out, lake.parquet)
+            else:
+                buffer = pa.BufferOutputStream()
+                write_parquet(data, buffer, lake.parquet)
+                put_in_moto(path, buffer.getvalue().to_pybytes())
             written += 1
         return written
 
@@ -218,11 +256,16 @@ def file_counts(lake: Lake) -> dict[str, Any]:
 
 
 def duplicates(lake: Lake, subreddits: list[str]) -> int:
+    """Ids stored more than once in posts and comments (only the id column of every file is read)."""
+    import pyarrow.dataset as ds
+
     extra = 0
     for sub in subreddits:
         for table in ("posts", "comments"):
-            ids = lake.read(table, sub).column("id").to_pylist()
-            extra += len(ids) - len(set(ids))
+            infos = layout_file_infos(lake.storage, lake.location.path(table), sub)
+            if infos:
+                ids = ds.dataset(infos, filesystem=lake.location.filesystem, format="parquet").to_table(columns=["id"])
+                extra += ids.num_rows - len(set(ids.column("id").to_pylist()))
     return extra
 
 
@@ -232,6 +275,7 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
     sim.reset_stats()
     if counter:
         counter.take()
+        counter.take_by_table()
     started = time.monotonic()
     summaries = asyncio.run(collect(subreddits, settings))
     seconds = time.monotonic() - started
@@ -239,105 +283,171 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
         "seconds": round(seconds, 2),
         "api_requests": common.api_requests(sim.stats()),
         "s3_requests": counter.take() if counter else None,
+        "s3_requests_by_table": counter.take_by_table() if counter else None,
         "posts_written": sum(s.posts_written for s in summaries),
         "comments_written": sum(s.comments_written for s in summaries),
         "failed": [s.line() for s in summaries if not s.ok],
     }
 
 
-def one_lake(days: int, storage: str, subreddits: list[str], endpoint: str | None,
-             counter: S3RequestCounter | None, tmp: str) -> dict[str, Any]:
-    with SimulatorThread(sim_config(subreddits)) as sim:
-        now = time.time()
-        sim.world.advance(max(0.0, now - sim.world.now))  # content clock = wall clock
-        if storage == "s3":
-            from s3server import make_bucket
+@dataclass
+class HistoryLake:
+    """One history length's simulator, settings, lake and measurements."""
 
-            bucket = f"history-{uuid.uuid4().hex[:10]}"
-            make_bucket(endpoint, bucket)
-            uri = f"s3://{bucket}/lake"
-        else:
-            uri = f"{tmp}/lake-{days}d-{uuid.uuid4().hex[:6]}"
-        client_id, secret = next(iter(sim.config.clients.items()))
-        settings = common.sim_settings(sim.url, client_id, secret, uri, requests_per_window=1000,
-                                       window_seconds=10.0, sorts=["new"], limit=LIMIT)
-        if endpoint:
-            settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": endpoint})})
-        lake = Lake.open(uri, endpoint_url=endpoint)
+    days: int
+    storage: str
+    sim: SimulatorThread
+    settings: Any
+    lake: Lake
+    result: dict[str, Any] = field(default_factory=dict)
 
-        seed = timed_collect(sim, settings, subreddits, counter)
-        started = time.monotonic()
-        end = dt.datetime.fromtimestamp(now, dt.UTC).replace(minute=0, second=0, microsecond=0)
-        generated = generate(lake, subreddits, days, end, schemas(lake))
-        generate_s = time.monotonic() - started
-        before = file_counts(lake)
-        print(f"  {storage} {days}d: seeded ({seed['seconds']}s), generated {generated} files in {generate_s:.0f}s",
-              flush=True)
 
-        sim.world.advance(STEP_HOURS * 3600)
-        run_before = timed_collect(sim, settings, subreddits, counter)
-        dup_before = duplicates(lake, subreddits)
-        print(f"  {storage} {days}d: collect before compaction {run_before['seconds']}s", flush=True)
+def open_lake(stack: ExitStack, days: int, storage: str, subreddits: list[str], endpoint: str | None,
+              counter: S3RequestCounter | None, tmp: str) -> HistoryLake:
+    """A simulator and a lake seeded by a real ``collect``, then ``days`` days of generated history."""
+    sim = stack.enter_context(SimulatorThread(sim_config(subreddits)))
+    now = time.time()
+    sim.world.advance(max(0.0, now - sim.world.now))  # content clock = wall clock
+    if storage == "s3":
+        from s3server import make_bucket
 
-        if counter:
-            counter.take()
-        started = time.monotonic()
-        for table in lake.tables():
-            lake.compact(table)
-        compact_s = time.monotonic() - started
-        compact_requests = counter.take() if counter else None
-        after = file_counts(lake)
-        print(f"  {storage} {days}d: compacted in {compact_s:.1f}s", flush=True)
+        bucket = f"history-{uuid.uuid4().hex[:10]}"
+        make_bucket(endpoint, bucket)
+        uri = f"s3://{bucket}/lake"
+    else:
+        uri = f"{tmp}/lake-{days}d-{uuid.uuid4().hex[:6]}"
+    client_id, secret = next(iter(sim.config.clients.items()))
+    settings = common.sim_settings(sim.url, client_id, secret, uri, requests_per_window=1000,
+                                   window_seconds=10.0, sorts=["new"], limit=LIMIT)
+    if endpoint:
+        settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": endpoint})})
+    lake = Lake.open(uri, endpoint_url=endpoint)
+    run = HistoryLake(days, storage, sim, settings, lake)
 
-        sim.world.advance(STEP_HOURS * 3600)
-        run_after = timed_collect(sim, settings, subreddits, counter)
-        dup_after = duplicates(lake, subreddits)
-        print(f"  {storage} {days}d: collect after compaction {run_after['seconds']}s", flush=True)
-    result = {
-        "days": days, "storage": storage, "generated_files": generated, "generate_seconds": round(generate_s, 1),
-        "files_before_compaction": before, "collect_before_compaction": run_before,
-        "compaction_seconds": round(compact_s, 1), "compaction_s3_requests": compact_requests,
-        "files_after_compaction": after, "collect_after_compaction": run_after,
-        "duplicate_ids": dup_before + dup_after,
-    }
-    print(f"  {storage} {days}d result: {json.dumps(result, default=str)}", flush=True)  # survives an interrupted run
-    return result
+    seed = timed_collect(sim, settings, subreddits, counter)
+    started = time.monotonic()
+    end = dt.datetime.fromtimestamp(now, dt.UTC).replace(minute=0, second=0, microsecond=0)
+    generated = generate(lake, subreddits, days, end, schemas(lake))
+    run.result = {"days": days, "storage": storage, "generated_files": generated,
+                  "generate_seconds": round(time.monotonic() - started, 1),
+                  "files_before_compaction": file_counts(lake), "collect_before_compaction": [],
+                  "collect_maintained_compaction": [], "collect_after_compaction": [], "duplicate_ids": 0}
+    print(f"  {storage} {days}d: seeded ({seed['seconds']}s), generated {generated} files in "
+          f"{run.result['generate_seconds']:.0f}s", flush=True)
+    return run
+
+
+def collect_round(runs: list[HistoryLake], when: str, subreddits: list[str], counter: S3RequestCounter | None) -> None:
+    """One incremental ``collect`` per lake, 2 h of content later, one lake after the other."""
+    for run in runs:
+        run.sim.world.advance(STEP_HOURS * 3600)
+        measured = timed_collect(run.sim, run.settings, subreddits, counter)
+        run.result[f"collect_{when}_compaction"].append(measured)
+        print(f"  {run.storage} {run.days}d: collect ({when}) {measured['seconds']}s, "
+              f"S3 {s3_total(measured['s3_requests'])}, API {measured['api_requests']}", flush=True)
+
+
+def check_duplicates(runs: list[HistoryLake], subreddits: list[str]) -> None:
+    """After each phase's rounds (every id of every file read: minutes for a year's
+    uncompacted S3 lake, so not after every run)."""
+    for run in runs:
+        run.result["duplicate_ids"] += duplicates(run.lake, subreddits)
+
+
+def compact_all(run: HistoryLake, counter: S3RequestCounter | None, policy: CompactionPolicy, label: str) -> None:
+    """``compact_due``: what the maintenance flow runs, timed, with S3 requests and files after."""
+    if counter:
+        counter.take()
+    started = time.monotonic()
+    compact_due(run.lake, policy)
+    run.result[f"{label}_seconds"] = round(time.monotonic() - started, 1)
+    run.result[f"{label}_s3_requests"] = counter.take() if counter else None
+    run.result[f"files_after_{label}"] = file_counts(run.lake)
+    print(f"  {run.storage} {run.days}d: {label} in {run.result[f'{label}_seconds']}s "
+          f"({run.result[f'files_after_{label}']})", flush=True)
+
+
+# The maintenance flow's defaults (partitions of 24+ files, or of 2+ once their day is 1 day past:
+# the lake as a daily maintain-lake keeps it), then everything of 2+ files. One (table, subreddit)
+# at a time: moto's server answered 500 (INTERNAL_FAILURE) to a listing while other threads
+# deleted keys of the same bucket (its key store is not thread-safe); real S3 is not compared here.
+MAINTAINED = CompactionPolicy(parallel=1)
+EVERYTHING = CompactionPolicy(min_files=2, after_days=0, parallel=1)
+
+
+def measure(storage: str, days: list[int], rounds: int, subreddits: list[str], endpoint: str | None,
+            counter: S3RequestCounter | None, tmp: str) -> list[dict[str, Any]]:
+    """All history lengths side by side: rounds of collects interleaved across the lakes (the
+    machine's noise falls on every length alike), compaction, rounds again."""
+    with ExitStack() as stack:
+        runs = [open_lake(stack, d, storage, subreddits, endpoint, counter, tmp) for d in days]
+        for _ in range(rounds):
+            collect_round(runs, "before", subreddits, counter)
+        check_duplicates(runs, subreddits)
+        for run in runs:
+            compact_all(run, counter, MAINTAINED, "maintenance")
+        for _ in range(rounds):
+            collect_round(runs, "maintained", subreddits, counter)
+        check_duplicates(runs, subreddits)
+        for run in runs:
+            compact_all(run, counter, EVERYTHING, "compaction")
+        for _ in range(rounds):
+            collect_round(runs, "after", subreddits, counter)
+        check_duplicates(runs, subreddits)
+    for run in runs:  # survives an interrupted run
+        print(f"  {storage} {run.days}d result: {json.dumps(run.result, default=str)}", flush=True)
+    return [run.result for run in runs]
 
 
 def s3_total(requests: dict[str, int] | None) -> str:
     return "-" if requests is None else str(sum(requests.values()))
 
 
+def median_of(collects: list[dict[str, Any]], value: Callable[[dict[str, Any]], float]) -> float:
+    return statistics.median(value(c) for c in collects)
+
+
 def report(results: list[dict[str, Any]]) -> str:
+    """Medians over the rounds; the last column is the longest history's over the shortest's."""
     lines = []
     for storage in dict.fromkeys(r["storage"] for r in results):
         rows = [r for r in results if r["storage"] == storage]
-        lines.append(f"\n{storage}")
+        lines.append(f"\n{storage} (collect figures: median of {len(rows[0]['collect_before_compaction'])} rounds)")
         lines.append(f"{'':34}" + "".join(f"{str(r['days']) + ' days':>12}" for r in rows) + f"{'last/first':>12}")
 
         def line(label: str, values: list[Any], ratio: bool = False) -> None:
-            text = f"{label:34}" + "".join(f"{str(v):>12}" for v in values)
+            text = f"{label:34}" + "".join(f"{v:>12.2f}" if isinstance(v, float) else f"{str(v):>12}" for v in values)
             if ratio and values and isinstance(values[0], (int, float)) and values[0]:
                 text += f"{values[-1] / values[0]:>12.2f}"
             lines.append(text)
 
         line("files in the lake", [r["files_before_compaction"]["files"] for r in rows])
         line("max files per partition", [r["files_before_compaction"]["max_files_per_partition"] for r in rows])
-        for when in ("before", "after"):
+        for when in ("before", "maintained", "after"):
             key = f"collect_{when}_compaction"
-            if when == "after":
-                line("compaction (s)", [r["compaction_seconds"] for r in rows])
-                line("  S3 requests", [s3_total(r["compaction_s3_requests"]) for r in rows])
-                line("  files after", [r["files_after_compaction"]["files"] for r in rows])
-                line("  max files per partition after", [r["files_after_compaction"]["max_files_per_partition"] for r in rows])
-            line(f"collect {when} compaction (s)", [r[key]["seconds"] for r in rows], ratio=True)
-            line("  API requests", [r[key]["api_requests"] for r in rows], ratio=True)
+            label = {"maintenance": "compaction by the maintenance policy", "compaction": "compaction of the rest"}
+            for step in {"maintained": ["maintenance"], "after": ["compaction"]}.get(when, []):
+                line(f"{label[step]} (s)", [r[f"{step}_seconds"] for r in rows])
+                line("  S3 requests", [s3_total(r[f"{step}_s3_requests"]) for r in rows])
+                line("  files after", [r[f"files_after_{step}"]["files"] for r in rows])
+                line("  max files per partition after", [r[f"files_after_{step}"]["max_files_per_partition"] for r in rows])
+            title = {"before": "never compacted", "maintained": "maintenance policy applied", "after": "all compacted"}
+            line(f"collect, {title[when]} (s)", [median_of(r[key], lambda c: c["seconds"]) for r in rows], ratio=True)
+            line("  API requests", [median_of(r[key], lambda c: c["api_requests"]) for r in rows], ratio=True)
             if storage == "s3":
-                line("  S3 requests", [sum(r[key]["s3_requests"].values()) for r in rows], ratio=True)
-                line("    GET", [r[key]["s3_requests"].get("GET", 0) for r in rows])
-            line("  posts / comments written", [f"{r[key]['posts_written']}/{r[key]['comments_written']}" for r in rows])
+                line("  S3 requests", [median_of(r[key], lambda c: sum(c["s3_requests"].values())) for r in rows],
+                     ratio=True)
+                line("    GET", [median_of(r[key], lambda c: c["s3_requests"].get("GET", 0)) for r in rows])
+                tables = sorted({t for r in rows for c in r[key] for t in c["s3_requests_by_table"]})
+                for table in tables:
+                    line(f"    {table}", [median_of(r[key], lambda c, t=table: c["s3_requests_by_table"].get(t, 0))
+                                        for r in rows])
+            line("  posts / comments written",
+                 [f"{sum(c['posts_written'] for c in r[key])}/{sum(c['comments_written'] for c in r[key])}" for r in rows])
         line("duplicate ids (posts+comments)", [r["duplicate_ids"] for r in rows])
-        failed = [f for r in rows for k in ("collect_before_compaction", "collect_after_compaction") for f in r[k]["failed"]]
+        failed = [f for r in rows for k in ("collect_before_compaction", "collect_maintained_compaction",
+                                            "collect_after_compaction")
+                  for c in r[k] for f in c["failed"]]
         if failed:
             lines.append(f"FAILED subreddits: {failed}")
     return "\n".join(lines)
@@ -356,6 +466,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 30, 365])
     parser.add_argument("--subreddits", type=int, default=2, help="how many subreddits (default: 2)")
     parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
+    parser.add_argument("--rounds", type=int, default=3, help="timed collects per lake before and after compaction")
     parser.add_argument("--label", default="", help="names the JSON output (e.g. main, branch)")
     args = parser.parse_args()
     subreddits = SUBREDDITS[: args.subreddits]
@@ -364,7 +475,8 @@ def main() -> None:
 
     logging.getLogger("prefect.engine").setLevel(logging.WARNING)  # one "View at" line per flow run
     code = code_under_test()
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, code under test: {code}", flush=True)
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()}, code under test: {code}",
+          flush=True)
     print(f"{len(subreddits)} subreddits, hourly runs' files for {args.days} days; incremental collect of `new` "
           f"(limit {LIMIT}) {STEP_HOURS} h of content later", flush=True)
     results = []
@@ -372,10 +484,11 @@ def main() -> None:
         for storage in args.storage:
             if storage == "s3":
                 with s3_server() as (endpoint, counter):
-                    results += [one_lake(d, "s3", subreddits, endpoint, counter, tmp) for d in args.days]
+                    results += measure("s3", args.days, args.rounds, subreddits, endpoint, counter, tmp)
             else:
-                results += [one_lake(d, "local", subreddits, None, None, tmp) for d in args.days]
+                results += measure("local", args.days, args.rounds, subreddits, None, None, tmp)
     print(report(results), flush=True)
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"history{'-' + args.label if args.label else ''}.json"
     path.write_text(json.dumps({"benchmark": "history", "command": " ".join(sys.argv), "code": code,

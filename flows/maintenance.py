@@ -1,22 +1,30 @@
-"""Lake maintenance as a flow: compact the partitions past the configured thresholds.
+"""Lake maintenance as a flow: the periodic full stranded-tree sweep, then compaction of the
+partitions past the configured thresholds, reported in the run summary and the quality catalog.
 
-Thin over ``redditlake.lake.maintenance``; scheduled in ``prefect.yaml``. Safe to
-run while collections write (compaction locks one partition at a time).
+Thin over ``redditlake.lake.maintenance``; deployed from ``deployments/collection.yaml``
+(``maintenance:``). Safe to run while collections write (compaction locks one partition
+at a time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.context import get_run_context
+from prefect.states import Completed, Failed, State
 
+from flows.collect import collect
 from flows.common import open_lake
 from redditlake.config import Settings, load_settings, with_overrides
 from redditlake.lake.maintenance import CompactionPolicy, compact_due
-from redditlake.pipeline import validate_subreddit
+from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.quality import catalog, results
 
 
-@flow(name="maintain-lake", log_prints=False)
+@flow(name="maintain-lake", log_prints=False, persist_result=False)
 async def maintain(
     tables: list[str] | None = None,
     subreddits: list[str] | None = None,
@@ -24,23 +32,64 @@ async def maintain(
     after_days: int | None = None,
     settings: Settings | None = None,
     lake: str | None = None,
-) -> list[str]:
+    sweep: list[str] | None = None,
+) -> State:
     """Compact every partition holding ``min_files`` files, or 2+ files once its day is
-    ``after_days`` days past (defaults: the settings' ``maintenance`` section).
-    Returns the summary, one line per table (also logged)."""
+    ``after_days`` days past (defaults: the settings' ``maintenance`` section), lake-wide
+    or for ``subreddits``.
+
+    ``sweep`` names subreddits to collect once with the full stranded-tree sweep first
+    (every stored post checked for a comment tree that never landed, not only the recent
+    window an hourly run checks). The result is the summary, one line per table (also
+    logged, and a markdown artifact with files per partition); the files-per-partition
+    metric (max and mean per table and subreddit) goes to the quality results'
+    ``data_quality_metrics``. Failed when a swept subreddit failed (compaction still runs).
+    """
     settings = with_overrides(settings or load_settings(), lake=lake)
+    logger = get_run_logger()
+    lines: list[str] = []
+    sweep_failed = False
+    if sweep:
+        state = await collect(sweep, settings, full_sweep=True, return_state=True)
+        summaries = await state.aresult(raise_on_failure=False)
+        if not isinstance(summaries, list):
+            summaries = []
+            sweep_failed = True
+            lines.append(f"full sweep FAILED: {state.message}")
+        for s in summaries:
+            sweep_failed |= not s.ok
+            lines.append(f"full sweep {s.line()}")
+
     rules = settings.maintenance
     policy = CompactionPolicy(
         min_files=rules.compact_min_files if min_files is None else min_files,
         after_days=rules.compact_after_days if after_days is None else after_days,
+        parallel=rules.compact_parallel,
     )
     store = open_lake(settings)
     names = [validate_subreddit(s) for s in subreddits] if subreddits else [None]
-    lines: list[str] = []
+    markdown: list[str] = []
+    metrics: list[dict[str, object]] = []
+    run_id, flow_run_id, now = uuid.uuid4().hex, _flow_run_id(), now_utc()
     for name in names:
         report = await asyncio.to_thread(compact_due, store, policy, tables, name)
         lines += [("" if name is None else f"r/{name} ") + line for line in report.lines()]
-    logger = get_run_logger()
+        markdown.append(report.markdown())
+        metrics += report.metric_rows(run_id, now, flow_run_id)
     for line in lines:
         logger.info(line)
-    return lines
+    await acreate_markdown_artifact("\n\n".join(markdown), key="maintain-lake-summary",
+                                    description="Compaction and files per partition")
+    if settings.data_quality.enabled and metrics:
+        await asyncio.to_thread(results.write, store, "data_quality_metrics", metrics)
+        if store.location.is_local:  # as the collect flow does; on S3 `redditlake quality catalog` rebuilds it
+            await asyncio.to_thread(catalog.build, store, catalog.catalog_path(store, settings.data_quality.catalog))
+    if sweep_failed:
+        return Failed(data=lines, message="; ".join(line for line in lines if "FAILED" in line))
+    return Completed(data=lines, message=f"{len(lines)} lines")
+
+
+def _flow_run_id() -> str | None:
+    context = get_run_context()
+    run = getattr(context, "flow_run", None)
+    return None if run is None else str(run.id)

@@ -26,6 +26,7 @@ FLOW_NAME = "collect-scheduled"
 ENTRYPOINT = "flows/scheduled.py:collect_scheduled"
 REFRESH_FLOW, REFRESH_ENTRYPOINT, REFRESH_NAME = "refresh", "flows/refresh.py:refresh", "collection-yaml"
 STREAM_FLOW, STREAM_ENTRYPOINT, STREAM_NAME = "stream", "flows/stream.py:stream", "collection-yaml-stream"
+MAINTAIN_FLOW, MAINTAIN_ENTRYPOINT, MAINTAIN_NAME = "maintain-lake", "flows/maintenance.py:maintain", "collection-yaml"
 MANAGED_TAG = "collection.yaml"  # marks the deployments `redditlake deploy` owns (stale ones are removed)
 
 # Work queues of the pool, highest priority first. A worker on the pool takes runs from
@@ -219,10 +220,24 @@ class StreamSchedule(_Strict):
         return self
 
 
+class MaintenanceSchedule(_Strict):
+    """Lake maintenance (`maintain-lake`): compaction lake-wide by the settings' `maintenance`
+    thresholds, after a full stranded-tree sweep of the file's subreddits. Off when absent."""
+
+    schedule: str = "30 2 * * *"
+    full_sweep: bool = True  # every stored post checked for a comment tree that never landed
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return SubredditStrategy._frequency(value)
+
+
 class CollectionFile(_Strict):
     collection: CollectionSection
     refresh: RefreshSchedule | None = RefreshSchedule()
     stream: StreamSchedule | None = None
+    maintenance: MaintenanceSchedule | None = None
     rate_limiting: RateLimiting = RateLimiting()
     data_quality: DataQuality = DataQuality()
     work_pool: WorkPool = WorkPool()
@@ -327,6 +342,23 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
                 # zombie automation, which watches every run tagged collection.yaml
                 "job_variables": config.work_pool.run_job_variables(),
                 "parameters": {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration)},
+            }
+        )
+    if config.maintenance is not None:
+        names = [s.name for s in config.collection.subreddits]
+        specs.append(
+            {
+                "name": MAINTAIN_NAME,
+                "flow_name": MAINTAIN_FLOW,
+                "entrypoint": MAINTAIN_ENTRYPOINT,
+                "description": "Lake maintenance: full stranded-tree sweep, then compaction of due partitions; "
+                "from collection.yaml",
+                "work_pool": config.work_pool.name,
+                "work_queue": "low",
+                "schedule": _schedule_of(config.maintenance.schedule),
+                "tags": [MANAGED_TAG, "priority:low"],
+                "job_variables": dict(config.work_pool.job_variables),
+                "parameters": {"sweep": names} if config.maintenance.full_sweep else {},
             }
         )
     return specs

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+import yaml
 
 from conftest import sim_env, sim_settings
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.pipeline import fetch_posts, now_utc
 from redditlake.reddit.client import RedditClient
+from redditlake.cli import main
 from test_cli import redditlake
 
 
@@ -51,3 +54,41 @@ def test_compact_merges_small_files_and_keeps_every_row(sim, tmp_path):
 
     bad = redditlake("compact", "no/such", "--lake", str(lake_dir))
     assert bad.returncode == 1 and "invalid table name" in bad.stderr
+
+
+@pytest.mark.prefect
+@pytest.mark.timeout(900)
+def test_maintenance_is_deployed_from_the_collection_file(prefect_api, tmp_path, monkeypatch, capsys):
+    """A `maintenance:` section in collection.yaml deploys `maintain-lake` on its schedule,
+    sweeping the file's subreddits; `deploy --check` sees it in sync; without the section
+    the deployment is removed."""
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    data = {
+        "collection": {"subreddits": [{"name": "python", "collection_frequency": "1h"},
+                                      {"name": "aww", "collection_frequency": "2h"}]},
+        "refresh": None,
+        "maintenance": {"schedule": "45 1 * * *"},
+        "work_pool": {"name": "maintenance-test-pool", "type": "process"},
+    }
+    path = tmp_path / "collection.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["deploy", "--file", str(path)]) == 0
+    assert "deployed maintain-lake/collection-yaml (cron 45 1 * * *" in capsys.readouterr().out
+    assert main(["deploy", "--file", str(path), "--check"]) == 0
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployment_by_name("maintain-lake/collection-yaml")
+
+    deployed = asyncio.run(read())
+    assert deployed.entrypoint == "flows/maintenance.py:maintain" and deployed.work_queue_name == "low"
+    assert deployed.parameters == {"sweep": ["python", "aww"]}
+    assert deployed.schedules[0].schedule.cron == "45 1 * * *"
+
+    del data["maintenance"]
+    path.write_text(yaml.safe_dump(data))
+    capsys.readouterr()
+    assert main(["deploy", "--file", str(path)]) == 0
+    assert "removed maintain-lake/collection-yaml" in capsys.readouterr().out

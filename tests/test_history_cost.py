@@ -8,8 +8,10 @@ run's reads grow back to the whole history.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -233,3 +235,224 @@ def test_compaction_alongside_writers_loses_and_doubles_nothing(lake: Lake) -> N
     metrics = Counter(lake.read("post_metrics", SUB).column("id").to_pylist())
     assert metrics == Counter({f"w{w}n{n}": 1 for w in range(3) for n in range(25)})
 
+
+
+def test_a_listing_never_fails_on_a_folder_created_under_it(tmp_path: Path) -> None:
+    """The race behind "FileNotFoundError: Cannot list directory …/lake": Arrow's listing
+    reads a folder, fails, then finds the folder exists (a writer's makedirs came in
+    between) and raises. Folders appear here as fast as a thread can make them while
+    another lists the next ones (without the retry in ``Storage._list`` this fails
+    within a fraction of a second)."""
+    lake = Lake.open(tmp_path / "lake")
+    root = tmp_path / "lake" / "posts" / f"subreddit={SUB}"
+    made = [0]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    listings = [0]
+
+    def lister() -> None:
+        while not stop.is_set():
+            n = made[0]
+            for folder in (root / f"dt={n}", root / f"dt={n + 1}"):  # the next folders to appear
+                try:
+                    lake.storage.data_file_infos(str(folder), recursive=True)
+                    lake.storage.subfolders(str(folder))
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+                listings[0] += 2
+
+    thread = threading.Thread(target=lister)
+    thread.start()
+    try:
+        root.mkdir(parents=True)
+        started = time.monotonic()
+        while time.monotonic() - started < 2 and not errors:
+            (root / f"dt={made[0]}").mkdir()
+            made[0] += 1
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == [] and made[0] > 1000 and listings[0] > 1000, (errors[:1], made, listings)
+
+
+# -- the same through the real flows (Prefect engine, simulator over HTTP) -------------------
+
+FLOW_SUB = "worldnews"
+
+
+def assert_unique(lake: Lake) -> tuple[set[str], set[str]]:
+    posts = lake.read("posts", FLOW_SUB).column("id").to_pylist()
+    comments = lake.read("comments", FLOW_SUB).column("id").to_pylist()
+    assert len(posts) == len(set(posts)) and len(comments) == len(set(comments))
+    return set(posts), set(comments)
+
+
+def assert_trees_complete(lake: Lake, sim, post_ids: set[str]) -> None:
+    """Every comment the simulator shows now for these posts is stored, and nothing else is."""
+    _, comments = assert_unique(lake)
+    stored = {c for c in comments}
+    expected = {c for p in post_ids for c in sim.world.comment_ids(p)}
+    assert expected <= stored, f"{len(expected - stored)} comments missing"
+    everything = {c for p in sim.world.post_ids(FLOW_SUB) for c in sim.world.comment_ids(p)}
+    assert stored <= everything
+
+
+@pytest.mark.prefect
+@pytest.mark.timeout(900)  # the session's first Prefect test also pays the server's start-up
+def test_an_incremental_collect_never_reads_old_history(prefect_api, make_sim, tmp_path: Path) -> None:
+    """History beyond the bounded window is unreadable; the run still lands exactly the posts
+    that appeared since, every comment of the posts it listed, and nothing twice."""
+    from conftest import sim_settings
+    from flows.collect import collect
+
+    sim = make_sim(posts_per_subreddit=1440, comments_per_post_mean=4)  # 2 posts an hour
+    root = tmp_path / "lake"
+    settings = sim_settings(sim, str(root), sorts=["new"], limit=30)
+    assert collect_ok(collect([FLOW_SUB], settings))
+    lake = Lake.open(root)
+    first, _ = assert_unique(lake)
+    assert len(first) == 30
+    oldest = lake.days("posts", FLOW_SUB)[0]
+    for table in ("posts", "comments", "comment_fetches", "post_metrics", "api_requests"):
+        for back in (10, 90):  # history nobody may read: any reader that opens it fails
+            folder = root / table / f"subreddit={FLOW_SUB}" / f"dt={oldest - dt.timedelta(days=back)}"
+            folder.mkdir(parents=True)
+            (folder / "part-garbage.parquet").write_bytes(b"not parquet at all")
+
+    sim.world.advance(3 * 3600)
+    appeared = set(sim.world.post_ids(FLOW_SUB)[-30:]) - first
+    assert 0 < len(appeared) < 30  # a handful, so the listing still reaches stored posts
+    summary = asyncio.run(collect([FLOW_SUB], settings))[0]
+    assert summary.ok, summary.error
+    assert summary.posts_written == len(appeared)
+    for f in root.glob("*/*/*/part-garbage.parquet"):
+        f.unlink()
+    posts, _ = assert_unique(lake)
+    assert posts == first | appeared
+    # Posts in this run's listing have complete trees (comments of posts that left the
+    # listing are not re-read by design: the stranded check covers only trees never landed).
+    assert_trees_complete(lake, sim, set(sim.world.post_ids(FLOW_SUB)[-30:]))
+
+
+def collect_ok(run) -> bool:
+    summaries = asyncio.run(run)
+    return all(s.ok for s in summaries) and len(summaries) > 0
+
+
+@pytest.mark.prefect
+@pytest.mark.timeout(900)  # the session's first Prefect test also pays the server's start-up
+def test_compaction_running_alongside_collects_loses_and_doubles_nothing(prefect_api, make_sim, tmp_path: Path) -> None:
+    """Real collect flows land small files (a comment file per 3 posts) while compaction
+    merges every partition with 2+ files over and over, from the lake's first write on
+    (the lake folder does not exist when it starts). Every post is in every run's `hot`
+    listing, so after each run the lake must hold exactly the simulator's posts and comments."""
+    from conftest import sim_settings
+    from flows.collect import collect
+    from flows.maintenance import maintain
+
+    sim = make_sim(posts_per_subreddit=150, comments_per_post_mean=10)
+    root = tmp_path / "lake"
+    settings = sim_settings(sim, str(root), sorts=["new", "hot"], limit=200, posts_per_comment_task=3)
+    lake = Lake.open(root)
+    stop = threading.Event()
+    rounds: list[int] = []
+    errors: list[BaseException] = []
+
+    def compact_forever() -> None:
+        try:
+            while not stop.is_set():
+                report = compact_due(lake, CompactionPolicy(min_files=2, after_days=0))
+                rounds.append(sum(t.compacted for t in report.tables))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    background = threading.Thread(target=compact_forever)
+    background.start()
+    try:
+        for n in range(3):  # three runs, each landing while partitions are compacted under it
+            if n:
+                sim.world.advance(6 * 3600)
+            assert collect_ok(collect([FLOW_SUB], settings))
+            posts, _ = assert_unique(lake)
+            assert posts == set(sim.world.post_ids(FLOW_SUB))
+            assert_trees_complete(lake, sim, posts)
+    finally:
+        stop.set()
+        background.join()
+    assert errors == [], errors
+    assert len(rounds) >= 3 and sum(rounds) > 0, rounds  # it did compact under the runs
+    metrics = lake.read("post_metrics", FLOW_SUB).num_rows
+    assert metrics > 0
+
+    # The maintenance flow reports what it did; afterwards one file per partition.
+    lines = asyncio.run(maintain(min_files=2, after_days=0, settings=settings))
+    assert any(line.startswith("posts: ") for line in lines), lines
+    assert {p.files for p in files_per_partition(lake)} == {1}
+    posts, _ = assert_unique(lake)
+    assert posts == set(sim.world.post_ids(FLOW_SUB))
+    assert_trees_complete(lake, sim, posts)
+    assert lake.read("post_metrics", FLOW_SUB).num_rows == metrics
+
+
+@pytest.mark.prefect
+@pytest.mark.timeout(900)  # the session's first Prefect test also pays the server's start-up
+def test_maintain_lake_sweeps_every_stranded_tree_and_reports_files_per_partition(
+    prefect_api, make_sim, tmp_path: Path
+) -> None:
+    """The maintenance flow: the full sweep lands trees that never landed however old their
+    posts (an hourly run checks only the recent window), compaction follows, and files per
+    partition (max, mean) go to ``data_quality_metrics`` and the quality catalog."""
+    import shutil
+
+    import duckdb
+
+    from conftest import sim_settings
+    from flows.collect import collect
+    from flows.maintenance import maintain
+    from redditlake.quality import catalog, results
+
+    sim = make_sim(posts_per_subreddit=60, comments_per_post_mean=4)  # 2 posts a day over 30 days
+    root = tmp_path / "lake"
+    assert collect_ok(collect([FLOW_SUB], sim_settings(sim, str(root), sorts=["new"], limit=100)))
+    lake = Lake.open(root)
+    posts, comments = assert_unique(lake)
+    assert len(posts) == 60 and comments
+    for table in ("comments", "comment_fetches"):  # every tree lost: all 60 posts stranded
+        shutil.rmtree(root / table)
+    settings = sim_settings(sim, str(root), sorts=["new"], limit=5)
+    assert lake.days("posts", FLOW_SUB)[-1] - lake.days("posts", FLOW_SUB)[0] > dt.timedelta(days=20)
+
+    state = asyncio.run(maintain(min_files=2, after_days=0, settings=settings, sweep=[FLOW_SUB], return_state=True))
+    lines = asyncio.run(state.aresult())
+    assert any(line.startswith(f"full sweep r/{FLOW_SUB}: ") for line in lines), lines
+    assert any(line.startswith("comments: ") for line in lines), lines
+    assert_trees_complete(lake, sim, posts)
+    assert assert_unique(lake)[1] == comments
+
+    spread = {(p.table, p.subreddit) for p in files_per_partition(lake)}
+    metrics = results.read(lake, "data_quality_metrics").to_pylist()
+    reported = {(m["table_name"], m["subreddit_name"], m["metric_name"]): m["metric_value"]
+                for m in metrics if m["metric_name"].startswith("files_per_partition")}
+    assert set(reported) == {(t, s, f"files_per_partition_{k}") for t, s in spread for k in ("max", "mean")}
+    assert all(value == 1.0 for value in reported.values())  # all compacted: one file per partition
+
+    # The run summary in Prefect: what was compacted, then files per partition per table.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+
+    (summary,) = [a for a in asyncio.run(artifacts()) if a.key == "maintain-lake-summary"]
+    assert "## Compaction" in summary.data and f"| comments | {FLOW_SUB} | " in summary.data
+
+    path = catalog.build(lake, tmp_path / "quality.duckdb")
+    with duckdb.connect(str(path), read_only=True) as con:
+        (count,) = con.execute(
+            "SELECT count(*) FROM data_quality_metrics WHERE metric_name = 'files_per_partition_max' "
+            "AND table_name = 'comments' AND subreddit_name = ?", [FLOW_SUB]
+        ).fetchone()
+    assert count == 1

@@ -304,11 +304,12 @@ def test_a_redaction_that_fails_to_delete_loses_nothing_and_is_cleaned_up_on_s3(
     lake.write("posts", "python", posts(["a", "b"], author=["ua", "ub"]))
     lake.write("posts", "python", posts(["c"], author=["uc"]))
 
-    def unreachable(self: Storage, path: str) -> None:
+    def unreachable(self: Storage, path: str | list[str]) -> None:
         raise OSError("connection reset while deleting")
 
     with monkeypatch.context() as patched:
         patched.setattr(Storage, "delete", unreachable)
+        patched.setattr(Storage, "delete_all", unreachable)  # the batch delete (DeleteObjects) too
         with pytest.raises(OSError, match="connection reset"):
             lake.redact("posts", "python", {"a"}, {"author": "[deleted]"})
 

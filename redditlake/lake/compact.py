@@ -39,8 +39,7 @@ from redditlake.lake.files import (
     MODE_DEDUP,
     ParquetOptions,
     content_file_name,
-    read_files,
-    read_lake_metadata,
+    PartitionFiles,
     with_lake_metadata,
     write_parquet,
 )
@@ -91,11 +90,12 @@ def rewrite_partition(
     """
     done = Rewrite()
     storage.remove_stale_temp_files(folder, older_than_s=STALE_TEMP_AGE_S)
-    files = storage.data_files(folder)
+    infos = storage.data_file_infos(folder)
+    files = [info.path for info in infos]
     if not files or (edit is None and len(files) < 2):
         return done
-    fs = storage.fs
-    metadata = {path: read_lake_metadata(fs, path) for path in files}
+    partition = PartitionFiles(storage.fs, infos)
+    metadata = {path: partition.lake_metadata(path) for path in files}
     # A file listed in another file's compacted_from was merged by a rewrite
     # that crashed before deleting it: drop it, don't re-read it. The file
     # that lists it is present (we just read it) and holds its rows. (A file
@@ -103,15 +103,15 @@ def rewrite_partition(
     already_merged = {name for path, (_, sources) in metadata.items() for name in sources if name != _name(path)}
     done.leftovers = [p for p in files if _name(p) in already_merged]
     remaining = [p for p in files if p not in done.leftovers]
-    for path in done.leftovers:
-        storage.delete(path)
+    if done.leftovers:
+        storage.delete_all(done.leftovers)
     if not remaining or (edit is None and len(remaining) < 2):
         return done
     modes = {metadata[p][0] or MODE_APPEND for p in remaining}
     if len(modes) > 1:
         raise ValueError(f"{folder} mixes dedup and append files; refusing to rewrite it")
     mode = modes.pop()
-    rows = read_files(fs, remaining)
+    rows = partition.read(remaining)
     merged = dedup_by_id(rows) if mode == MODE_DEDUP else rows
     if edit is not None:
         edited = edit(merged)
@@ -124,8 +124,7 @@ def rewrite_partition(
         write_parquet(merged, sink, options)
     # Only now, with the new file published, may its sources go.
     done.replaced = [p for p in remaining if p != target]
-    for path in done.replaced:
-        storage.delete(path)
+    storage.delete_all(done.replaced)
     done.written = target
     done.rows_before = rows.num_rows
     done.rows_after = merged.num_rows

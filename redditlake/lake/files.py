@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -14,6 +15,10 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from redditlake.lake.batch import ID_COLUMN
+
+# Footers read at once when a partition is rewritten: on S3 each is a ranged GET
+# whose latency, not bandwidth, is the cost.
+FOOTER_READERS = 8
 
 # Schema metadata keys the lake adds to each file it writes, so a file says
 # how it was written without a separate catalog that could drift.
@@ -91,7 +96,12 @@ def read_ids(filesystem: pafs.FileSystem, files: Sequence[str | pafs.FileInfo]) 
 def read_lake_metadata(filesystem: pafs.FileSystem, path: str) -> tuple[str | None, list[str]]:
     """(mode, compacted_from) recorded in a file's schema metadata."""
     with filesystem.open_input_file(path) as source:
-        metadata = pq.read_schema(source).metadata or {}
+        return lake_metadata_of(pq.read_schema(source))
+
+
+def lake_metadata_of(schema: pa.Schema) -> tuple[str | None, list[str]]:
+    """(mode, compacted_from) of a file, from its schema as read from its footer."""
+    metadata = schema.metadata or {}
     mode = metadata.get(MODE_KEY)
     sources = json.loads(metadata[COMPACTED_FROM_KEY]) if COMPACTED_FROM_KEY in metadata else []
     return (mode.decode() if mode else None), list(sources)
@@ -105,3 +115,32 @@ def read_files(filesystem: pafs.FileSystem, paths: list[str]) -> pa.Table:
             schemas.append(pq.read_schema(source))
     schema = pa.unify_schemas(schemas).remove_metadata()
     return ds.dataset(paths, schema=schema, filesystem=filesystem, format="parquet").to_table()
+
+
+class PartitionFiles:
+    """The files of one partition, each footer read once (in parallel), for a rewrite.
+
+    A rewrite needs every file's lake metadata, then the rows of some of them
+    under one schema. Reading the footers through dataset fragments keeps
+    them: the rows are then read without fetching a footer again, and with
+    the listing's sizes no HEAD is sent either. On S3 that is about two GETs
+    per file instead of six requests.
+    """
+
+    def __init__(self, filesystem: pafs.FileSystem, infos: Sequence[pafs.FileInfo]) -> None:
+        self.filesystem = filesystem
+        self.format = ds.ParquetFileFormat()
+        fragments = list(ds.dataset(list(infos), filesystem=filesystem, format=self.format).get_fragments())
+        with ThreadPoolExecutor(max_workers=min(FOOTER_READERS, max(len(fragments), 1))) as pool:
+            schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments))
+        self.fragments = {fragment.path: fragment for fragment in fragments}
+        self.schemas = {fragment.path: schema for fragment, schema in zip(fragments, schemas)}
+
+    def lake_metadata(self, path: str) -> tuple[str | None, list[str]]:
+        return lake_metadata_of(self.schemas[path])
+
+    def read(self, paths: list[str]) -> pa.Table:
+        """All rows of these files under one schema (columns unioned by name)."""
+        schema = pa.unify_schemas([self.schemas[p] for p in paths]).remove_metadata()
+        dataset = ds.FileSystemDataset([self.fragments[p] for p in paths], schema, self.format, self.filesystem)
+        return dataset.to_table()

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pyarrow import fs as pafs
@@ -116,3 +117,18 @@ def s3_filesystem(settings: S3Settings) -> pafs.S3FileSystem:
     kwargs["allow_bucket_creation"] = False
     kwargs["allow_bucket_deletion"] = False
     return pafs.S3FileSystem(**kwargs)
+
+
+def s3_client(settings: S3Settings) -> Any:
+    """A boto3 S3 client for the requests Arrow's file system does not make (conditional
+    PUTs for locks, batch deletes); boto3 is imported here, never for a local lake."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        aws_session_token=settings.session_token,
+    )

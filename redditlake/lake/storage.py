@@ -25,18 +25,23 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+import threading
 from contextlib import contextmanager
+from typing import Any
 
 import pyarrow as pa
 from pyarrow import fs as pafs
 
-from redditlake.lake.location import Location
+from redditlake.lake.location import Location, s3_client
 
 DATA_SUFFIX = ".parquet"
 TEMP_SUFFIX = ".tmp"
 # Names pyarrow's dataset discovery ignores; we hide the same from listings so
 # that what the lake reads is exactly what readers of the lake see.
 HIDDEN_PREFIXES = (".", "_")
+# A listing that met a folder being created is repeated (see ``Storage._list``);
+# each retry can only fail if yet another folder appears during it.
+_LIST_ATTEMPTS = 5
 
 
 def is_data_file(name: str) -> bool:
@@ -54,6 +59,8 @@ class Storage:
     def __init__(self, location: Location) -> None:
         self.location = location
         self.fs = location.filesystem
+        self._client: Any = None  # boto3, for batch deletes on S3
+        self._client_guard = threading.Lock()
 
     def data_files(self, directory: str, *, recursive: bool = False) -> list[str]:
         """Published data files under ``directory`` (sorted; [] if missing)."""
@@ -86,9 +93,25 @@ class Storage:
         )
 
     def _list(self, directory: str, *, recursive: bool) -> list[pafs.FileInfo]:
+        """One listing; a folder created while it ran is listed again.
+
+        Arrow's local listing with ``allow_not_found`` reads the folder and,
+        when that fails, checks whether the folder exists: if a concurrent
+        writer's ``makedirs`` created it in between (the first write of a new
+        table, subreddit or day, or of the lake itself), the check finds it and
+        Arrow raises the read's "Cannot list directory" FileNotFoundError
+        instead of returning nothing. Listing again then succeeds. (Nothing in
+        the lake removes folders, so a folder never vanishes under a listing.)
+        """
         selector = pafs.FileSelector(directory, allow_not_found=True, recursive=recursive)
-        infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
-        return infos
+        for attempt in range(_LIST_ATTEMPTS):
+            try:
+                infos: list[pafs.FileInfo] = self.fs.get_file_info(selector)
+                return infos
+            except FileNotFoundError:
+                if attempt == _LIST_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def open_atomic(self, path: str) -> Iterator[pa.NativeFile]:
@@ -139,6 +162,51 @@ class Storage:
             self.fs.delete_file(path)
         except FileNotFoundError:
             pass
+
+    def delete_all(self, paths: list[str]) -> None:
+        """Delete files; any already gone is not an error.
+
+        On S3 one DeleteObjects request per 1,000 files: Arrow's ``delete_file``
+        costs three round trips per file (HEAD, DELETE, and a PUT re-creating
+        the folder marker it keeps), which made deleting a compacted
+        partition's sources most of the compaction's requests.
+        """
+        if self.location.s3 is None or len(paths) < 2:
+            for path in paths:
+                self.delete(path)
+            return
+        bucket = self.location.s3.bucket
+        keys = [path.removeprefix(f"{bucket}/") for path in paths]
+        for start in range(0, len(keys), 1000):
+            answer = self._s3().delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True}
+            )
+            errors = [e for e in answer.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if errors:
+                first = errors[0]
+                raise OSError(
+                    f"S3 refused to delete {len(errors)} file(s), e.g. {first.get('Key')}: {first.get('Code')} "
+                    f"{first.get('Message')}; they hold rows already in the compacted file, the next compaction "
+                    "of the partition removes them"
+                )
+
+    def _s3(self) -> Any:
+        # boto3 is imported lazily: a local lake never needs it.
+        with self._client_guard:
+            if self._client is None:
+                self._client = s3_client(self.location.s3)
+            return self._client
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A Lake may be handed to another process: the client and its guard are rebuilt there.
+        state = self.__dict__.copy()
+        state["_client"] = None
+        del state["_client_guard"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client_guard = threading.Lock()
 
     def remove_stale_temp_files(self, directory: str, *, older_than_s: float) -> list[str]:
         """Remove temp files a crashed writer left in ``directory`` (local only)."""
