@@ -15,9 +15,13 @@ from prefect import flow, get_run_logger
 
 from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient, archive_transport
 from redditlake.archive.plan import make_plan
+from redditlake.archive.search import BackfillResult
+from redditlake.pipeline import now_utc
+from redditlake.quality import jobs as quality_jobs
 from redditlake.config import Settings, load_settings, with_overrides
 from flows.common import one_line, open_landing
 from tasks.archive import dump_job, search_job, threads_job
+from tasks.quality import record_run, start_recording
 
 
 @flow(name="backfill", log_prints=False, persist_result=False)
@@ -36,6 +40,9 @@ async def backfill(
     settings = with_overrides(settings or load_settings(), lake=lake)
     plan = make_plan(subreddits, since, until, sources, threads)
     landing = open_landing(settings)
+    recorder = start_recording(landing, settings, "backfill")
+    results: list = []  # BackfillResult / DumpResult, for the run's collection_jobs rows
+    started = now_utc()
     logger = get_run_logger()
     logger.info("backfill %s from %s to %s via %s", ", ".join(plan.subreddits), plan.since, plan.until,
                 ", ".join(plan.apis + [os.path.basename(d) for d in plan.dumps]))
@@ -49,19 +56,26 @@ async def backfill(
                                              settings.archive.window_days, source, settings.archive.search_batch_rows,
                                              return_state=True)
                     result = await state.aresult(raise_on_failure=False)
+                    results.append(result if hasattr(result, "line") else
+                                   BackfillResult(sub, source, kind, ok=False, error=one_line(result)))
                     lines.append(result.line() if hasattr(result, "line") else
                                  f"r/{sub} {source} {kind}: FAILED: {one_line(result)} (rerun to resume)")
                 if plan.threads and source == "arcticshift":  # after its posts: the trees are theirs
                     state = await threads_job(client, landing, sub, plan.since, plan.until, source, return_state=True)
                     result = await state.aresult(raise_on_failure=False)
+                    results.append(result if hasattr(result, "line") else
+                                   BackfillResult(sub, source, "threads", ok=False, error=one_line(result)))
                     lines.append(result.line() if hasattr(result, "line") else
                                  f"r/{sub} {source} threads: FAILED: {one_line(result)} (rerun to resume)")
     for path in plan.dumps:
         state = await dump_job(path, os.path.basename(path), landing, plan.subreddits, plan.since, plan.until,
                                settings.archive.dump_batch_rows, return_state=True)
         result = await state.aresult(raise_on_failure=False)
+        results.append(result)
         lines.extend(result.lines_out() if hasattr(result, "lines_out") else
                      [f"{os.path.basename(path)}: FAILED: {one_line(result)} (rerun to resume)"])
+    jobs = quality_jobs.backfill_rows(results, plan.subreddits, started, now_utc())
+    await record_run(settings, landing.lake, "backfill", jobs, recorder=recorder)
     for line in lines:
         (logger.error if "FAILED" in line else logger.info)(line)
     return lines

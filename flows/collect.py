@@ -40,7 +40,7 @@ from flows.common import land_request_log, one_line, open_client, open_lake, ope
 from tasks.budget import subreddit_slot
 from tasks.lake import land, land_comment_batch, land_metrics, land_users
 from tasks.reddit import fetch_about, fetch_comments, fetch_posts, fetch_users
-from tasks.quality import check_quality, publish_quality, quietly
+from tasks.quality import check_quality, quietly, record_run, start_recording
 from redditlake.quality import jobs as quality_jobs
 
 
@@ -53,13 +53,21 @@ async def collect_subreddit(
     """Collect one subreddit: about, posts for each configured sort, complete comment trees
     (and author profiles if configured). Reruns fetch only what is new or changed."""
     settings = await apply_reddit_block(settings or load_settings())
-    if client is None:  # run on its own (a deployment): bring a client, land its request log
+    if client is None:  # run on its own (a deployment): bring a client, land its request log, record the job
         async with await open_client(settings) as own:
-            summary = await collect_subreddit.fn(subreddit, settings, own)
-            await asyncio.to_thread(land_request_log, open_lake(settings), own)
+            summary = SubredditSummary(subreddit, ok=False, error="stopped before it finished")
+            try:
+                summary = await collect_subreddit.fn(subreddit, settings, own)
+            except Exception as exc:
+                summary.error = one_line(exc)
+                raise
+            finally:
+                await record_collection(settings, own, [summary])
             return summary
     started = time.monotonic()
-    run = _Run(validate_subreddit(subreddit), client, open_landing(settings), settings)
+    landing = open_landing(settings)
+    recorder = start_recording(landing, settings, "collect")
+    run = _Run(validate_subreddit(subreddit), client, landing, settings)
     async with subreddit_slot(settings, run.subreddit):
         with requests_for(run.subreddit):
             posts = await run.posts()
@@ -67,10 +75,8 @@ async def collect_subreddit(
                 await run.comments(posts)
             if settings.collect.users:
                 await run.users(posts)
-    if settings.data_quality.enabled:
-        run.summary.quality = await quietly(
-            check_quality, run.landing.lake, quote(run.landing.drain()), settings, job="collect"
-        )
+    if recorder is not None:
+        run.summary.quality = await quietly(check_quality, quote(recorder), None, "collect")
     run.summary.requests = sum(1 for r in client.transport.request_log.records if r.subreddit == run.subreddit.lower())
     run.summary.seconds = time.monotonic() - started
     return run.summary
@@ -230,10 +236,8 @@ async def collect(
         except RedditLakeError as exc:
             summaries[raw] = SubredditSummary(raw, ok=False, error=str(exc))
     valid = list({v.lower(): v for v in reversed(valid)}.values())[::-1]  # r/Python and r/python are one
-    quality = settings.data_quality.enabled
-    if valid and quality:
+    if valid and settings.data_quality.enabled:
         gxrun.preload()  # GX takes seconds to import: overlap it with fetching
-    request_report = None
     if valid:
         async with await open_client(settings) as client:
             states = await asyncio.gather(
@@ -245,28 +249,23 @@ async def collect(
                     summaries[sub] = result
                 else:
                     summaries[sub] = SubredditSummary(sub, ok=False, error=one_line(result))
-            requests = len(client.transport.request_log.records)
-            landed = await asyncio.to_thread(land_request_log, open_lake(settings), client)
-            logger.info(_time_line(requests, client.transport.budget.activity_seconds()))
-            if quality:
-                request_report = await quietly(
-                    check_quality, open_lake(settings), quote(quality_jobs.request_batches(landed)), settings, job="collect"
-                )
-    if quality:
-        done = now_utc()
-        config = settings.collect.model_dump_json()
-        jobs = [
-            quality_jobs.job_row(
-                "collect", s.subreddit, ok=s.ok, completed_at=done, seconds=s.seconds, error=s.error, config=config,
-                items=s.posts + s.comments + s.users, requests=s.requests,
-            )
-            for s in summaries.values()
-        ]
-        reports = [s.quality for s in summaries.values()] + [request_report]
-        await quietly(publish_quality, open_lake(settings), settings, quote(reports), quote(jobs), "collect")
+            logger.info(_time_line(len(client.transport.request_log.records), client.transport.budget.activity_seconds()))
+            await record_collection(settings, client, list(summaries.values()))
+    else:
+        await record_collection(settings, None, list(summaries.values()))
     for s in summaries.values():
         (logger.info if s.ok else logger.error)(s.line())
     return final_state([summaries[k] for k in summaries])
+
+
+async def record_collection(settings: Settings, client: RedditClient | None, summaries: list[SubredditSummary]) -> None:
+    """Land the client's request log, then the quality layer's one path (``tasks.quality.record_run``):
+    the request log validated, a ``collection_jobs`` row per subreddit, artifacts, the catalog.
+    Shared by ``collect``, ``collect-subreddit`` run on its own and ``collect-scheduled``."""
+    lake = open_lake(settings)
+    landed = await asyncio.to_thread(land_request_log, lake, client) if client is not None else []
+    jobs = quality_jobs.summary_rows("collect", summaries, now_utc(), settings.collect.model_dump_json())
+    await record_run(settings, lake, "collect", jobs, reports=[s.quality for s in summaries], requests=landed)
 
 
 def final_state(summaries: list[SubredditSummary]) -> State:

@@ -20,7 +20,7 @@ from redditlake.lake import Lake
 from redditlake.pipeline import now_utc, validate_subreddit
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.requestlog import requests_for
-from tasks.quality import check_quality, publish_quality, quietly
+from tasks.quality import record_run
 from tasks.reddit import retry_if_transient
 from redditlake.quality import jobs as quality_jobs
 
@@ -55,6 +55,7 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
     lines: list[str] = []
     redacted: set[str] = set()
     jobs: list[dict] = []
+    metrics: list = []  # post_metrics batches the refresh appended, validated at the end
     async with await open_client(settings) as client:
         for raw in subreddits:
             started = now_utc()
@@ -62,7 +63,10 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                 sub = validate_subreddit(raw)
                 with requests_for(sub):
                     seen = await check_stored(client, lake, sub)
-                result = await redact(lake, sub, quote(seen), settings.compliance, now or now_utc())
+                at = now or now_utc()
+                result = await redact(lake, sub, quote(seen), settings.compliance, at)
+                if settings.data_quality.enabled and seen.posts:
+                    metrics.append(quality_jobs.metric_batch(sub, seen.posts, at))
                 # Everything Reddit no longer shows: redacted now, or possibly by the policy later.
                 redacted |= {v.id for v in seen.verdicts} | {i for ids in seen.missing.values() for i in ids}
                 lines.append(result.line())
@@ -73,9 +77,7 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
             done = now_utc()
             jobs.append(quality_jobs.job_row("refresh", raw, completed_at=done, seconds=(done - started).total_seconds(), **job))
         landed = await asyncio.to_thread(land_request_log, lake, client)
-    if settings.data_quality.enabled:
-        report = await quietly(check_quality, lake, quote(quality_jobs.request_batches(landed)), settings, job="refresh")
-        await quietly(publish_quality, lake, settings, quote([report]), quote(jobs), "refresh")
+    await record_run(settings, lake, "refresh", jobs, requests=landed, batches=metrics)
     # What the lake forgot must not survive in Prefect's result storage either.
     try:
         lines += (await gc_results(forget=sorted(redacted))).lines()

@@ -8,7 +8,6 @@ final state and alerts say how it went.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from prefect import flow, get_run_logger, tags
@@ -18,8 +17,8 @@ from prefect.states import Completed, Failed, State
 from blocks.lake import apply_lake_block
 from blocks.reddit import apply_reddit_block, with_reddit_block
 from flows.alerting import install_prefect_alerts
-from flows.collect import collect_subreddit
-from flows.common import land_request_log, one_line, open_client, open_lake
+from flows.collect import collect_subreddit, record_collection
+from flows.common import one_line, open_client
 from redditlake import alerts
 from redditlake.config import CollectSettings, Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.pipeline import SubredditSummary
@@ -82,24 +81,27 @@ async def collect_scheduled(
     )
     settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
     async with await open_client(settings) as client:
+        summary = SubredditSummary(subreddit, ok=False, error="stopped before it finished")
         try:
             run = collect_subreddit.with_options(timeout_seconds=time_limit_seconds)
             # The subflow carries the deployment's tags, so the automation that marks runs of a
             # dead worker Crashed (it watches collection.yaml's tag) covers it as well.
             with tags(*(prefect_flow_run.tags or [])):
                 state = await run(subreddit, settings, client, return_state=True)
-        finally:
-            records = list(client.transport.request_log.records)
-            await asyncio.to_thread(land_request_log, open_lake(settings), client)
-    alerts.check_error_rate(subreddit, records)
-    result = await state.aresult(raise_on_failure=False)
-    if isinstance(result, SubredditSummary):
-        logger.info(result.line())
-        return Completed(data=result, message=result.line())
-    if state.name == "TimedOut":
-        reason = f"over its time limit of {time_limit_seconds}s; what landed is kept, the next run continues"
-        alerts.emit(alerts.OVER_TIME_LIMIT, subreddit, reason, force=True, time_limit_seconds=time_limit_seconds)
-    else:
-        reason = one_line(result)
-    logger.error("r/%s: FAILED: %s", subreddit, reason)
-    return Failed(message=f"r/{subreddit}: {reason}", data=SubredditSummary(subreddit, ok=False, error=reason))
+            alerts.check_error_rate(subreddit, list(client.transport.request_log.records))
+            result = await state.aresult(raise_on_failure=False)
+            if isinstance(result, SubredditSummary):
+                summary = result
+            elif state.name == "TimedOut":
+                reason = f"over its time limit of {time_limit_seconds}s; what landed is kept, the next run continues"
+                alerts.emit(alerts.OVER_TIME_LIMIT, subreddit, reason, force=True, time_limit_seconds=time_limit_seconds)
+                summary = SubredditSummary(subreddit, ok=False, error=reason)
+            else:
+                summary = SubredditSummary(subreddit, ok=False, error=one_line(result))
+        finally:  # the request log lands and the job is recorded however the run ended
+            await record_collection(settings, client, [summary])
+    if summary.ok:
+        logger.info(summary.line())
+        return Completed(data=summary, message=summary.line())
+    logger.error("r/%s: FAILED: %s", subreddit, summary.error)
+    return Failed(message=f"r/{subreddit}: {summary.error}", data=summary)

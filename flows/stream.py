@@ -13,10 +13,12 @@ from prefect import flow, get_run_logger
 
 from redditlake.config import Settings, load_settings, with_overrides
 from redditlake.errors import RedditLakeError
-from redditlake.pipeline import validate_subreddit
+from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.quality import jobs as quality_jobs
 from redditlake.stream.runner import Stream, StreamSummary
 from blocks.reddit import apply_reddit_block
 from flows.common import land_request_log, open_client, open_landing
+from tasks.quality import record_run, start_recording
 
 
 @flow(name="stream", log_prints=False, persist_result=False)
@@ -39,11 +41,15 @@ async def stream(
     if not subs:
         return bad
     landing = open_landing(settings)
+    recorder = start_recording(landing, settings, "stream")
     logger = get_run_logger()
     logger.info("streaming %s (duration %s, max items %s)", ", ".join(f"r/{s}" for s in subs), duration, max_items)
+    started = now_utc()
     async with await open_client(settings) as client:
         summary: StreamSummary = await Stream(client, landing, subs, settings).run(duration, max_items)
-        await asyncio.to_thread(land_request_log, landing.lake, client)
+        landed = await asyncio.to_thread(land_request_log, landing.lake, client)
+    jobs = quality_jobs.stream_rows(summary, started, now_utc())
+    await record_run(settings, landing.lake, "stream", jobs, recorder=recorder, requests=landed)
     lines = bad + summary.lines()
     for line in lines:
         (logger.warning if "GAP" in line else logger.info)(line)

@@ -222,6 +222,15 @@ class DataQualitySettings(_Section):
     max_latency_seconds: float = Field(30.0, gt=0, description="request-log latency above this fails its expectation")
     anomaly_runs: int = Field(20, ge=3, description="runs of a subreddit's history the anomaly detector compares with")
     anomaly_z: float = Field(3.5, gt=0, description="robust z-score (MAD) beyond which a metric is an anomaly")
+    anomaly_lookback_days: int = Field(
+        90, ge=1, description="the anomaly baseline reads at most this many days of past metrics (newest first)"
+    )
+    validate_every_rows: int = Field(
+        100_000, ge=1, description="a long run (backfill, stream) validates what it landed whenever this many rows wait"
+    )
+    quarantine_lookback_days: int = Field(
+        90, ge=1, description="a bad item already quarantined within this many days is not quarantined again"
+    )
     catalog: str = Field("quality.duckdb", description="the DuckDB catalog file `redditlake quality catalog` builds")
     enabled: bool = Field(True, description="validate every landed batch in the flows")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from redditlake.lake import Lake, WriteResult
 from redditlake.lake.names import subreddit_partition
 from redditlake.models import (
+    QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
     Comment,
     CommentFetch,
@@ -67,7 +68,9 @@ class Landing:
     lake: Lake
     pseudonymiser: Pseudonymiser | None = None
     required_fields: Mapping[str, list[str]] | None = None
-    landed: list[LandedBatch] = field(default_factory=list)
+    # The run's quality recorder (``quality.recorder.Recorder``): gets every landed batch.
+    # None when the run does not validate: then nothing is kept in memory.
+    recorder: Any = None
 
     def _private(self, table: pa.Table) -> pa.Table:
         return self.pseudonymiser.table(table) if self.pseudonymiser else table
@@ -83,15 +86,30 @@ class Landing:
             self.lake.append(QUARANTINE_TABLE, subreddit, self._private_raw(parsed.quarantined))
         rows = self._private(_with_source(parsed.rows, source))
         result = self.lake.write(model.table, subreddit, rows)
-        self.landed.append(
-            LandedBatch(model.table, result.subreddit, rows, parsed.quarantined, parsed.cleaning, result.written, collected_at)
-        )
+        self._record(LandedBatch(model.table, result.subreddit, rows, parsed.quarantined, parsed.cleaning,
+                                 result.written, collected_at))
         return result
 
+    @property
+    def landed(self) -> list[LandedBatch]:
+        """Batches the landing holds: none. Each goes to the recorder (validated in bounded memory)
+        or nowhere as it lands; a run that landed millions of rows holds none of them here."""
+        return []
+
     def drain(self) -> list[LandedBatch]:
-        """The batches landed since the last drain (for the run's quality checks)."""
-        batches, self.landed = self.landed, []
-        return batches
+        """Nothing to drop (see ``landed``); kept for the callers that drop batches once landed."""
+        return []
+
+    def _record(self, batch: LandedBatch) -> None:
+        if self.recorder is not None:
+            self.recorder.add(batch)
+
+    def _appended(self, table: str, subreddit: str, rows: pa.Table, collected_at: datetime) -> WriteResult:
+        """A snapshot table's batch: appended, and handed to the recorder like every batch."""
+        result = self.lake.append(table, subreddit, rows)
+        self._record(LandedBatch(table, result.subreddit, rows, _NO_QUARANTINE, TextCleaning(), result.written,
+                                 collected_at))
+        return result
 
     def _private_raw(self, quarantined: pa.Table) -> pa.Table:
         """Quarantined JSON holds account names too: pseudonymise them like every column."""
@@ -118,10 +136,10 @@ class Landing:
 
     def metrics(self, subreddit: str, posts: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
         """A snapshot of every post seen, appended: scores and comment counts over time."""
-        return self.lake.append(PostMetric.table, subreddit, to_table(PostMetric, posts, collected_at))
+        return self._appended(PostMetric.table, subreddit, to_table(PostMetric, posts, collected_at), collected_at)
 
     def users(self, subreddit: str, users: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
-        return self.lake.append(User.table, subreddit, self._private(to_table(User, users, collected_at)))
+        return self._appended(User.table, subreddit, self._private(to_table(User, users, collected_at)), collected_at)
 
     def comment_batch(self, subreddit: str, batch, num_comments: dict[str, int], collected_at: datetime) -> WriteResult:
         """Comments first, then the markers that say their trees are landed (never the other way round)."""
@@ -142,6 +160,9 @@ class Landing:
 
     def stored_name(self, author: str) -> str:
         return self.pseudonymiser.pseudonym(author) if self.pseudonymiser else author
+
+
+_NO_QUARANTINE = QUARANTINE_SCHEMA.empty_table()
 
 
 def _misrouted_to_quarantine(parsed: ParsedBatch, subreddit: str) -> ParsedBatch:

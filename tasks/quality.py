@@ -12,11 +12,15 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
 from redditlake.config import Settings
 from redditlake.lake import Lake
-from redditlake.quality import catalog, results
-from redditlake.quality.run import QualityReport, check_landed
+from redditlake.landing import Landing
+from redditlake.quality import catalog, gxrun, results
+from redditlake.quality import jobs as quality_jobs
+from redditlake.quality.recorder import Recorder
+from redditlake.quality.run import QualityReport
 from redditlake.quality.summary import markdown_summary
 
 
@@ -46,20 +50,32 @@ def _emit(report: QualityReport) -> None:
         )
 
 
+def start_recording(landing: Landing, settings: Settings, job: str) -> Recorder | None:
+    """Give the run's landing a recorder: every batch it lands will be validated (None when off)."""
+    if not settings.data_quality.enabled:
+        return None
+    gxrun.preload()  # GX takes seconds to import: overlap it with fetching
+    landing.recorder = Recorder(landing.lake, settings.data_quality, job, _flow_run_id())
+    return landing.recorder
+
+
 @task(name="check-quality", task_run_name="quality {job}", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-async def check_quality(lake: Lake, landed: list[Any], settings: Settings, job: str = "collect") -> QualityReport:
-    """Validate the batches a run landed; results to the lake, anomalies and degraded scores as events."""
-    report = await asyncio.to_thread(
-        check_landed, lake, landed, settings.data_quality, flow_run_id=_flow_run_id(), job=job
-    )
-    _emit(report)
+async def check_quality(recorder: Recorder, batches: list[Any] | None = None, job: str = "collect") -> QualityReport:
+    """Validate what the run landed and the recorder has not validated yet (plus ``batches``, e.g.
+    the request log); results to the lake, anomalies and degraded scores as events. Returns every
+    validation of the recorder, earlier flushes included."""
+    for b in batches or ():
+        recorder.add(b)
+    await asyncio.to_thread(recorder.flush)
+    fresh = recorder.unannounced()
+    _emit(fresh)
     logger = get_run_logger()
-    for b in report.batches:
-        (logger.info if b.run["score"] >= report.target else logger.warning)(
+    for b in fresh.batches:
+        (logger.info if b.run["score"] >= fresh.target else logger.warning)(
             "quality r/%s %s: %d rows, %d quarantined, score %.3f, failed: %s", b.run["subreddit"], b.run["table_name"],
             b.run["rows"], b.run["quarantined"], b.run["score"], ", ".join(o.name for o in b.failed) or "none",
         )
-    return report
+    return recorder.merged()
 
 
 @task(name="publish-quality", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
@@ -95,3 +111,28 @@ async def quietly(step, *args: Any, **kwargs: Any) -> Any:
             step.name, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
         )
         return None
+
+
+async def record_run(
+    settings: Settings,
+    lake: Lake,
+    job: str,
+    jobs: list[dict[str, Any]],
+    *,
+    recorder: Recorder | None = None,
+    reports: list[QualityReport | None] = (),  # type: ignore[assignment]
+    requests: list[tuple[str, Any]] = (),  # type: ignore[assignment]
+    batches: list[Any] = (),  # type: ignore[assignment]
+) -> QualityReport | None:
+    """The end of every flow run that lands data (collect, collect-scheduled, collect-subreddit,
+    refresh, backfill, stream): validate what ``recorder`` still holds and the landed request log
+    (``flows.common.land_request_log``) and ``batches`` landed outside a ``Landing``, then the run's ``collection_jobs`` rows, its artifacts
+    and the local catalog. ``reports`` are validations done already (a parent flow's subreddit
+    runs). Never fails the run: the data is landed either way. Returns this call's validation."""
+    if not settings.data_quality.enabled:
+        return None
+    recorder = recorder or Recorder(lake, settings.data_quality, job, _flow_run_id())
+    batches = [*batches, *quality_jobs.request_batches(list(requests))]
+    report = await quietly(check_quality, quote(recorder), quote(batches), job)
+    await quietly(publish_quality, lake, settings, quote([*reports, report]), quote(jobs), job)
+    return report

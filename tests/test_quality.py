@@ -17,7 +17,7 @@ import pytest
 
 from redditlake import audit
 
-from conftest import sim_settings
+from conftest import query_rows, sim_env, sim_settings
 from redditlake.config import DataQualitySettings
 from redditlake.lake import Lake
 from redditlake.landing import Landing
@@ -220,6 +220,43 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
     # `redditlake quality` names the failing expectations and their ids
     out = _cli("quality", "--lake", lake_uri).stdout
     assert f"FAILED title 1-300 chars (warning): 1 rows, e.g. {long_title}" in out
+
+
+def test_deployed_flows_record_their_jobs_and_validations_through_the_one_shared_path(
+    prefect_api, make_sim, tmp_path, monkeypatch
+):
+    """`collect-scheduled` (what `redditlake deploy` schedules) and `collect-subreddit` run on its own
+    land collection_jobs and validation_runs like the CLI's `collect` does."""
+    from flows.collect import collect_subreddit
+    from flows.scheduled import collect_scheduled
+
+    sim = make_sim(posts_per_subreddit=8, comments_per_post_mean=2, subreddits=["python", "aww"])
+    lake_uri = str(tmp_path / "lake")
+    for name, value in sim_env(sim, lake_uri).items():  # a deployment reads its settings from the environment
+        monkeypatch.setenv(name, value)
+
+    state = asyncio.run(collect_scheduled("python", sorts=["new"], limit=20, return_state=True))
+    assert state.is_completed(), state.message
+    db = tmp_path / "quality.duckdb"
+    q = lambda sql: _catalog_rows(db, sql)  # noqa: E731
+    assert q("SELECT job_type, subreddit, status, flow_run_id, items_collected, requests FROM collection_jobs") == [
+        ("collect", "python", "completed", str(state.state_details.flow_run_id), 8 + len(query_rows(
+            Lake.open(lake_uri), "SELECT id FROM comments")), len(query_rows(Lake.open(lake_uri), "SELECT 1 FROM api_requests"))),
+    ]
+    lake = Lake.open(lake_uri)
+    stored = dict(query_rows(lake, "SELECT 'posts', count(*) FROM posts UNION ALL SELECT 'comments', count(*) FROM comments "
+                                   "UNION ALL SELECT 'api_requests', count(*) FROM api_requests "
+                                   "UNION ALL SELECT 'post_metrics', count(*) FROM post_metrics"))
+    assert stored["posts"] == 8 and stored["comments"] > 0
+    runs = dict(q("SELECT table_name, rows FROM validation_runs WHERE subreddit = 'python'"))
+    assert {t: runs[t] for t in stored} == stored and runs["subreddits"] == 1
+
+    standalone = asyncio.run(collect_subreddit("aww", return_state=True))
+    assert standalone.is_completed()
+    assert q("SELECT job_type, status, flow_run_id FROM collection_jobs WHERE subreddit = 'aww'") == [
+        ("collect", "completed", str(standalone.state_details.flow_run_id))
+    ]
+    assert q("SELECT count(*) FROM validation_runs WHERE subreddit = 'aww' AND table_name = 'api_requests'") == [(1,)]
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
