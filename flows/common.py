@@ -29,7 +29,9 @@ def open_landing(settings: Settings) -> Landing:
     pseudonymiser = None
     if privacy.pseudonymise_authors:
         pseudonymiser = Pseudonymiser(privacy.pseudonym_key.get_secret_value() if privacy.pseudonym_key else None)
-    return Landing(open_lake(settings), pseudonymiser, required_fields=settings.data_quality.required_fields)
+    quality = settings.data_quality
+    return Landing(open_lake(settings), pseudonymiser, required_fields=quality.required_fields,
+                   quarantine_lookback_days=quality.quarantine_lookback_days)
 
 
 def land_request_log(lake: Lake, client: RedditClient) -> list[tuple[str, pa.Table]]:

@@ -20,7 +20,6 @@ from redditlake.lake import Lake, WriteResult
 from redditlake.lake.names import subreddit_partition
 from redditlake.models import (
     QUARANTINE_SCHEMA,
-    QUARANTINE_TABLE,
     Comment,
     CommentFetch,
     ParsedBatch,
@@ -34,6 +33,7 @@ from redditlake.models import (
     parse_batch,
 )
 from redditlake.privacy import COLUMNS as PRIVATE_COLUMNS
+from redditlake.quality import quarantine
 from redditlake.privacy import Pseudonymiser
 
 
@@ -71,6 +71,7 @@ class Landing:
     # The run's quality recorder (``quality.recorder.Recorder``): gets every landed batch.
     # None when the run does not validate: then nothing is kept in memory.
     recorder: Any = None
+    quarantine_lookback_days: int = 90  # data_quality.quarantine_lookback_days
 
     def _private(self, table: pa.Table) -> pa.Table:
         return self.pseudonymiser.table(table) if self.pseudonymiser else table
@@ -82,8 +83,8 @@ class Landing:
         """One row per id: what the lake holds already is skipped (whichever source stored it). Rows that fail validation go to
         ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch."""
         parsed = _misrouted_to_quarantine(parse_batch(model, things, collected_at, self.required_fields), subreddit)
-        if parsed.quarantined.num_rows:
-            self.lake.append(QUARANTINE_TABLE, subreddit, self._private_raw(parsed.quarantined))
+        if parsed.quarantined.num_rows:  # each bad item once (see quality.quarantine)
+            quarantine.land(self.lake, subreddit, self._private_raw(parsed.quarantined), self.quarantine_lookback_days)
         rows = self._private(_with_source(parsed.rows, source))
         result = self.lake.write(model.table, subreddit, rows)
         self._record(LandedBatch(model.table, result.subreddit, rows, parsed.quarantined, parsed.cleaning,

@@ -81,6 +81,42 @@ def test_failing_rows_are_quarantined_with_reason_and_raw_json_never_blocking_th
     assert comments.quarantined.column("reason").to_pylist() == ["link_id: link_id 't1_x' is not a fullname (t3_<base36>)"]
 
 
+def test_a_bad_item_is_quarantined_once_across_runs_reading_only_the_days_it_could_be_in(tmp_path):
+    lake = Lake.open(tmp_path / "lake")
+    day1 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    created = (day1 - timedelta(days=2)).timestamp()
+    base = {"subreddit": "python", "title": "t", "author": "a", "created_utc": created}
+    bad = [{**base, "id": "r1", "upvote_ratio": 2.0}, {**base, "id": "r2", "title": None},
+           {**base, "upvote_ratio": 3.0}]  # no id: keyed by its raw JSON
+    required = DataQualitySettings().required_fields
+    for run, when in enumerate((day1, day1 + timedelta(days=1), day1 + timedelta(days=1, hours=1))):
+        Landing(lake, required_fields=required).posts("python", [{**base, "id": f"ok{run}"}, *bad], when)
+    stored = lake.read("quarantine").to_pylist()
+    assert sorted((r["id"], r["reason"], r["dt"]) for r in stored if r["id"]) == [
+        ("r1", "upvote_ratio: upvote_ratio 2.0 is outside [0, 1]", day1.date()),
+        ("r2", "missing required field title", day1.date()),
+    ]
+    assert [json.loads(r["raw"])["upvote_ratio"] for r in stored if r["id"] is None] == [3.0]
+
+    # the same id failing for another reason is another record
+    Landing(lake).posts("python", [{**base, "id": "r1", "upvote_ratio": -1.0}], day1 + timedelta(days=2))
+    assert sorted(r["reason"] for r in lake.read("quarantine").to_pylist() if r["id"] == "r1") == [
+        "upvote_ratio: upvote_ratio -1.0 is outside [0, 1]", "upvote_ratio: upvote_ratio 2.0 is outside [0, 1]",
+    ]
+    # bounded: a sighting before the item was created cannot exist, so that day is not read (proved by
+    # planting one there: it does not stop the new record); nor is anything past the lookback
+    early = datetime(2026, 10, 1, tzinfo=UTC)
+    Landing(lake).posts("python", [{**base, "id": "r9", "created_utc": early.timestamp(), "upvote_ratio": 5.0}], early)
+    later = {**base, "id": "r9", "upvote_ratio": 5.0, "created_utc": (early + timedelta(days=5)).timestamp()}
+    Landing(lake).posts("python", [later], day1)
+    Landing(lake, quarantine_lookback_days=1).posts("python", [{**later, "id": "r1", "upvote_ratio": 2.0}],
+                                                   day1 + timedelta(days=3))
+    counts = {}
+    for r in lake.read("quarantine").to_pylist():
+        counts[r["id"]] = counts.get(r["id"], 0) + 1
+    assert counts == {"r1": 3, "r2": 1, None: 1, "r9": 2}
+
+
 def test_batch_score_follows_the_documented_formula():
     o = [
         gx_outcome("a", "critical", 10, 0), gx_outcome("b", "warning", 10, 2), gx_outcome("c", "critical", 10, 5),
@@ -220,6 +256,11 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
     # `redditlake quality` names the failing expectations and their ids
     out = _cli("quality", "--lake", lake_uri).stdout
     assert f"FAILED title 1-300 chars (warning): 1 rows, e.g. {long_title}" in out
+
+    # a second run sees the same bad posts again: judged again, quarantined once
+    asyncio.run(collect(["python"], settings, return_state=True))
+    assert q("SELECT quarantined FROM validation_runs WHERE table_name = 'posts' ORDER BY validated_at") == [(2,), (2,)]
+    assert q("SELECT count(*), count(DISTINCT (table_name, id, reason)) FROM quarantine") == [(3, 3)]
 
 
 def test_deployed_flows_record_their_jobs_and_validations_through_the_one_shared_path(

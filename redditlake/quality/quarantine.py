@@ -1,0 +1,110 @@
+"""The ``quarantine`` table records a bad item once: keyed by (table, id, reason).
+
+The same bad post comes back on every run that sees it (hot for days, a thread
+re-fetched because it grew), and the batch's score counts it each time, but the
+table keeps its first sighting only. Which rows are stored already is read from
+the subreddit's quarantine partitions (``dt`` = day of the sighting) that could
+hold an earlier sighting: none can predate the item's ``created_utc``, so the
+read spans from the oldest bad item's creation day (at most
+``data_quality.quarantine_lookback_days`` back; items without a usable
+``created_utc`` use that bound) to today, and reads only the key columns. A
+sighting older than the lookback is recorded again: a bounded read wins over
+remembering forever. Items without an id are keyed by their raw JSON instead.
+The (quarantine, subreddit) lock keeps two concurrent runs from both storing one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from redditlake.lake import Lake, WriteResult
+from redditlake.lake.names import subreddit_partition
+from redditlake.models import QUARANTINE_SCHEMA, QUARANTINE_TABLE
+
+_READ_ATTEMPTS = 3  # a compaction may replace a file between listing and reading it
+_FIRST_DAY = dt.date(2005, 6, 1)  # Reddit's first day: an earlier created_utc is unusable
+
+
+def land(lake: Lake, subreddit: str, rows: pa.Table, lookback_days: int) -> WriteResult:
+    """Append the rows of ``rows`` whose (table_name, id, reason) is not stored yet."""
+    part = subreddit_partition(subreddit)
+    if rows.num_rows == 0:
+        return WriteResult(QUARANTINE_TABLE, part, 0, 0, 0, [])
+    rows = _unique(rows)
+    with lake.locker.lock(QUARANTINE_TABLE, part):
+        days = _days(lake, part, rows, lookback_days)
+        stored = _stored_keys(lake, part, days, with_raw=rows.column("id").null_count > 0)
+        fresh = rows.filter(pa.array([k not in stored for k in _keys(rows)], pa.bool_()))
+        result = lake.append(QUARANTINE_TABLE, part, fresh)
+    return WriteResult(QUARANTINE_TABLE, part, rows.num_rows, result.written, rows.num_rows - result.written,
+                       result.files)
+
+
+def _keys(rows: pa.Table) -> list[tuple]:
+    ids = rows.column("id").to_pylist()
+    raws = rows.column("raw").to_pylist() if None in ids else [None] * len(ids)
+    return [
+        (t, i, r) if i is not None else (t, None, r, raw)
+        for t, i, r, raw in zip(rows.column("table_name").to_pylist(), ids, rows.column("reason").to_pylist(), raws)
+    ]
+
+
+def _unique(rows: pa.Table) -> pa.Table:
+    """One row per key within the batch (the first)."""
+    seen: set[tuple] = set()
+    keep = []
+    for k in _keys(rows):
+        keep.append(k not in seen)
+        seen.add(k)
+    return rows if all(keep) else rows.filter(pa.array(keep, pa.bool_()))
+
+
+def _created_day(raw: str | None) -> dt.date | None:
+    try:
+        created = json.loads(raw).get("created_utc") if raw else None
+        day = dt.datetime.fromtimestamp(float(created), dt.UTC).date()
+    except (TypeError, ValueError, OverflowError, OSError, AttributeError):
+        return None
+    return day if day >= _FIRST_DAY else None
+
+
+def _days(lake: Lake, part: str, rows: pa.Table, lookback_days: int) -> list[dt.date]:
+    """The stored quarantine days that could hold an earlier sighting of these rows."""
+    newest = pc.max(rows.column("collected_at")).as_py().astimezone(dt.UTC).date()
+    floor = newest - dt.timedelta(days=lookback_days)
+    created = [_created_day(raw) for raw in rows.column("raw").to_pylist()]
+    oldest = floor if None in created else max(floor, min(created))  # type: ignore[type-var]
+    return [d for d in lake.days(QUARANTINE_TABLE, part) if oldest <= d <= newest]
+
+
+def _stored_keys(lake: Lake, part: str, days: Iterable[dt.date], *, with_raw: bool) -> set[tuple]:
+    columns = ["table_name", "id", "reason"] + (["raw"] if with_raw else [])
+    days = list(days)
+    for attempt in range(_READ_ATTEMPTS):
+        infos = [
+            info
+            for day in days
+            for info in lake.storage.data_file_infos(
+                lake.location.path(f"{QUARANTINE_TABLE}/subreddit={part}/dt={day.isoformat()}")
+            )
+        ]
+        if not infos:
+            return set()
+        try:
+            table = ds.dataset(infos, schema=QUARANTINE_SCHEMA, filesystem=lake.storage.fs, format="parquet").to_table(
+                columns=columns
+            )
+        except OSError:
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+            continue
+        if not with_raw:
+            table = table.append_column("raw", pa.nulls(table.num_rows, pa.string()))
+        return set(_keys(table))
+    return set()
