@@ -76,6 +76,8 @@ async def maintain(
         lines += [("" if name is None else f"r/{name} ") + line for line in report.lines()]
         markdown.append(report.markdown())
         metrics += report.metric_rows(run_id, now, flow_run_id)
+    if tables is None and subreddits is None:  # the quality results (not per subreddit) with the whole lake
+        lines += [t.line() for t in (await asyncio.to_thread(results.compact_due, store, policy)).tables]
     for line in lines:
         logger.info(line)
     await acreate_markdown_artifact("\n\n".join(markdown), key="maintain-lake-summary",

@@ -401,6 +401,62 @@ def test_results_and_catalog_on_s3_with_two_writers(tmp_path, monkeypatch):
     assert _catalog_rows(path, "SELECT count(*) FROM quarantine") == [(0,)]
 
 
+# -- _quality stays cheap as history grows ------------------------------------------------------
+
+
+def _metric_rows(run_id: str, when: datetime, value: float, sub: str = "python") -> list[dict]:
+    return [{"run_id": run_id, "metric_name": "rows", "metric_value": value, "subreddit_name": sub,
+             "table_name": "posts", "calculated_at": when}]
+
+
+def test_anomaly_baseline_reads_only_the_newest_days_it_needs(tmp_path):
+    lake = Lake.open(tmp_path / "lake")
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    for d in range(1, 41):  # one run a day for 40 days; the baseline needs 6
+        results.write(lake, "data_quality_metrics", _metric_rows(f"r{d}", now - timedelta(days=d), 100.0 + d % 3))
+    results.write(lake, "data_quality_metrics", _metric_rows("other", now - timedelta(days=2), 5.0, sub="aww"))
+    # Old days that must not be read: unreadable files (reading them would raise).
+    for d in (8, 30):
+        folder = tmp_path / "lake" / "_quality" / "data_quality_metrics" / f"dt={(now - timedelta(days=d)).date()}"
+        (folder / "part-corrupt.parquet").write_bytes(b"not parquet")
+    settings = DataQualitySettings(anomaly_runs=6)
+    history = results.recent_metrics(lake, {("python", "posts")}, 6, 90, now.date())
+    assert sorted(history.column("run_id").to_pylist(), key=lambda r: int(r[1:])) == [f"r{d}" for d in range(1, 8)]
+
+    from redditlake.quality.run import check_landed
+
+    spike = batch.Batch("posts", "python", _landed_posts(now, 3))
+    report = check_landed(lake, [spike], settings.model_copy(update={"anomaly_lookback_days": 90}), now=now)
+    assert [(a["metric_name"], a["history_runs"], a["median"]) for a in report.anomalies if a["metric_name"] == "rows"] == [
+        ("rows", 6, 101.0)
+    ]
+    with pytest.raises((OSError, ValueError)):  # the proof that the planted files would have been noticed
+        results.read(lake, "data_quality_metrics")
+
+
+def _landed_posts(now: datetime, n: int):
+    return Post.to_arrow(Post.from_api({"id": f"p{i}", "subreddit": "python", "title": "t", "author": "a",
+                                        "created_utc": now.timestamp() - 60}, now) for i in range(n))
+
+
+def test_maintain_lake_compacts_the_quality_results_without_losing_a_row(prefect_api, tmp_path):
+    from flows.maintenance import maintain
+
+    lake_uri = str(tmp_path / "lake")
+    lake = Lake.open(lake_uri)
+    old = datetime.now(UTC) - timedelta(days=3)
+    for i in range(30):
+        results.write(lake, "data_quality_metrics", _metric_rows(f"m{i}", old + timedelta(minutes=i), float(i)))
+    for i in range(3):
+        results.write(lake, "data_quality_metrics", _metric_rows(f"n{i}", datetime.now(UTC), float(i)))
+    lines = asyncio.run(maintain(lake=lake_uri))
+    assert "_quality/data_quality_metrics: 1/1 due partitions compacted (of 2), files 33 → 4, rows 30 → 30" in lines
+    folder = tmp_path / "lake" / "_quality" / "data_quality_metrics" / f"dt={old.date()}"
+    assert len(list(folder.glob("*.parquet"))) == 1
+    assert sorted(results.read(lake, "data_quality_metrics").column("metric_value").to_pylist()) == sorted(
+        [float(i) for i in range(30)] + [0.0, 1.0, 2.0])
+
+
 # -- the HTML report ---------------------------------------------------------------------------
 
 

@@ -12,16 +12,21 @@ it). The DuckDB catalog (``catalog``) is built from these files.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from redditlake.lake import Lake
+from redditlake.lake.compact import CompactResult, compact_partition
 from redditlake.lake.files import content_file_name, write_parquet
+from redditlake.lake.maintenance import CompactionPolicy, MaintenanceReport, PartitionFiles, TableCompaction
 
 ROOT = "_quality"
+_READ_ATTEMPTS = 3
+# The anomaly baseline reads this many days at a time, newest first, until it has enough runs.
+_BASELINE_DAYS_PER_READ = 7
 TS = pa.timestamp("us", tz="UTC")
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -84,11 +89,77 @@ def write(lake: Lake, kind: str, rows: Sequence[dict[str, Any]]) -> list[str]:
     return files
 
 
-def read(lake: Lake, kind: str) -> pa.Table:
-    """Every result row of one kind (an empty table with the schema when there are none)."""
+def days(lake: Lake, kind: str) -> list[dt.date]:
+    """The days a result kind has files for, oldest first (one delimited listing)."""
+    out = []
+    for name in lake.storage.subfolders(lake.location.path(f"{ROOT}/{kind}")):
+        try:
+            out.append(dt.date.fromisoformat(name.removeprefix("dt=")))
+        except ValueError:
+            continue
+    return sorted(out)
+
+
+def read(lake: Lake, kind: str, on_days: Iterable[dt.date] | None = None, filter: ds.Expression | None = None) -> pa.Table:
+    """Result rows of one kind: every day's, or those of ``on_days`` (one listing each), optionally
+    filtered; an empty table with the schema when there are none."""
     schema = SCHEMAS[kind]
-    infos = lake.storage.data_file_infos(lake.location.path(f"{ROOT}/{kind}"), recursive=True)
-    if not infos:
-        return schema.empty_table()
-    dataset = ds.dataset(infos, schema=schema, filesystem=lake.storage.fs, format="parquet")
-    return dataset.to_table()
+    root = lake.location.path(f"{ROOT}/{kind}")
+    for attempt in range(_READ_ATTEMPTS):
+        if on_days is None:
+            infos = lake.storage.data_file_infos(root, recursive=True)
+        else:
+            infos = [i for d in sorted(set(on_days)) for i in lake.storage.data_file_infos(f"{root}/dt={d.isoformat()}")]
+        if not infos:
+            return schema.empty_table()
+        try:
+            return ds.dataset(infos, schema=schema, filesystem=lake.storage.fs, format="parquet").to_table(filter=filter)
+        except OSError:  # a compaction replaced a listed file: list again
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def recent_metrics(
+    lake: Lake, wanted: Iterable[tuple[str, str]], runs: int, lookback_days: int, today: dt.date
+) -> pa.Table:
+    """``data_quality_metrics`` of the (subreddit, table) pairs ``wanted``, newest days first, until each
+    has ``runs`` runs or ``lookback_days`` are read: the anomaly baseline, whatever the history's length."""
+    wanted = set(wanted)
+    subs = pa.array(sorted({s for s, _ in wanted}), pa.string())
+    recent = [d for d in reversed(days(lake, "data_quality_metrics")) if d >= today - dt.timedelta(days=lookback_days)]
+    parts: list[pa.Table] = []
+    seen: dict[tuple[str, str], set[str]] = {}
+    for i in range(0, len(recent), _BASELINE_DAYS_PER_READ):
+        part = read(lake, "data_quality_metrics", recent[i : i + _BASELINE_DAYS_PER_READ],
+                    filter=ds.field("subreddit_name").isin(subs))
+        parts.append(part)
+        for run_id, sub, table in zip(*(part.column(c).to_pylist() for c in ("run_id", "subreddit_name", "table_name"))):
+            seen.setdefault((sub, table), set()).add(run_id)
+        if all(len(seen.get(k, ())) >= runs for k in wanted):
+            break
+    return pa.concat_tables(parts) if parts else SCHEMAS["data_quality_metrics"].empty_table()
+
+
+def compact_due(lake: Lake, policy: CompactionPolicy, today: dt.date | None = None) -> MaintenanceReport:
+    """Compact the result folders (``_quality/{kind}/dt=…``) the policy says are due, with the lake's
+    machinery: every run adds a file per kind and day, readers pay per file. Under the lake's lock
+    for (``_quality``, kind), so two maintenance runs never merge one folder twice; writers need no
+    lock (their files are new names, a compaction takes only the files it listed)."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    report = MaintenanceReport()
+    for kind in SCHEMAS:
+        root = lake.location.path(f"{ROOT}/{kind}")
+        before = {d: lake.storage.data_file_infos(f"{root}/dt={d.isoformat()}") for d in days(lake, kind)}
+        parts = [PartitionFiles(f"{ROOT}/{kind}", "", d, len(i), sum(f.size or 0 for f in i)) for d, i in before.items()]
+        due = [p for p in parts if policy.due(p, today)]
+        entry = TableCompaction(f"{ROOT}/{kind}", partitions=len(parts), due=len(due), files_before=sum(p.files for p in parts))
+        done = CompactResult(kind)
+        for p in due:
+            with lake.locker.lock(ROOT, kind):
+                compact_partition(lake.storage, f"{root}/dt={p.day.isoformat()}", lake.parquet, done)
+        entry.compacted, entry.rows_before, entry.rows_after = done.partitions_compacted, done.rows_before, done.rows_after
+        entry.files_after = entry.files_before - done.files_removed + done.partitions_compacted
+        if parts:
+            report.tables.append(entry)
+    return report

@@ -70,7 +70,9 @@ def check_landed(
     if not report.batches:
         return report
     metrics = [m for b in report.batches for m in b.metrics]
-    history = results.read(lake, "data_quality_metrics")
+    # The baseline: the last anomaly_runs runs of each (subreddit, table), newest days first, not the history.
+    wanted = {(m["subreddit_name"], m["table_name"]) for m in metrics}
+    history = results.recent_metrics(lake, wanted, settings.anomaly_runs, settings.anomaly_lookback_days, now.date())
     report.anomalies = anomalies.detect(metrics, history, settings, now, flow_run_id)
     # Details first, the run rows last: a reader that sees a run sees its details.
     results.write(lake, "expectation_results", [e for b in report.batches for e in b.expectations])
