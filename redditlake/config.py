@@ -208,6 +208,9 @@ class DataQualitySettings(_Section):
 
     min_post_score: int = Field(-10_000, description="posts scored below this fail the score expectation")
     max_post_age_days: int = Field(3650, ge=1, description="older created_utc is implausible for a collected post")
+    min_karma: int = Field(
+        -100, description="a profile's link or comment karma below this fails its expectation (negative karma bottoms out near -100)"
+    )
     required_fields: dict[str, list[str]] = Field(
         default_factory=_default_required_fields,
         description="per table, JSON fields that must be present and not null; rows without go to quarantine",

@@ -117,6 +117,41 @@ def test_a_bad_item_is_quarantined_once_across_runs_reading_only_the_days_it_cou
     assert counts == {"r1": 3, "r2": 1, None: 1, "r9": 2}
 
 
+def test_post_metrics_and_users_suites_name_bad_ids_ranges_and_timestamps():
+    from redditlake.models import PostMetric, User
+
+    now = datetime.now(UTC)
+    m = lambda i, **kw: PostMetric(**{"id": i, "collected_at": now, "score": 5, "num_comments": 2,  # noqa: E731
+                                      "upvote_ratio": 0.9, **kw})
+    metrics = PostMetric.to_arrow([m("a1"), m("a2"), m("a2"), m("Bad!"), m("a3", upvote_ratio=1.5),
+                                   m("a4", num_comments=-1), m("a5", collected_at=now + timedelta(days=1)),
+                                   m("a6", score=-20_000), m("a1", collected_at=now - timedelta(hours=1))])
+    settings = DataQualitySettings()
+    result = batch.validate(batch.Batch("post_metrics", "python", metrics), settings, now)
+    failed = {o.name: o.unexpected_ids for o in result.failed}
+    assert failed == {
+        "id well-formed": ["Bad!"], "one sighting per id and time": ["a2"], "upvote_ratio in range": ["a3"],
+        "num_comments in range": ["a4"], "collected_at not in the future": ["a5"],
+        "score at least min_post_score": ["a6"],
+    }
+    assert result.run["expectations"] == 8 and result.run["rows"] == 9
+
+    u = lambda name, **kw: User(**{"author": name, "account_id": "t2_abc", "created_utc": now - timedelta(days=900),  # noqa: E731
+                                   "link_karma": 10, "comment_karma": 10, "total_karma": 20, "is_suspended": False,
+                                   "is_mod": None, "is_gold": None, "verified": None, "has_verified_email": None,
+                                   "collected_at": now, **kw})
+    users = User.to_arrow([u("alice"), u("u_0123456789abcdef0123"), u("x"), u("bob", account_id="t2_NOPE"),
+                           u("carol", comment_karma=-5000), u("dave", created_utc=datetime(2001, 1, 1, tzinfo=UTC)),
+                           u("erin", account_id=None, created_utc=None, link_karma=None, comment_karma=None)])
+    result = batch.validate(batch.Batch("users", "python", users), settings, now)
+    assert {o.name: o.unexpected_ids for o in result.failed} == {
+        "author well-formed": ["x"], "account_id well-formed": ["bob"], "comment_karma at least min_karma": ["carol"],
+        "account created_utc plausible": ["dave"],
+    }
+    clean = batch.validate(batch.Batch("users", "python", User.to_arrow([u("alice"), u("erin")])), settings, now)
+    assert clean.run["success"] and clean.run["expectations"] == 9 and clean.run["score"] == 1.0
+
+
 def test_batch_score_follows_the_documented_formula():
     o = [
         gx_outcome("a", "critical", 10, 0), gx_outcome("b", "warning", 10, 2), gx_outcome("c", "critical", 10, 5),
@@ -229,7 +264,8 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
     assert jobs == [("collect", "python", "completed", True, True), ("collect", "secretclub", "failed", False, False)]
     assert q("SELECT count(*) FROM api_requests")[0][0] > 0
     assert q("SELECT subreddit, table_name FROM latest_scores ORDER BY 1, 2") == [
-        ("python", "api_requests"), ("python", "comments"), ("python", "posts"), ("python", "subreddits"),
+        ("python", "api_requests"), ("python", "comments"), ("python", "post_metrics"), ("python", "posts"),
+        ("python", "subreddits"),
         ("secretclub", "api_requests"),  # its one request, a 403, is judged too
     ]
     assert q("""SELECT expectation, success FROM expectation_results

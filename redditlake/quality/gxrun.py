@@ -85,11 +85,20 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _columns(spec: Spec) -> list[str]:
+    """The columns an expectation reads (``column``, ``column_A``/``column_B``, ``column_list``)."""
+    out: list[str] = []
+    for key, value in spec.kwargs.items():
+        if key.startswith("column"):
+            out += value if isinstance(value, list) else [value]
+    return out
+
+
 def run_suite(frame: pd.DataFrame, specs: list[Spec], index_column: str | None) -> list[Outcome]:
     """Validate ``frame`` against ``specs``; one ``Outcome`` per spec, in the specs' order."""
     if not specs:
         return []
-    specs = [s for s in specs if all(c in frame.columns for k, c in s.kwargs.items() if k.startswith("column"))]
+    specs = [s for s in specs if all(c in frame.columns for c in _columns(s))]
     with _lock:
         gx, ctx, batch = _context()
         name = f"suite-{uuid.uuid4().hex[:12]}"

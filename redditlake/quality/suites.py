@@ -24,6 +24,10 @@ WARNING = "warning"
 SEVERITY_WEIGHT = {CRITICAL: 3.0, WARNING: 1.0}
 
 BASE36 = r"^[0-9a-z]{1,13}$"
+# Reddit account names are 3-20 of these; a pseudonym (privacy.Pseudonymiser) is u_ + 20 hex.
+USERNAME = r"^[A-Za-z0-9_-]{3,22}$"
+# No account, post or comment predates Reddit (June 2005).
+REDDIT_START = datetime(2005, 6, 1)
 # How far ahead of our clock a created_utc may be (clock skew), before it is "in the future".
 FUTURE_SKEW = timedelta(minutes=10)
 
@@ -73,6 +77,13 @@ def _created(settings: DataQualitySettings, now: datetime) -> Spec:
     return _between("created_utc", pd.Timestamp(oldest), pd.Timestamp(newest), WARNING, "created_utc plausible")
 
 
+def _collected(settings: DataQualitySettings, now: datetime) -> Spec:
+    # A snapshot is as old as the run at most; a collected_at ahead of our clock is a bug.
+    oldest = (now - timedelta(days=settings.max_post_age_days)).replace(tzinfo=None)
+    newest = (now + FUTURE_SKEW).replace(tzinfo=None)
+    return _between("collected_at", pd.Timestamp(oldest), pd.Timestamp(newest), CRITICAL, "collected_at not in the future")
+
+
 def _partition(subreddit: str) -> Spec:
     return Spec(
         "subreddit matches partition", "expect_column_values_to_be_in_set",
@@ -108,6 +119,32 @@ def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: da
         ]
     if table == "subreddits":
         return [*_ids("t5"), _not_null("display_name"), _between("subscribers", 0, None, WARNING)]
+    if table == "post_metrics":  # a snapshot per sighting: (id, collected_at) is the key
+        return [
+            _not_null("id"),
+            _regex("id", BASE36),
+            Spec("one sighting per id and time", "expect_compound_columns_to_be_unique",
+                 {"column_list": ["id", "collected_at"]}),
+            _between("score", settings.min_post_score, None, WARNING, "score at least min_post_score"),
+            _between("num_comments", 0),
+            _between("upvote_ratio", 0, 1),
+            _not_null("collected_at"),
+            _collected(settings, now),
+        ]
+    if table == "users":  # a profile per author and fetch; names may be pseudonyms (u_ + 20 hex)
+        return [
+            _not_null("author"),
+            _regex("author", USERNAME),
+            Spec("one profile per author and fetch", "expect_compound_columns_to_be_unique",
+                 {"column_list": ["author", "collected_at"]}),
+            _regex("account_id", r"^t2_[0-9a-z]{1,20}$"),
+            _between("link_karma", settings.min_karma, None, WARNING, "link_karma at least min_karma"),
+            _between("comment_karma", settings.min_karma, None, WARNING, "comment_karma at least min_karma"),
+            _between("created_utc", pd.Timestamp(REDDIT_START), pd.Timestamp((now + FUTURE_SKEW).replace(tzinfo=None)),
+                     WARNING, "account created_utc plausible"),
+            _not_null("collected_at"),
+            _collected(settings, now),
+        ]
     if table == "api_requests":
         return [
             _not_null("ts"),
@@ -119,7 +156,8 @@ def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: da
 
 
 # Columns whose values name the failing rows in expectation_results (per table).
-INDEX_COLUMN = {"posts": "id", "comments": "id", "subreddits": "id", "api_requests": "path"}
+INDEX_COLUMN = {"posts": "id", "comments": "id", "subreddits": "id", "post_metrics": "id", "users": "author",
+                "api_requests": "path"}
 
 
 def prepare(table: str, subreddit: str, frame: pd.DataFrame) -> pd.DataFrame:
