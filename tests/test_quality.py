@@ -237,6 +237,9 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
                    WHERE NOT success AND table_name <> 'api_requests' ORDER BY 1, 2""")
     assert failing == [
         ("comments", "created_utc plausible", [future_comment], 1),
+        # post_metrics holds every sighting, of quarantined posts too: its own suite sees them
+        ("post_metrics", "score at least min_post_score", [low], 1),
+        ("post_metrics", "upvote_ratio in range", [ratio], 1),
         ("posts", "score at least min_post_score", [low], 1),
         ("posts", "title 1-300 chars", [long_title], 1),
     ]
@@ -288,6 +291,29 @@ def test_nasty_and_broken_content_through_the_pipeline_lands_exact_catalog_rows(
         found.setdefault(a.key, a)
     assert found["quality-collect"].type == "table" and "python" in str(found["quality-collect"].data)
     assert "| r/python |" in found["quality-collect-summary"].data
+
+    # the degraded batch (secretclub's one request, a 403) is an event on the Prefect API, tied to the run
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    async def degraded_events():
+        async with get_client() as client:
+            for _ in range(120):  # the server persists events in the background: wait for them
+                wanted = EventFilter(event=EventNameFilter(name=["redditlake.quality.degraded"]),
+                                     resource=EventResourceFilter(id=["redditlake.subreddit.secretclub"]))
+                page = await client.read_events(filter=wanted, limit=50)  # the server's maximum page
+                mine = [e for e in page.events
+                        if any(r.id == f"prefect.flow-run.{state.state_details.flow_run_id}" for r in e.related)]
+                if mine:
+                    return mine
+                await asyncio.sleep(0.5)
+            return []
+
+    events = asyncio.run(degraded_events())
+    assert [(e.payload["table"], e.payload["rows"], e.payload["failed"]) for e in events] == [
+        ("api_requests", 1, ["status 2xx"])
+    ]
+    assert events[0].payload["score"] == q("""SELECT score FROM validation_runs
+                                              WHERE subreddit = 'secretclub' AND table_name = 'api_requests'""")[0][0]
 
     # `redditlake quality` names the failing expectations and their ids
     out = _cli("quality", "--lake", lake_uri).stdout

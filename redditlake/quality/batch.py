@@ -125,12 +125,13 @@ def validate(
 ) -> BatchResult:
     """Run the table's suite on the batch; rows for the catalog's tables."""
     run_id = uuid.uuid4().hex
-    specs = suites.suite_for(batch.table, batch.subreddit, settings, now)
+    specs = suites.suite_for(batch.table, settings)
     rows = batch.rows
     outcomes: list[Outcome] = []
     if specs and rows.num_rows:
-        frame = suites.prepare(batch.table, batch.subreddit, rows.to_pandas())
-        outcomes = gxrun.run_suite(frame, specs, suites.INDEX_COLUMN.get(batch.table))
+        frame = suites.prepare(batch.table, batch.subreddit, rows, specs)
+        outcomes = gxrun.run_suite(frame, specs, suites.INDEX_COLUMN.get(batch.table),
+                                   suites.parameters(batch.subreddit, settings, now))
     batch_score = score(outcomes, rows.num_rows, batch.quarantined)
     times = rows.column(_time_column(batch.table)) if _time_column(batch.table) in rows.column_names else None
     lo, hi = (pc.min_max(times).values() if times is not None and rows.num_rows else (None, None))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from redditlake.config import DataQualitySettings
 
@@ -70,29 +71,40 @@ def _ids(prefix: str | None) -> list[Spec]:
     return specs
 
 
-def _created(settings: DataQualitySettings, now: datetime) -> Spec:
-    # Bounds as naive UTC: the batch's timestamps are made naive UTC in ``prepare``.
-    oldest = (now - timedelta(days=settings.max_post_age_days)).replace(tzinfo=None)
-    newest = (now + FUTURE_SKEW).replace(tzinfo=None)
-    return _between("created_utc", pd.Timestamp(oldest), pd.Timestamp(newest), WARNING, "created_utc plausible")
+def _param(name: str) -> dict[str, str]:
+    """A value given per batch (``parameters``): the suite itself stays the same, so GX builds it once."""
+    return {"$PARAMETER": name}
 
 
-def _collected(settings: DataQualitySettings, now: datetime) -> Spec:
+def _created() -> Spec:
+    return _between("created_utc", _param("oldest"), _param("newest"), WARNING, "created_utc plausible")
+
+
+def _collected() -> Spec:
     # A snapshot is as old as the run at most; a collected_at ahead of our clock is a bug.
-    oldest = (now - timedelta(days=settings.max_post_age_days)).replace(tzinfo=None)
-    newest = (now + FUTURE_SKEW).replace(tzinfo=None)
-    return _between("collected_at", pd.Timestamp(oldest), pd.Timestamp(newest), CRITICAL, "collected_at not in the future")
+    return _between("collected_at", _param("oldest"), _param("newest"), CRITICAL, "collected_at not in the future")
 
 
-def _partition(subreddit: str) -> Spec:
+def _partition() -> Spec:
     return Spec(
         "subreddit matches partition", "expect_column_values_to_be_in_set",
-        {"column": "_partition", "value_set": [subreddit]},
+        {"column": "_partition", "value_set": _param("partition")},
     )
 
 
-def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: datetime) -> list[Spec]:
-    """The expectations a batch of ``table`` for ``subreddit`` must meet ([] for unchecked tables)."""
+def parameters(subreddit: str, settings: DataQualitySettings, now: datetime) -> dict[str, Any]:
+    """The per-batch values of the suites' ``$PARAMETER``s. Bounds as naive UTC: the batch's
+    timestamps are made naive UTC in ``prepare``."""
+    return {
+        "oldest": pd.Timestamp((now - timedelta(days=settings.max_post_age_days)).replace(tzinfo=None)),
+        "newest": pd.Timestamp((now + FUTURE_SKEW).replace(tzinfo=None)),
+        "partition": [subreddit.lower()],
+    }
+
+
+def suite_for(table: str, settings: DataQualitySettings) -> list[Spec]:
+    """The expectations a batch of ``table`` must meet ([] for unchecked tables); values that
+    differ per batch (time bounds, the subreddit) are ``parameters``."""
     if table == "posts":
         return [
             *_ids("t3"),
@@ -102,8 +114,8 @@ def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: da
             _between("upvote_ratio", 0, 1),
             _between("num_comments", 0),
             _not_null("created_utc"),
-            _created(settings, now),
-            _partition(subreddit),
+            _created(),
+            _partition(),
         ]
     if table == "comments":
         return [
@@ -114,8 +126,8 @@ def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: da
             Spec("depth consistent with parent", "expect_column_pair_values_to_be_equal",
                  {"column_A": "_depth_zero", "column_B": "_parent_is_post"}),
             _not_null("created_utc"),
-            _created(settings, now),
-            _partition(subreddit),
+            _created(),
+            _partition(),
         ]
     if table == "subreddits":
         return [*_ids("t5"), _not_null("display_name"), _between("subscribers", 0, None, WARNING)]
@@ -129,7 +141,7 @@ def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: da
             _between("num_comments", 0),
             _between("upvote_ratio", 0, 1),
             _not_null("collected_at"),
-            _collected(settings, now),
+            _collected(),
         ]
     if table == "users":  # a profile per author and fetch; names may be pseudonyms (u_ + 20 hex)
         return [
@@ -140,10 +152,9 @@ def suite_for(table: str, subreddit: str, settings: DataQualitySettings, now: da
             _regex("account_id", r"^t2_[0-9a-z]{1,20}$"),
             _between("link_karma", settings.min_karma, None, WARNING, "link_karma at least min_karma"),
             _between("comment_karma", settings.min_karma, None, WARNING, "comment_karma at least min_karma"),
-            _between("created_utc", pd.Timestamp(REDDIT_START), pd.Timestamp((now + FUTURE_SKEW).replace(tzinfo=None)),
-                     WARNING, "account created_utc plausible"),
+            _between("created_utc", pd.Timestamp(REDDIT_START), _param("newest"), WARNING, "account created_utc plausible"),
             _not_null("collected_at"),
-            _collected(settings, now),
+            _collected(),
         ]
     if table == "api_requests":
         return [
@@ -160,9 +171,25 @@ INDEX_COLUMN = {"posts": "id", "comments": "id", "subreddits": "id", "post_metri
                 "api_requests": "path"}
 
 
-def prepare(table: str, subreddit: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The batch as GX sees it: derived columns added, timestamps naive UTC (GX compares naively)."""
-    frame = frame.copy()
+# Derived columns (see the module docstring) and the stored columns they are computed from.
+DERIVED = {"_partition": ["subreddit"], "_depth_zero": ["depth"], "_parent_is_post": ["parent_id"]}
+
+
+def spec_columns(spec: Spec) -> list[str]:
+    """The columns an expectation reads (``column``, ``column_A``/``column_B``, ``column_list``)."""
+    out: list[str] = []
+    for key, value in spec.kwargs.items():
+        if key.startswith("column"):
+            out += value if isinstance(value, list) else [value]
+    return out
+
+
+def prepare(table: str, subreddit: str, rows: pa.Table, specs: list[Spec]) -> pd.DataFrame:
+    """The batch as GX sees it: only the columns the suite reads (a batch's texts never become
+    pandas objects), derived columns added, timestamps naive UTC (GX compares naively)."""
+    read = {c for spec in specs for c in spec_columns(spec)} | {INDEX_COLUMN.get(table, "")}
+    source = {s for c in read for s in DERIVED.get(c, [c])}
+    frame = rows.select([c for c in rows.column_names if c in source]).to_pandas()
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
             frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
