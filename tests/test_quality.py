@@ -152,6 +152,23 @@ def test_post_metrics_and_users_suites_name_bad_ids_ranges_and_timestamps():
     assert clean.run["success"] and clean.run["expectations"] == 9 and clean.run["score"] == 1.0
 
 
+def test_a_long_run_validates_as_it_goes_holding_at_most_validate_every_rows(tmp_path):
+    from redditlake.quality.recorder import Recorder
+
+    lake = Lake.open(tmp_path / "lake")
+    now = datetime.now(UTC)
+    recorder = Recorder(lake, DataQualitySettings(validate_every_rows=10), "backfill")
+    landing = Landing(lake, recorder=recorder)
+    for i in range(5):  # 5 batches of 4 posts: validated after the 3rd (12 rows) and at the end
+        landing.posts("python", [_post(f"b{i}x{j}", 0, now.timestamp() - 60) for j in range(4)], now)
+        assert recorder._rows < 10
+    assert [sum(b.run["rows"] for b in r.batches) for r in recorder.reports] == [12]
+    recorder.flush()
+    assert [b.run["rows"] for b in recorder.merged().batches] == [12, 8]
+    assert sorted(results.read(lake, "validation_runs").column("rows").to_pylist()) == [8, 12]
+    assert recorder.unannounced().batches and not recorder.unannounced().batches  # events go out once
+
+
 def test_batch_score_follows_the_documented_formula():
     o = [
         gx_outcome("a", "critical", 10, 0), gx_outcome("b", "warning", 10, 2), gx_outcome("c", "critical", 10, 5),
@@ -353,6 +370,16 @@ def test_deployed_flows_record_their_jobs_and_validations_through_the_one_shared
     assert stored["posts"] == 8 and stored["comments"] > 0
     runs = dict(q("SELECT table_name, rows FROM validation_runs WHERE subreddit = 'python'"))
     assert {t: runs[t] for t in stored} == stored and runs["subreddits"] == 1
+
+    from flows.refresh import refresh
+
+    asyncio.run(refresh(["python"]))  # the deletion-compliance flow: its job, its post_metrics and requests judged
+    assert q("SELECT job_type, status, items_collected FROM collection_jobs WHERE job_type = 'refresh'") == [
+        ("refresh", "completed", 8 + stored["comments"])
+    ]
+    assert sorted(q("SELECT table_name, rows FROM validation_runs WHERE job = 'refresh'")) == [
+        ("api_requests", 1), ("post_metrics", 8)
+    ]
 
     standalone = asyncio.run(collect_subreddit("aww", return_state=True))
     assert standalone.is_completed()
