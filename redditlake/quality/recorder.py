@@ -11,6 +11,7 @@ goes instead of holding everything it landed. ``flush`` validates the rest.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ from typing import Any
 from redditlake.config import DataQualitySettings
 from redditlake.lake import Lake
 from redditlake.quality.run import QualityReport, check_landed
+
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,7 +43,11 @@ class Recorder:
             self._rows += batch.rows.num_rows
             full = self._rows >= self.settings.validate_every_rows
         if full:
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # judging the data must never stop it landing: say so, go on
+                _log.error("quality check of %s batches failed (%s: %s); the data is stored, rerun "
+                           "`redditlake quality check` later", self.job, type(exc).__name__, exc)
 
     def flush(self) -> QualityReport:
         """Validate what waits; its report (also kept in ``reports``)."""
