@@ -76,11 +76,10 @@ def ingest_child(path: str, subs: list[str], lake: str, batch_rows: int = 20_000
 
     samples: list[float] = []
 
-    class Sampled(Landing):  # the real landing; ingest_dump drains it once per landed batch: sample RSS then
-        def drain(self):
-            batches = super().drain()
+    class Sampled(Landing):  # the real landing: RSS sampled as each batch lands
+        def _record(self, batch):
+            super()._record(batch)
             samples.append(_rss_mib())
-            return batches
 
     rss_start = _rss_mib()
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -91,17 +91,9 @@ class Landing:
                                  result.written, collected_at))
         return result
 
-    @property
-    def landed(self) -> list[LandedBatch]:
-        """Batches the landing holds: none. Each goes to the recorder (validated in bounded memory)
-        or nowhere as it lands; a run that landed millions of rows holds none of them here."""
-        return []
-
-    def drain(self) -> list[LandedBatch]:
-        """Nothing to drop (see ``landed``); kept for the callers that drop batches once landed."""
-        return []
-
     def _record(self, batch: LandedBatch) -> None:
+        # The landing keeps nothing: a batch goes to the recorder (validated in bounded memory)
+        # or nowhere, so a run that lands millions of rows holds none of them here.
         if self.recorder is not None:
             self.recorder.add(batch)
 

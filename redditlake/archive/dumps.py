@@ -148,8 +148,6 @@ def ingest_dump(
                 landed += len(items)
                 result.written[sub] += landing.rows(MODELS[kind], sub, items, collected, source="dump").written
         buffers.clear()
-        # The backfill runs no quality step over its batches; kept, they would hold every landed row.
-        landing.drain()
         append_rows = [
             BackfillProgress(job=job, source="dump", kind="all", since_utc=since, until_utc=until,
                              position_utc=at(hi if done else lo), position_line=line_no, rows=0, done=done,

@@ -98,7 +98,6 @@ async def backfill_search(
         collected = now_utc()
         items = pending.items
         written = landing.rows(MODELS[kind], subreddit, items, collected, source=source).written if items else 0
-        landing.drain()  # no quality step here: kept, the batches would hold the whole backfill
         append(lake, CoverageGap, subreddit, pending.gaps)
         append(lake, BackfillProgress, subreddit, [BackfillProgress(
             job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(pending.position),

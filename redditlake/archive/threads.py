@@ -68,7 +68,6 @@ def _land(landing: Landing, subreddit: str, source: str, posts: list[dict], tree
     collected = now_utc()
     comments = [c for tree in trees for c in tree]
     written = landing.rows(Comment, subreddit, comments, collected, source=source).written if comments else 0
-    landing.drain()  # no quality step in a backfill: kept, the batches would hold every landed row
     markers = [
         CommentFetch(post_id=p["id"], num_comments=int(p["num_comments"]), comments=len(tree), collected_at=collected)
         for p, tree in zip(posts, trees)

@@ -189,7 +189,6 @@ class Stream:
             written += self.landing.rows(MODELS[kind], sub, items, collected).written
             if kind == POSTS:
                 self.landing.metrics(sub, items, collected)
-        self.landing.drain()  # no quality step in the stream: kept, the batches would grow for as long as it runs
         for sub in self.subreddits:
             rows = [
                 StreamPosition(kind=kind, newest_utc=at(newest), newest_ids=",".join(sorted(ids)), collected_at=collected)
