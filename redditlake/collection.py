@@ -278,89 +278,58 @@ def deployment_name(strategy: SubredditStrategy) -> str:
 
 
 def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
-    """One spec per subreddit: what ``redditlake deploy`` writes and ``--check`` compares."""
-    specs = []
-    for s in config.collection.subreddits:
-        specs.append(
-            {
-                "name": deployment_name(s),
-                "flow_name": FLOW_NAME,
-                "entrypoint": ENTRYPOINT,
-                "description": f"Collect r/{s.name} ({', '.join(s.sorting)}, {s.post_limit} posts) "
-                f"every {s.collection_frequency}; from collection.yaml",
-                "work_pool": config.work_pool.name,
-                "work_queue": s.priority,
-                "schedule": s.schedule,
-                "tags": [MANAGED_TAG, f"priority:{s.priority}", f"r/{s.name.lower()}"],
-                "job_variables": config.work_pool.run_job_variables(),
-                "parameters": {
-                    "subreddit": s.name,
-                    "sorts": list(s.sorting),
-                    "limit": s.post_limit,
-                    "time_filter": s.time_filter,
-                    "comments": s.collect_comments,
-                    "comment_depth": s.comment_depth,
-                    "time_limit_seconds": s.time_limit_seconds,
-                    "rate_limiting": config.rate_limiting.model_dump(),
-                    "data_quality": config.data_quality.model_dump(),
-                    "reddit_block": config.blocks.reddit,
-                    "lake_block": config.blocks.lake,
-                },
-            }
-        )
+    """One spec per subreddit, plus refresh, stream and maintenance when the file has them:
+    what ``redditlake deploy`` writes and ``--check`` compares."""
+
+    def spec(name: str, flow: str, entrypoint: str, description: str, queue: str, schedule: dict[str, Any],
+             tags: list[str], parameters: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name, "flow_name": flow, "entrypoint": entrypoint,
+            "description": f"{description}; from collection.yaml",
+            "work_pool": config.work_pool.name, "work_queue": queue, "schedule": schedule,
+            "tags": [MANAGED_TAG, f"priority:{queue}", *tags],
+            # Heartbeats on every run: the zombie automation watches every run tagged
+            # collection.yaml, and a run longer than its window must not look dead.
+            "job_variables": config.work_pool.run_job_variables(),
+            "parameters": parameters,
+        }
+
+    blocks = {"reddit_block": config.blocks.reddit, "lake_block": config.blocks.lake}
+    names = [s.name for s in config.collection.subreddits]
+    specs = [
+        spec(deployment_name(s), FLOW_NAME, ENTRYPOINT,
+             f"Collect r/{s.name} ({', '.join(s.sorting)}, {s.post_limit} posts) every {s.collection_frequency}",
+             s.priority, s.schedule, [f"r/{s.name.lower()}"],
+             {
+                 "subreddit": s.name,
+                 "sorts": list(s.sorting),
+                 "limit": s.post_limit,
+                 "time_filter": s.time_filter,
+                 "comments": s.collect_comments,
+                 "comment_depth": s.comment_depth,
+                 "time_limit_seconds": s.time_limit_seconds,
+                 "rate_limiting": config.rate_limiting.model_dump(),
+                 "data_quality": config.data_quality.model_dump(),
+                 **blocks,
+             })
+        for s in config.collection.subreddits
+    ]
     if config.refresh is not None:
-        names = [s.name for s in config.collection.subreddits]
-        specs.append(
-            {
-                "name": REFRESH_NAME,
-                "flow_name": REFRESH_FLOW,
-                "entrypoint": REFRESH_ENTRYPOINT,
-                "description": "Deletion compliance: redact what users deleted, refresh post metrics; from collection.yaml",
-                "work_pool": config.work_pool.name,
-                "work_queue": "low",
-                "schedule": _schedule_of(config.refresh.schedule),
-                "tags": [MANAGED_TAG, "priority:low"],
-                "job_variables": config.work_pool.run_job_variables(),
-                "parameters": {"subreddits": names, "reddit_block": config.blocks.reddit,
-                               "lake_block": config.blocks.lake},
-            }
-        )
+        specs.append(spec(REFRESH_NAME, REFRESH_FLOW, REFRESH_ENTRYPOINT,
+                          "Deletion compliance: redact what users deleted, refresh post metrics",
+                          "low", _schedule_of(config.refresh.schedule), [], {"subreddits": names, **blocks}))
     if config.stream is not None:
         st = config.stream
-        specs.append(
-            {
-                "name": STREAM_NAME,
-                "flow_name": STREAM_FLOW,
-                "entrypoint": STREAM_ENTRYPOINT,
-                "description": f"Follow new posts and comments of {', '.join(f'r/{n}' for n in st.subreddits)} for "
-                f"{st.duration} per run; from collection.yaml",
-                "work_pool": config.work_pool.name,
-                "work_queue": "high",
-                "schedule": _schedule_of(st.schedule),
-                "tags": [MANAGED_TAG, "priority:high", "stream"],
-                # heartbeats every 30 s: an hour-long stream run must not look dead to the
-                # zombie automation, which watches every run tagged collection.yaml
-                "job_variables": config.work_pool.run_job_variables(),
-                "parameters": {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration)},
-            }
-        )
+        specs.append(spec(STREAM_NAME, STREAM_FLOW, STREAM_ENTRYPOINT,
+                          f"Follow new posts and comments of {', '.join(f'r/{n}' for n in st.subreddits)} for "
+                          f"{st.duration} per run",
+                          "high", _schedule_of(st.schedule), ["stream"],
+                          {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration)}))
     if config.maintenance is not None:
-        names = [s.name for s in config.collection.subreddits]
-        specs.append(
-            {
-                "name": MAINTAIN_NAME,
-                "flow_name": MAINTAIN_FLOW,
-                "entrypoint": MAINTAIN_ENTRYPOINT,
-                "description": "Lake maintenance: full stranded-tree sweep, then compaction of due partitions; "
-                "from collection.yaml",
-                "work_pool": config.work_pool.name,
-                "work_queue": "low",
-                "schedule": _schedule_of(config.maintenance.schedule),
-                "tags": [MANAGED_TAG, "priority:low"],
-                "job_variables": dict(config.work_pool.job_variables),
-                "parameters": {"sweep": names} if config.maintenance.full_sweep else {},
-            }
-        )
+        specs.append(spec(MAINTAIN_NAME, MAINTAIN_FLOW, MAINTAIN_ENTRYPOINT,
+                          "Lake maintenance: full stranded-tree sweep, then compaction of due partitions",
+                          "low", _schedule_of(config.maintenance.schedule), [],
+                          {"sweep": names} if config.maintenance.full_sweep else {}))
     return specs
 
 
