@@ -101,23 +101,6 @@ def summarize(stats: dict[str, Any], wall: float, completeness: dict[str, Any], 
         "by_family": {k: v for k, v in stats["by_family"].items() if k != "token"},
         "requests_per_1000_comments": round(1000 * used / max(completeness["comments"], 1), 1),
         "wall_seconds": round(wall, 1),
-        "http_429": stats["rate_limited"],
-        "by_status": stats["by_status"],
-        "peak_concurrency": stats["peak_concurrency"],
-        "morechildren_concurrent_max": stats["morechildren_concurrent_max"],
-        **completeness,
-        **more,
-    }
-
-
-def summarize(stats: dict[str, Any], wall: float, completeness: dict[str, Any], **more: Any) -> dict[str, Any]:
-    used = common.api_requests(stats)
-    return {
-        "requests": used,
-        "token_requests": stats["by_family"].get("token", 0),
-        "by_family": {k: v for k, v in stats["by_family"].items() if k != "token"},
-        "requests_per_1000_comments": round(1000 * used / max(completeness["comments"], 1), 1),
-        "wall_seconds": round(wall, 1),
         "requests_per_second": round(used / wall, 1) if wall else None,
         "http_429": stats["rate_limited"],
         "peak_concurrency": stats["peak_concurrency"],

@@ -19,7 +19,6 @@ from __future__ import annotations
 from benchmarks import common  # first: sets Prefect's environment
 
 import argparse
-import json
 import os
 import signal
 import socket

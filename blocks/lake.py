@@ -16,7 +16,7 @@ import argparse
 import os
 
 from prefect.blocks.core import Block
-from prefect_aws import AwsClientParameters, AwsCredentials
+from prefect_aws import AwsCredentials
 from pydantic import Field
 
 from redditlake.config import Settings

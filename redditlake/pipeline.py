@@ -21,7 +21,6 @@ from redditlake.lake.names import SUBREDDIT_PATTERN
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import CommentTree, TreeOptions, fetch_comment_tree
-from redditlake.reddit.comments import fetch_comment_tree
 from redditlake.watermark import StoredPosts, created_day, marker_days
 
 def validate_subreddit(name: str) -> str:

@@ -11,6 +11,7 @@ standard ``AWS_*`` variables; region from ``AWS_REGION`` /
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,3 +133,27 @@ def s3_client(settings: S3Settings) -> Any:
         aws_secret_access_key=settings.secret_key,
         aws_session_token=settings.session_token,
     )
+
+
+class LazyS3Client:
+    """One boto3 client per object, made on first use, rebuilt (not pickled) when the object
+    is handed to another process (a Lake may be, by a task runner)."""
+
+    def _s3_settings(self) -> S3Settings:
+        raise NotImplementedError
+
+    def _s3(self) -> Any:
+        guard = self.__dict__.setdefault("_client_guard", threading.Lock())
+        with guard:
+            if self.__dict__.get("_client") is None:
+                self._client = s3_client(self._s3_settings())
+            return self._client
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_client", None)
+        state.pop("_client_guard", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)

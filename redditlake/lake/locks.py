@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
-from redditlake.lake.location import Location, S3Settings
+from redditlake.lake.location import LazyS3Client, Location, S3Settings
 
 LOCKS_FOLDER = "_locks"
 DEFAULT_TIMEOUT_S = 600.0
@@ -112,7 +112,7 @@ class _ProcessLocks:
 _PROCESS_LOCKS = _ProcessLocks()
 
 
-class S3Locker:
+class S3Locker(LazyS3Client):
     """Lock objects created with conditional PUTs, plus an in-process lock."""
 
     def __init__(
@@ -125,36 +125,9 @@ class S3Locker:
         self.settings = settings
         self.timeout_s = timeout_s
         self.stale_after_s = stale_after_s
-        self._client: Any = None
-        self._client_guard = threading.Lock()
 
-    def __getstate__(self) -> dict[str, Any]:
-        # A Lake may be handed to another process (e.g. by a task runner):
-        # the boto3 client and the thread lock are rebuilt there, not pickled.
-        state = self.__dict__.copy()
-        state["_client"] = None
-        del state["_client_guard"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._client_guard = threading.Lock()
-
-    def _s3(self) -> Any:
-        # boto3 is imported lazily: a local lake never needs it.
-        with self._client_guard:
-            if self._client is None:
-                import boto3
-
-                self._client = boto3.client(
-                    "s3",
-                    endpoint_url=self.settings.endpoint_url,
-                    region_name=self.settings.region,
-                    aws_access_key_id=self.settings.access_key,
-                    aws_secret_access_key=self.settings.secret_key,
-                    aws_session_token=self.settings.session_token,
-                )
-            return self._client
+    def _s3_settings(self) -> S3Settings:
+        return self.settings
 
     def _key(self, table: str, subreddit: str) -> str:
         parts = [p for p in (self.settings.prefix, LOCKS_FOLDER, table, f"{subreddit}.lock") if p]

@@ -25,14 +25,12 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-import threading
 from contextlib import contextmanager
-from typing import Any
 
 import pyarrow as pa
 from pyarrow import fs as pafs
 
-from redditlake.lake.location import Location, s3_client
+from redditlake.lake.location import LazyS3Client, Location, S3Settings
 
 DATA_SUFFIX = ".parquet"
 TEMP_SUFFIX = ".tmp"
@@ -53,14 +51,12 @@ def is_temp_file(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-class Storage:
+class Storage(LazyS3Client):
     """The lake's file system, seen as folders of published Parquet files."""
 
     def __init__(self, location: Location) -> None:
         self.location = location
         self.fs = location.filesystem
-        self._client: Any = None  # boto3, for batch deletes on S3
-        self._client_guard = threading.Lock()
 
     def data_files(self, directory: str, *, recursive: bool = False) -> list[str]:
         """Published data files under ``directory`` (sorted; [] if missing)."""
@@ -190,23 +186,9 @@ class Storage:
                     "of the partition removes them"
                 )
 
-    def _s3(self) -> Any:
-        # boto3 is imported lazily: a local lake never needs it.
-        with self._client_guard:
-            if self._client is None:
-                self._client = s3_client(self.location.s3)
-            return self._client
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A Lake may be handed to another process: the client and its guard are rebuilt there.
-        state = self.__dict__.copy()
-        state["_client"] = None
-        del state["_client_guard"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._client_guard = threading.Lock()
+    def _s3_settings(self) -> S3Settings:  # boto3, for batch deletes on S3
+        assert self.location.s3 is not None
+        return self.location.s3
 
     def remove_stale_temp_files(self, directory: str, *, older_than_s: float) -> list[str]:
         """Remove temp files a crashed writer left in ``directory`` (local only)."""
