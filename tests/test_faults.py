@@ -13,11 +13,12 @@ import asyncio
 import pytest
 
 from conftest import sim_settings
-from redditlake import pipeline
+from redditlake import alerts, pipeline
 from redditlake.errors import ApiUnavailable
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.reddit.client import RedditClient
+from redditlake.reddit.requestlog import requests_for
 from redditlake.simulator import FaultConfig
 
 SUB = "askscience"
@@ -85,15 +86,25 @@ def test_an_outage_opens_the_breaker_then_collection_resumes(make_sim, tmp_path)
         update={"breaker": settings.breaker.model_copy(update={"failure_threshold": 3, "cooldown_seconds": 5.0})}
     )
     lake = Lake.open(str(tmp_path / "lake"))
+    sent: list[tuple[str, str, dict]] = []  # what the Prefect emitter would have sent
 
     async def slow_start():
         await asyncio.sleep(1.2)  # start inside the outage
-        return await collect_one(settings, lake, limit=20)
+        with requests_for(SUB):  # as the flow attributes requests (and alerts) to a subreddit
+            return await collect_one(settings, lake, limit=20)
 
-    client = asyncio.run(slow_start())
+    alerts.reset()
+    previous = alerts.install(lambda event, sub, payload: sent.append((event, sub, payload)))
+    try:
+        client = asyncio.run(slow_start())
+    finally:
+        alerts.install(previous)
 
     breaker = next(iter(client.transport.breakers.values()))
     assert breaker.opened_count >= 1
+    opened = [(sub, payload) for event, sub, payload in sent if event == alerts.BREAKER_OPENED]
+    assert opened and opened[0][0] == SUB.lower(), sent
+    assert "circuit breaker for 127.0.0.1" in opened[0][1]["reason"], opened
     during = sim.stats()["by_status"].get("503", sim.stats()["by_status"].get(503, 0))
     # Without the breaker, 8 attempts per request with ≤0.5 s backoff would hit the dead API
     # about 60 times in 30 s; with it, a handful of probes.
