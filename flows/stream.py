@@ -16,7 +16,8 @@ from redditlake.errors import RedditLakeError
 from redditlake.pipeline import now_utc, validate_subreddit
 from redditlake.quality import jobs as quality_jobs
 from redditlake.stream.runner import Stream, StreamSummary
-from blocks.reddit import apply_reddit_block
+from blocks.lake import apply_lake_block
+from blocks.reddit import apply_reddit_block, with_reddit_block
 from flows.common import land_request_log, open_client, open_landing
 from tasks.quality import record_run, start_recording
 
@@ -28,8 +29,12 @@ async def stream(
     max_items: int | None = None,
     settings: Settings | None = None,
     lake: str | None = None,
+    reddit_block: str | None = None,
+    lake_block: str | None = None,
 ) -> list[str]:
-    settings = await apply_reddit_block(with_overrides(settings or load_settings(), lake=lake))
+    """``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do."""
+    settings = with_reddit_block(with_overrides(settings or load_settings(), lake=lake), reddit_block)
+    settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
     bad: list[str] = []
     valid: list[str] = []
     for raw in subreddits:

@@ -324,7 +324,7 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
                           f"Follow new posts and comments of {', '.join(f'r/{n}' for n in st.subreddits)} for "
                           f"{st.duration} per run",
                           "high", _schedule_of(st.schedule), ["stream"],
-                          {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration)}))
+                          {"subreddits": list(st.subreddits), "duration": duration_seconds(st.duration), **blocks}))
     if config.maintenance is not None:
         specs.append(spec(MAINTAIN_NAME, MAINTAIN_FLOW, MAINTAIN_ENTRYPOINT,
                           "Lake maintenance: full stranded-tree sweep, then compaction of due partitions",

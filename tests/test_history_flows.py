@@ -128,6 +128,6 @@ def test_deploy_makes_the_stream_deployment_from_collection_yaml(prefect_api, tm
             return await client.read_deployment_by_name("stream/collection-yaml-stream")
 
     d = asyncio.run(read())
-    assert d.parameters == {"subreddits": ["python", "aww"], "duration": 6000}
+    assert d.parameters == {"subreddits": ["python", "aww"], "duration": 6000, "reddit_block": None, "lake_block": None}
     assert d.schedules[0].schedule.interval.total_seconds() == 7200 and d.entrypoint == "flows/stream.py:stream"
     assert main(["deploy", "--file", str(path), "--check"]) == 0  # no drift right after a deploy

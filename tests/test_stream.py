@@ -203,7 +203,8 @@ def test_collection_yaml_deploys_the_stream_and_refuses_runs_that_overlap(tmp_pa
 
     root = Path(__file__).resolve().parents[1]
     (spec,) = [s for s in deployment_specs(load_collection(root / "deployments/collection.yaml")) if s["flow_name"] == "stream"]
-    assert spec["parameters"] == {"subreddits": ["python"], "duration": 55 * 60} and spec["schedule"] == {"cron": "0 * * * *"}
+    assert spec["parameters"] == {"subreddits": ["python"], "duration": 55 * 60, "reddit_block": None,
+                                  "lake_block": None} and spec["schedule"] == {"cron": "0 * * * *"}
     monkeypatch.chdir(root)
     load_flow_from_entrypoint(spec["entrypoint"]).validate_parameters(spec["parameters"])
 
