@@ -42,9 +42,9 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 
     plan = make_plan(args.subreddits, args.since, args.until, args.source, args.threads)  # fails before Prefect starts
     with api_for_run() as prefect_ready:  # a server, if one is needed, starts now, in the background
-        from redditlake.cli import _quiet_prefect_env
+        from redditlake.cli_common import quiet_prefect_env
 
-        _quiet_prefect_env()
+        quiet_prefect_env()
         from flows.backfill import backfill
 
         prefect_ready()
@@ -67,9 +67,9 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
     with api_for_run() as prefect_ready:
         if not settings.reddit.block:
             verify_credentials(settings)
-        from redditlake.cli import _quiet_prefect_env
+        from redditlake.cli_common import quiet_prefect_env
 
-        _quiet_prefect_env()
+        quiet_prefect_env()
         from flows.stream import stream
 
         prefect_ready()
