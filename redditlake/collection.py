@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from redditlake.config import Sort, TimeFilter
+from redditlake.config import Sort, TimeFilter, read_yaml_mapping
 from redditlake.errors import ConfigError, first_problem
 
 FLOW_NAME = "collect-scheduled"
@@ -247,14 +246,8 @@ class CollectionFile(_Strict):
 def load_collection(path: str | Path) -> CollectionFile:
     """The file, validated; any problem is one ``ConfigError`` line naming file, entry and field."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p} does not exist; pass --file PATH (default deployments/collection.yaml)")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p} must be a mapping with a `collection:` section")
+    data = read_yaml_mapping(p, str(p), missing="pass --file PATH (default deployments/collection.yaml)",
+                             shape="a mapping with a `collection:` section")
     try:
         return CollectionFile.model_validate(data)
     except ValidationError as exc:

@@ -269,6 +269,20 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
 }
 
 
+def read_yaml_mapping(p: Path, label: str, *, missing: str, shape: str) -> dict:
+    """A YAML file that must hold a mapping (an empty file is an empty one); problems are one
+    ``ConfigError`` line starting with ``label`` and saying what to do."""
+    if not p.is_file():
+        raise ConfigError(f"{label} does not exist; {missing}")
+    try:
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{label} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{label} must be {shape}")
+    return loaded or {}
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from defaults, an optional YAML file and the environment."""
     env = os.environ if env is None else env
@@ -276,15 +290,8 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     data: dict = {}
     if path:
         p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist; pass --config PATH or unset REDDITLAKE_CONFIG")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {p} must be a mapping of sections (reddit:, budget:, ...)")
-        data = loaded or {}
+        data = read_yaml_mapping(p, f"config file {p}", missing="pass --config PATH or unset REDDITLAKE_CONFIG",
+                                 shape="a mapping of sections (reddit:, budget:, ...)")
         for section, field in (("reddit", "client_secret"), ("privacy", "pseudonym_key")):
             if isinstance(data.get(section), dict) and field in data[section]:
                 raise ConfigError(
