@@ -48,43 +48,36 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def _postgres_database() -> tuple[str, str] | None:
-    """A fresh database on the local PostgreSQL (trust auth, user postgres): (url, name)."""
-    if not _answers(*PG):
-        return None
+def _postgres_admin(sql: str) -> None:
+    """One statement on the local PostgreSQL's maintenance database (trust auth, user postgres)."""
     import asyncio
 
     import asyncpg
 
-    name = f"redditlake_e2e_{uuid.uuid4().hex[:10]}"
-
-    async def create() -> None:
+    async def run() -> None:
         con = await asyncpg.connect(user="postgres", host=PG[0], port=PG[1], database="postgres", timeout=10)
         try:
-            await con.execute(f'CREATE DATABASE "{name}"')
+            await con.execute(sql)
         finally:
             await con.close()
 
+    asyncio.run(run())
+
+
+def _postgres_database() -> tuple[str, str] | None:
+    """A fresh database on the local PostgreSQL: (url, name)."""
+    if not _answers(*PG):
+        return None
+    name = f"redditlake_e2e_{uuid.uuid4().hex[:10]}"
     try:
-        asyncio.run(create())
+        _postgres_admin(f'CREATE DATABASE "{name}"')
     except Exception:  # reachable but not usable as documented: fall back to SQLite
         return None
     return f"postgresql+asyncpg://postgres@{PG[0]}:{PG[1]}/{name}", name
 
 
 def _drop_database(name: str) -> None:
-    import asyncio
-
-    import asyncpg
-
-    async def drop() -> None:
-        con = await asyncpg.connect(user="postgres", host=PG[0], port=PG[1], database="postgres", timeout=10)
-        try:
-            await con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await con.close()
-
-    asyncio.run(drop())
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Receiver:
