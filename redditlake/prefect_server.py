@@ -69,17 +69,71 @@ def _port_free(port: int) -> bool:
     return True
 
 
+class ServerProcess:
+    """A Prefect API server in its own process group, on 127.0.0.1: start, wait, stop."""
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str], log: Path | None = None):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/api"
+        self.log = log  # None: its errors go to our stderr
+        env = {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+        env.pop("PREFECT_API_URL", None)
+        out = open(log, "ab") if log else None
+        try:
+            self.proc = subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=out or subprocess.DEVNULL, stderr=out,
+                start_new_session=True,
+            )
+        finally:
+            if out:
+                out.close()
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not healthy(self.url, timeout=2.0):
+            if self.proc.poll() is not None:
+                if self.proc.returncode == 3:  # uvicorn: the port was taken meanwhile
+                    raise RedditLakeError(f"port {self.port} was taken while Prefect started; retry")
+                raise RedditLakeError(
+                    f"Prefect's server exited with code {self.proc.returncode} before answering: {self._last_line()}"
+                )
+            if time.monotonic() > deadline:
+                raise RedditLakeError(
+                    f"Prefect's server did not answer on {self.url} within {timeout:.0f} s (a loaded machine?); "
+                    "retry, or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+                )
+            time.sleep(0.1)
+
+    def _last_line(self) -> str:
+        if self.log is None:
+            return "see its output above"
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no output"
+        return lines[-1] if lines else "no output"
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the server and the workers it started
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
 def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
-    """Run a Prefect server on 127.0.0.1:``port`` until interrupted (Ctrl-C or SIGTERM)."""
+    """Run a Prefect server (``prefect server start``, with its UI and services) on
+    127.0.0.1:``port`` until interrupted (Ctrl-C or SIGTERM)."""
     url = f"http://127.0.0.1:{port}/api"
     if healthy(url):
         raise RedditLakeError(f"a Prefect server already answers on {url}: use it (export PREFECT_API_URL={url})")
     if not _port_free(port):
         raise RedditLakeError(f"port {port} on 127.0.0.1 is taken; pick another with --port")
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-    proc = subprocess.Popen(
+    server = ServerProcess(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
+        port, dict(os.environ),
     )
 
     def stop(*_: object) -> None:
@@ -88,19 +142,13 @@ def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
     previous = signal.signal(signal.SIGTERM, stop)
     note = note_path()
     try:
-        deadline = time.monotonic() + startup_timeout
-        while not healthy(url):
-            if proc.poll() is not None:
-                raise RedditLakeError(f"`prefect server start` exited with code {proc.returncode}; see its output above")
-            if time.monotonic() > deadline:
-                raise RedditLakeError(f"the Prefect server did not answer on {url} within {startup_timeout:.0f} s")
-            time.sleep(0.3)
+        server.wait_ready(startup_timeout)
         note.parent.mkdir(parents=True, exist_ok=True)
         note.write_text(json.dumps({"url": url, "pid": os.getpid()}))
         print(f"Prefect server on {url} (UI: http://127.0.0.1:{port}); later redditlake runs use it. "
               "Ctrl-C stops it.", file=sys.stderr, flush=True)
-        proc.wait()
-        raise RedditLakeError(f"the Prefect server exited with code {proc.returncode}")
+        server.proc.wait()
+        raise RedditLakeError(f"the Prefect server exited with code {server.proc.returncode}")
     except KeyboardInterrupt:
         return 0
     finally:
@@ -110,80 +158,29 @@ def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
                 note.unlink()
         except (OSError, ValueError):
             pass
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        server.stop()
 
 
-class RunServer:
+def run_server(log_dir: Path) -> ServerProcess:
     """A Prefect API server for one CLI run, started before the run needs it.
 
     Without ``PREFECT_API_URL`` Prefect would start a temporary server itself, but only
     when the flow starts: after this process has imported Prefect's whole server app (to
     start it) and everything else. Starting the same server (the command Prefect's
-    ``SubprocessASGIServer`` runs) as the first thing lets its start-up overlap the
-    credential check and the imports, and keeps the server app out of this process.
+    ``SubprocessASGIServer`` runs: no UI, no services) as the first thing lets its start-up
+    overlap the credential check and the imports, and keeps the server app out of this process.
     """
+    import importlib.util
 
-    def __init__(self, log_dir: Path):
-        self.log = log_dir / "prefect-server.log"
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/api"
-        self.proc = self._spawn()
-
-    def _spawn(self) -> subprocess.Popen:
-        import importlib.util
-
-        spec = importlib.util.find_spec("prefect")  # a top-level spec: Prefect is not imported
-        site = Path(spec.origin).parent.parent
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-        env.pop("PREFECT_API_URL", None)
-        with open(self.log, "ab") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory",
-                 "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--log-level", "error", "--lifespan", "on"],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not healthy(self.url, timeout=2.0):
-            if self.proc.poll() is not None:
-                if self.proc.returncode == 3:  # uvicorn: the port was taken meanwhile; take another
-                    raise RedditLakeError(
-                        f"port {self.port} was taken while Prefect started; retry, or start `redditlake server`"
-                    )
-                raise RedditLakeError(
-                    f"Prefect's server exited with code {self.proc.returncode} before answering: {self._last_line()}"
-                )
-            if time.monotonic() > deadline:
-                raise RedditLakeError(
-                    f"Prefect's server did not answer within {timeout:.0f} s (a loaded machine?); "
-                    "start one with `redditlake server` and rerun, or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-                )
-            time.sleep(0.1)
-
-    def _last_line(self) -> str:
-        try:
-            lines = self.log.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no output"
-        return lines[-1] if lines else "no output"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+    spec = importlib.util.find_spec("prefect")  # a top-level spec: Prefect is not imported
+    site = Path(spec.origin).parent.parent
+    port = _free_port()
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    return ServerProcess(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory", "prefect.server.api.server:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        port, env, log=log_dir / "prefect-server.log",
+    )
 
 
 def _free_port() -> int:
@@ -204,14 +201,14 @@ def api_for_run():
         yield lambda: None
         return
     with tempfile.TemporaryDirectory(prefix="redditlake-run-") as tmp:
-        server = RunServer(Path(tmp))
+        server = run_server(Path(tmp))
         os.environ["PREFECT_API_URL"] = server.url
         timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or 120)
         try:
             yield lambda: server.wait_ready(timeout)
         finally:
             _drain_prefect_workers()
-            server.stop()
+            server.stop(timeout=10)
             os.environ.pop("PREFECT_API_URL", None)
 
 
