@@ -29,7 +29,7 @@ from redditlake.landing import Landing
 from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
 from redditlake.quality import gxrun
 from redditlake.quality import results as quality_results
-from redditlake.quality.coverage import coverage_gap
+from redditlake.quality.coverage import coverage_finding
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
@@ -110,14 +110,13 @@ class _Run:
         listings = await asyncio.gather(
             *(fetch_posts(self.client, self.subreddit, s, opts.limit, opts.time_filter, quote(known)) for s in opts.sorts)
         )
-        if self.settings.data_quality.enabled:
-            gaps = [g for s, listing in zip(opts.sorts, listings)
-                    if (g := coverage_gap(lake, self.subreddit, s, listing, self.collected_at))]
-            if gaps:
-                await asyncio.to_thread(quality_results.write, lake, "integrity_findings", gaps)
-        cut = [g for s, listing in zip(opts.sorts, listings)
+        cut = [(g, listing) for s, listing in zip(opts.sorts, listings)
                if (g := await asyncio.to_thread(listing_cap_gap, lake, self.subreddit, s, listing, self.collected_at))]
-        await asyncio.to_thread(positions.append, lake, CoverageGap, self.subreddit, cut)  # `redditlake coverage` lists them
+        # `redditlake coverage` lists the gaps; the quality catalog counts them as findings.
+        await asyncio.to_thread(positions.append, lake, CoverageGap, self.subreddit, [g for g, _ in cut])
+        if cut and self.settings.data_quality.enabled:
+            findings = [coverage_finding(g, self.subreddit, listing) for g, listing in cut]
+            await asyncio.to_thread(quality_results.write, lake, "integrity_findings", findings)
         posts = list({p["id"]: p for listing in listings for p in listing}.values())  # hot and new overlap
         written = await land(self.landing, "posts", self.subreddit, quote(posts), self.collected_at)
         await land_metrics(self.landing, self.subreddit, quote(posts), self.collected_at)

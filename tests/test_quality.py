@@ -594,21 +594,23 @@ def test_html_report_is_one_offline_page_with_charts_and_renders_headless(tmp_pa
 
 
 def test_a_new_sweep_at_the_listing_cap_is_a_coverage_gap_with_its_time_range(tmp_path):
-    from redditlake.quality.coverage import coverage_gap
+    from redditlake.coverage import listing_cap_gap
+    from redditlake.quality.coverage import coverage_finding
 
     now = datetime.now(UTC)
     lake = Lake.open(tmp_path / "lake")
     old = now - timedelta(days=3)
     Landing(lake).posts("python", [_post("old1", 0, old.timestamp())], now)
     sweep = [_post(f"n{i}", 0, (now - timedelta(hours=i)).timestamp()) for i in range(3)]
-    gap = coverage_gap(lake, "python", "new", sweep, now, cap=3)
-    assert gap["check"] == "coverage_gap" and gap["value"] == 3.0
-    assert gap["detail"] == (
-        f"new sweep hit the 3-item cap: posts from {old.replace(microsecond=old.microsecond).isoformat()} "
-        f"to {datetime.fromtimestamp(sweep[-1]['created_utc'], tz=UTC).isoformat()} may be unreachable"
+    gap = listing_cap_gap(lake, "python", "new", sweep, now, cap=3)
+    row = coverage_finding(gap, "python", sweep)
+    assert row["check"] == "coverage_gap" and row["value"] == 3.0 and row["post_id"] == "n2"
+    assert row["detail"] == (
+        f"new sweep hit the 3-item cap: posts from {old.isoformat()} "
+        f"to {datetime.fromtimestamp(int(sweep[-1]['created_utc']) + 1, tz=UTC).isoformat()} may be unreachable"
     )
-    assert coverage_gap(lake, "python", "new", sweep[:2], now, cap=3) is None
-    assert coverage_gap(lake, "python", "hot", sweep, now, cap=3) is None
+    assert listing_cap_gap(lake, "python", "new", sweep[:2], now, cap=3) is None
+    assert listing_cap_gap(lake, "python", "hot", sweep, now, cap=3) is None
 
 
 def test_catalog_counts_deleted_removed_and_unavailable_per_subreddit_and_day_tolerating_absence(tmp_path):
