@@ -14,7 +14,6 @@ catalog averages batch scores weighted by rows. The bar: 0.95.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -189,7 +188,3 @@ def validate(
         for name, value in values.items()
     ]
     return BatchResult(run, expectations, metrics, outcomes)
-
-
-def config_json(settings: DataQualitySettings) -> str:
-    return json.dumps(settings.model_dump(mode="json"), sort_keys=True)

@@ -62,8 +62,9 @@ def _stored_batches(lake: Lake, subreddits: Sequence[str], since: datetime | Non
     subs = list(subreddits) or sorted(
         {name.removeprefix("subreddit=") for t in STORED_SUITES for name in lake.storage.subfolders(lake.location.path(t))}
     )
+    stored = set(lake.tables())
     for table in STORED_SUITES:
-        if table not in lake.tables():
+        if table not in stored:
             continue
         for sub in subs:
             rows = lake.read(table, sub)
