@@ -87,11 +87,7 @@ async def publish_quality(
     for j in jobs:
         j["flow_run_id"] = run_id
     await asyncio.to_thread(results.write, lake, "collection_jobs", jobs)
-    merged = QualityReport(target=settings.data_quality.score_target)
-    for r in reports:
-        if r is not None:
-            merged.batches += r.batches
-            merged.anomalies += r.anomalies
+    merged = QualityReport.combine(reports, settings.data_quality.score_target)
     table = merged.per_subreddit()
     if table:
         await acreate_table_artifact(table, key=f"quality-{job}", description="Data quality per subreddit")

@@ -60,19 +60,11 @@ class Recorder:
 
     def merged(self) -> QualityReport:
         """Every validation of the run as one report."""
-        out = QualityReport(target=self.settings.score_target)
         with self._lock:
-            for r in self.reports:
-                out.batches += r.batches
-                out.anomalies += r.anomalies
-        return out
+            return QualityReport.combine(self.reports, self.settings.score_target)
 
     def unannounced(self) -> QualityReport:
         """The validations not yet handed out by this method (to emit their events once)."""
         with self._lock:
             fresh, self._emitted = self.reports[self._emitted :], len(self.reports)
-        out = QualityReport(target=self.settings.score_target)
-        for r in fresh:
-            out.batches += r.batches
-            out.anomalies += r.anomalies
-        return out
+        return QualityReport.combine(fresh, self.settings.score_target)

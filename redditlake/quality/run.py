@@ -21,6 +21,16 @@ class QualityReport:
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     target: float = 0.95
 
+    @classmethod
+    def combine(cls, reports: Iterable[QualityReport | None], target: float) -> QualityReport:
+        """Several validations (of one run) as one report; ``None`` ones (no validation) skipped."""
+        out = cls(target=target)
+        for r in reports:
+            if r is not None:
+                out.batches += r.batches
+                out.anomalies += r.anomalies
+        return out
+
     @property
     def degraded(self) -> list[BatchResult]:
         return [b for b in self.batches if b.run["score"] < self.target]
