@@ -1,9 +1,10 @@
-"""Lake maintenance as a flow: the periodic full stranded-tree sweep, then compaction of the
-partitions past the configured thresholds, reported in the run summary and the quality catalog.
+"""Lake maintenance as a flow: the periodic full stranded-tree sweep, then Delta's compaction
+of the partitions past the configured thresholds, checkpoints and vacuum, reported in the run
+summary and the quality catalog.
 
 Thin over ``redditlake.lake.maintenance``; deployed from ``deployments/collection.yaml``
-(``maintenance:``). Safe to run while collections write (compaction locks one partition
-at a time).
+(``maintenance:``). Safe to run while collections write (every step is a Delta commit that
+conflicts only with a commit rewriting the same files, and is then retried).
 """
 
 from __future__ import annotations
@@ -64,20 +65,19 @@ async def maintain(
     policy = CompactionPolicy(
         min_files=rules.compact_min_files if min_files is None else min_files,
         after_days=rules.compact_after_days if after_days is None else after_days,
-        parallel=rules.compact_parallel,
+        retention_hours=rules.vacuum_retention_hours,
     )
     store = open_lake(settings)
     names = [validate_subreddit(s) for s in subreddits] if subreddits else [None]
     markdown: list[str] = []
     metrics: list[dict[str, object]] = []
     run_id, flow_run_id, now = uuid.uuid4().hex, _flow_run_id(), now_utc()
-    for name in names:
-        report = await asyncio.to_thread(compact_due, store, policy, tables, name)
+    everything = tables is None and subreddits is None
+    for name in names:  # the system areas (quality results, audit: not per subreddit) with the whole lake
+        report = await asyncio.to_thread(compact_due, store, policy, tables, name, with_areas=everything)
         lines += [("" if name is None else f"r/{name} ") + line for line in report.lines()]
         markdown.append(report.markdown())
         metrics += report.metric_rows(run_id, now, flow_run_id)
-    if tables is None and subreddits is None:  # the quality results (not per subreddit) with the whole lake
-        lines += [t.line() for t in (await asyncio.to_thread(results.compact_due, store, policy)).tables]
     for line in lines:
         logger.info(line)
     await acreate_markdown_artifact("\n\n".join(markdown), key="maintain-lake-summary",

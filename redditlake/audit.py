@@ -1,11 +1,11 @@
 """Audit trail of data access: who read what from the lake, when, and how much.
 
 Every ``redditlake query`` (and any export or quality report that calls
-``record``) appends one row to ``_audit/dt=YYYY-MM-DD/`` in the lake itself,
-so the trail lives wherever the data lives (local or S3) and serverless
-workers need no disk. Rows are published with the lake's atomic write (one
-file per event, never rewritten; ``compact`` and the DuckDB views skip
-``_``-folders), so the trail is append-only: nothing here edits or deletes it.
+``record``) appends one row to the ``_audit`` Delta table in the lake itself
+(partitioned by ``dt``), so the trail lives wherever the data lives (local or
+S3) and serverless workers need no disk. Each event is one blind-append commit,
+never rewritten; the table's history is itself a record of every append.
+Nothing here edits or deletes it (maintenance only compacts its files).
 
 SQL text and details are stored with secrets masked: the values of the
 secret environment variables (Reddit secret, pseudonym key, AWS keys), and
@@ -28,7 +28,6 @@ import pyarrow.compute as pc
 
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.lake.files import content_file_name, read_files, write_parquet
 
 FOLDER = "_audit"
 MASK = "***"
@@ -113,7 +112,7 @@ def record(
     secrets: Iterable[str] = (),
     now: dt.datetime | None = None,
 ) -> str:
-    """Append one audit row to the lake; returns the URI of the file written.
+    """Append one audit row to the lake (one commit); returns the URI of the audit table.
 
     ``action`` names the access ("query", "export", "quality-report", …),
     ``sql`` the statement run, ``tables`` the lake tables it read, ``rows``
@@ -134,24 +133,19 @@ def record(
         ],
         schema=SCHEMA,
     )
-    path = lake.location.path(FOLDER, f"dt={now.date().isoformat()}", content_file_name(row))
     try:
-        with lake.storage.open_atomic(path) as sink:
-            write_parquet(row, sink, lake.parquet)
+        lake.append_area(FOLDER, row, "ts")
     except OSError as exc:  # no unaudited access: the read it records is refused instead
         raise RedditLakeError(
             f"cannot append to the audit trail {lake.location.uri_of(lake.location.path(FOLDER))} ({exc}); "
             "access to the lake is audited, so this identity needs write access to its _audit/ folder"
         ) from None
-    return lake.location.uri_of(path)
+    return lake.location.uri_of(lake.location.path(FOLDER))
 
 
 def read(lake: Lake, *, action: str | None = None, limit: int | None = None) -> pa.Table:
     """Audit rows, newest first (optionally one action, at most ``limit``)."""
-    files = lake.storage.data_files(lake.location.path(FOLDER), recursive=True)
-    if not files:
-        return SCHEMA.empty_table()
-    table = read_files(lake.location.filesystem, files).select(SCHEMA.names)
+    table = lake.read_area(FOLDER, SCHEMA)
     if action:
         table = table.filter(pc.equal(table.column("action"), action))
     table = table.sort_by([("ts", "descending")])

@@ -190,15 +190,17 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def cmd_compact(args: argparse.Namespace) -> int:
     from redditlake.lake import Lake
+    from redditlake.lake.maintenance import CompactionPolicy, compact_due
 
     settings = settings_from(args)
     lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
-    for table in args.tables or lake.tables():
-        try:
-            r = lake.compact(table, args.subreddit)
-        except ValueError as exc:
-            raise RedditLakeError(str(exc)) from None
-        print(f"{table}: {r.partitions_compacted} partitions, {r.files_removed} files merged, {r.rows_before} → {r.rows_after} rows")
+    policy = CompactionPolicy(min_files=2, after_days=0, retention_hours=settings.maintenance.vacuum_retention_hours)
+    try:
+        report = compact_due(lake, policy, args.tables or None, args.subreddit)
+    except ValueError as exc:
+        raise RedditLakeError(str(exc)) from None
+    for line in report.lines():
+        print(line)
     return 0
 
 

@@ -124,8 +124,9 @@ class MaintenanceSettings(_Section):
     compact_after_days: int = Field(
         1, ge=0, description="compact a partition of 2+ files once its day is this many days past (few writes come after)"
     )
-    compact_parallel: int = Field(
-        4, ge=1, description="(table, subreddit) pairs compacted at once (each has its own write lock)"
+    vacuum_retention_hours: int = Field(
+        168, ge=0, description="vacuum keeps the files snapshots of this many past hours need (readers of an "
+                               "older snapshot, time travel, fail after); files of writers that died go after it too"
     )
 
 

@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.lake.reading import table_dataset
 from redditlake.compliance import USER_REDACTIONS
 from redditlake.models import CONTENT_REDACTIONS, Deletion, User
 from redditlake.privacy import KEEP, Pseudonymiser
@@ -55,11 +54,6 @@ def _matches(column: pa.ChunkedArray | pa.Array, stored: str, exact: bool) -> pa
     return pc.fill_null(pc.equal(pc.utf8_lower(column), stored.lower()), False)
 
 
-def _partitions(lake: Lake, table: str) -> list[str]:
-    folders = lake.storage.subfolders(lake.location.path(table))
-    return sorted(f.split("=", 1)[1] for f in folders if f.startswith("subreddit="))
-
-
 def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = None,
                 now: dt.datetime | None = None) -> ForgetResult:
     """Redact the account's posts, comments and profiles in every subreddit of the lake."""
@@ -72,11 +66,10 @@ def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = Non
         result.redacted[kind] = 0
         if kind not in tables:
             continue
-        for part in _partitions(lake, kind):
-            data = table_dataset(lake.storage, kind, part)
-            if data is None or "author" not in data.schema.names:
+        for part in lake.subreddits(kind):
+            rows = lake.read(kind, part)
+            if "author" not in rows.column_names:
                 continue
-            rows = data.to_table(columns=["id", "author"])
             ids = set(rows.filter(_matches(rows.column("author"), stored, exact)).column("id").to_pylist())
             if not ids:
                 continue
@@ -93,11 +86,8 @@ def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = Non
 def _blank_profiles(lake: Lake, stored: str, exact: bool, result: ForgetResult) -> int:
     """``users`` rows of the account lose name, t2 id and profile figures (``lake.redact`` by author)."""
     total = 0
-    for part in _partitions(lake, User.table):
-        data = table_dataset(lake.storage, User.table, part)
-        if data is None:
-            continue
-        authors = data.to_table(columns=["author"]).column("author")
+    for part in lake.subreddits(User.table):
+        authors = lake.read(User.table, part).column("author")
         names = set(authors.filter(_matches(authors, stored, exact)).to_pylist())
         if names:
             done = lake.redact(User.table, part, names, PROFILE_REDACTIONS, key="author")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -33,11 +32,8 @@ ITEM_TABLES = ("posts", "comments", "subreddits", "users")
 
 def check_lake_writable(lake: Lake) -> Check:
     """Write and delete a probe file where the lake keeps its data."""
-    path = lake.location.path("_healthz", f"probe-{uuid.uuid4().hex}")
     try:
-        with lake.storage.open_atomic(path) as sink:
-            sink.write(b"ok")
-        lake.storage.delete(path)
+        lake.storage.probe_writable()
     except Exception as exc:  # any storage failure means the same: runs cannot land data
         return Check("lake writable", False, f"{lake.uri}: {type(exc).__name__}: {exc}")
     return Check("lake writable", True, f"{lake.uri} accepts writes")

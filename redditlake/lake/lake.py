@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyarrow import fs as pafs
+import pyarrow.dataset as ds
 
-from redditlake.lake import batch, views
+from redditlake.lake import batch, delta, views
 from redditlake.lake.batch import ID_COLUMN
-from redditlake.lake.compact import CompactResult, compact_partition, rewrite_partition
-from redditlake.lake.files import (
-    MODE_APPEND,
-    MODE_DEDUP,
-    ParquetOptions,
-    content_file_name,
-    read_ids,
-    with_lake_metadata,
-    write_parquet,
-)
+from redditlake.lake.delta import PARTITIONS, ParquetOptions, partition_predicate
 from redditlake.lake.location import Location, open_location
-from redditlake.lake.locks import DEFAULT_TIMEOUT_S, PartitionLocker, locker_for
 from redditlake.lake.names import TABLE_PATTERN, subreddit_partition, table_name
-from redditlake.lake.reading import layout_file_infos, table_dataset
-from redditlake.lake.redact import RedactResult, ValueReplacer, check_values
+from redditlake.lake.redact import RedactResult, check_values
 from redditlake.lake.storage import Storage
-
-# A file can vanish between listing and reading when a compaction replaces
-# it; listing again then finds its replacement.
-_READ_ATTEMPTS = 3
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,23 +30,15 @@ class WriteResult:
     rows_in: int
     written: int
     duplicates_skipped: int
-    files: list[str] = field(default_factory=list)  # URIs of the new files
 
 
 class Lake:
-    """A Hive-partitioned Parquet lake on local disk or S3."""
+    """A lake of Delta tables, partitioned by (subreddit, dt), on local disk or S3."""
 
-    def __init__(
-        self,
-        location: Location,
-        *,
-        parquet: ParquetOptions | None = None,
-        locker: PartitionLocker | None = None,
-    ) -> None:
+    def __init__(self, location: Location, *, parquet: ParquetOptions | None = None) -> None:
         self.location = location
         self.storage = Storage(location)
         self.parquet = parquet or ParquetOptions()
-        self.locker = locker or locker_for(location)
 
     @classmethod
     def open(
@@ -75,15 +49,12 @@ class Lake:
         region: str | None = None,
         row_group_size: int = ParquetOptions.row_group_size,
         compression: str = ParquetOptions.compression,
-        lock_timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> Lake:
         """Open a lake at a folder (created on demand) or ``s3://bucket/prefix``."""
         location = open_location(uri, endpoint_url=endpoint_url, region=region)
-        return cls(
-            location,
-            parquet=ParquetOptions(row_group_size=row_group_size, compression=compression),
-            locker=locker_for(location, timeout_s=lock_timeout_s),
-        )
+        if location.is_local:
+            os.makedirs(location.root, exist_ok=True)
+        return cls(location, parquet=ParquetOptions(row_group_size=row_group_size, compression=compression))
 
     @property
     def uri(self) -> str:
@@ -94,137 +65,135 @@ class Lake:
 
     # -- writing -----------------------------------------------------------
 
-    def write(self, table: str, subreddit: str, rows: pa.Table) -> WriteResult:
+    def write(
+        self, table: str, subreddit: str, rows: pa.Table, *, app: tuple[str, int] | None = None
+    ) -> WriteResult:
         """Store rows whose id is not stored yet; one row per id, ever.
 
-        Rows are deduplicated within the batch (latest ``collected_at``, else
-        the last row) and against the ids already stored in each target
-        ``dt`` partition, under the (table, subreddit) lock.
-
-        Write order: one file per ``dt`` day, published in ascending ``dt``
-        order (oldest day first), each atomically; ``WriteResult.files`` is in
-        that order. A batch spanning several days is therefore not atomic as
-        a whole, but a crash (or an error, which stops the loop) can only
-        leave its *newest* days unwritten, never a gap below a newer day. The
-        collector relies on this: it pages Reddit's ``new`` listing (newest
-        first) and stops at the first page whose posts are all stored, so
-        missing newest days are fetched again by the next run's first pages,
-        whereas a missing older day under stored newer ones would never be.
+        Rows are deduplicated within the batch (latest ``collected_at``, else the last
+        row), then inserted by one MERGE on ``id`` whose read set is the batch's
+        (subreddit, dt) partitions: the batch lands as one commit or not at all, and a
+        concurrent writer of the same partitions makes one of the two commits fail and
+        run again (see ``delta``). ``app`` commits an app transaction id with the rows.
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         if rows.num_rows == 0:
-            return WriteResult(table, part, 0, 0, 0, [])
+            return WriteResult(table, part, 0, 0, 0)
         prepared = batch.dedup_by_id(batch.check_partition_columns(rows, part))
-        by_day = batch.split_by_day(prepared, batch.CREATED_COLUMN)
-        files: list[str] = []
-        written = 0
-        with self.locker.lock(table, part):
-            # sorted(): oldest day first, see the docstring (split_by_day
-            # sorts too; this loop must not depend on it).
-            for day, day_rows in sorted(by_day.items()):
-                fresh = batch.drop_known_ids(day_rows, self._stored_ids(table, part, [day]))
-                if fresh.num_rows:
-                    files.append(self._publish(table, part, day, fresh, MODE_DEDUP))
-                    written += fresh.num_rows
-        return WriteResult(table, part, rows.num_rows, written, rows.num_rows - written, files)
+        data = batch.with_partitions(prepared, part, batch.CREATED_COLUMN)
+        days = pc.unique(data.column("dt")).to_pylist()
+        written = delta.insert_new(
+            self.location, table, data, f"t.{ID_COLUMN} = s.{ID_COLUMN}", partition_predicate(part, days),
+            PARTITIONS, self.parquet, app=app,
+        )
+        return WriteResult(table, part, rows.num_rows, written, rows.num_rows - written)
 
     def append(
-        self, table: str, subreddit: str, rows: pa.Table, *, dt_column: str = batch.COLLECTED_COLUMN
+        self,
+        table: str,
+        subreddit: str,
+        rows: pa.Table,
+        *,
+        dt_column: str = batch.COLLECTED_COLUMN,
+        app: tuple[str, int] | None = None,
     ) -> WriteResult:
-        """Store every row (snapshot tables): no id dedup, same layout.
+        """Store every row (snapshot tables): no id dedup, same layout, one commit.
 
-        ``dt`` is the UTC date of ``dt_column`` (``collected_at`` by default);
-        days are published oldest first, as in ``write``. No lock is needed:
-        nothing is read before writing, and file names are unique per content.
+        ``dt`` is the UTC date of ``dt_column`` (``collected_at`` by default).
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         if rows.num_rows == 0:
-            return WriteResult(table, part, 0, 0, 0, [])
-        prepared = batch.check_partition_columns(rows, part)
-        files = [
-            self._publish(table, part, day, day_rows, MODE_APPEND)
-            for day, day_rows in sorted(batch.split_by_day(prepared, dt_column).items())
-        ]
-        return WriteResult(table, part, rows.num_rows, rows.num_rows, 0, files)
+            return WriteResult(table, part, 0, 0, 0)
+        data = batch.with_partitions(batch.check_partition_columns(rows, part), part, dt_column)
+        delta.append(self.location, table, data, PARTITIONS, self.parquet, app=app)
+        return WriteResult(table, part, rows.num_rows, rows.num_rows, 0)
 
-    def _publish(self, table: str, part: str, day: dt.date, rows: pa.Table, mode: str) -> str:
-        rows = with_lake_metadata(rows, mode)
-        path = self.location.path(self._partition(table, part, day), content_file_name(rows))
-        with self.storage.open_atomic(path) as sink:
-            write_parquet(rows, sink, self.parquet)
-        return self.location.uri_of(path)
+    def insert_missing(
+        self, table: str, subreddit: str, rows: pa.Table, match: str, *, dt_column: str, look_in: Sequence[dt.date]
+    ) -> WriteResult:
+        """Append the rows no stored row of the subreddit's ``look_in`` days matches (``match``,
+        a condition on ``t`` (stored) and ``s`` (new)), in one conflict-checked commit."""
+        table, part = table_name(table), subreddit_partition(subreddit)
+        if rows.num_rows == 0:
+            return WriteResult(table, part, 0, 0, 0)
+        data = batch.with_partitions(batch.check_partition_columns(rows, part), part, dt_column)
+        days = set(look_in) | set(pc.unique(data.column("dt")).to_pylist())
+        written = delta.insert_new(
+            self.location, table, data, match, partition_predicate(part, days), PARTITIONS, self.parquet
+        )
+        return WriteResult(table, part, rows.num_rows, written, rows.num_rows - written)
 
-    @staticmethod
-    def _partition(table: str, part: str, day: dt.date) -> str:
-        return f"{table}/subreddit={part}/dt={day.isoformat()}"
+    def app_version(self, table: str, app_id: str) -> int | None:
+        """The last version of app transaction ``app_id`` committed with rows of ``table``."""
+        return delta.app_version(self.location, table_name(table), app_id)
+
+    # -- system areas (quality results, audit trail) -----------------------
+
+    def append_area(self, area: str, rows: pa.Table, dt_column: str) -> None:
+        """Append rows to a system area (``_quality/…``, ``_audit``): a Delta table partitioned by
+        ``dt`` only, outside the tables ``tables()`` lists."""
+        data = rows.append_column("dt", batch.utc_dates(rows, dt_column))
+        delta.append(self.location, area, data, ["dt"], self.parquet)
+
+    def read_area(
+        self, area: str, schema: pa.Schema, days: Iterable[dt.date] | None = None, filter: ds.Expression | None = None
+    ) -> pa.Table:
+        """A system area's rows in ``schema`` (of some days), or an empty table."""
+        data = delta.dataset(self.location, area)
+        if data is None:
+            return schema.empty_table()
+        where = filter
+        if days is not None:
+            within = pc.field("dt").isin(pa.array(sorted(set(days)), pa.date32()))
+            where = within if where is None else where & within
+        return data.to_table(columns=schema.names, filter=where).cast(schema)
+
+    def area_days(self, area: str) -> list[dt.date]:
+        return sorted({day for _, day in self._partitions(area)})
 
     # -- reading -----------------------------------------------------------
+
+    def _dataset(self, table: str) -> ds.Dataset | None:
+        return delta.dataset(self.location, table)
+
+    def _partitions(self, path: str) -> set[tuple[str | None, dt.date]]:
+        """(subreddit, dt) of every live file of a table, from its log (no data file is read)."""
+        target = delta.open_table(self.location, path)
+        if target is None:
+            return set()
+        actions = pa.table(target.get_add_actions(flatten=True))
+        subs = (
+            actions.column("partition.subreddit").to_pylist()
+            if "partition.subreddit" in actions.column_names else [None] * actions.num_rows
+        )
+        days = actions.column("partition.dt").to_pylist() if "partition.dt" in actions.column_names else []
+        return set(zip(subs, days))
+
+    @staticmethod
+    def _where(part: str | None, days: Iterable[dt.date] | None) -> ds.Expression | None:
+        where = None if part is None else pc.field("subreddit") == part
+        if days is not None:
+            within = pc.field("dt").isin(pa.array(sorted(set(days)), pa.date32()))
+            where = within if where is None else where & within
+        return where
 
     def existing_ids(self, table: str, subreddit: str, dts: Iterable[dt.date] | None = None) -> set[str]:
         """Ids stored for a subreddit, in the given days or (``dts=None``) in all of them.
 
-        ``existing_ids(table, subreddit)`` is the subreddit's whole stored-id
-        set, e.g. for the collector's "is this page all stored already?"
-        check. Cost: one listing of the subreddit's files, then only the
-        ``id`` column of each file (on S3 about two ranged GETs per file,
-        read in parallel; no HEADs, the sizes come from the listing), so it
-        grows with the number of files, which ``compact`` keeps at one per
-        day. Taken without the write lock: a concurrent writer's new file may
-        or may not be included, a file replaced by a concurrent compaction or
-        redaction is retried.
+        Reads the current snapshot's ``id`` column of the files of those partitions only
+        (the log says which files they are).
         """
         table, part = table_name(table), subreddit_partition(subreddit)
-        return self._stored_ids(table, part, None if dts is None else list(dts))
+        data = self._dataset(table)
+        if data is None:
+            return set()
+        ids = data.to_table(columns=[ID_COLUMN], filter=self._where(part, dts)).column(ID_COLUMN)
+        return set(pc.unique(ids).to_pylist())
 
     def days(self, table: str, subreddit: str) -> list[dt.date]:
-        """The ``dt`` days a subreddit has partitions for, oldest first.
-
-        One delimited listing (on S3 one request per 1000 days), whatever the
-        number of files: the way to find "the newest days" without reading them.
-        """
+        """The ``dt`` days a subreddit has rows in, oldest first (from the log, no file read)."""
         table, part = table_name(table), subreddit_partition(subreddit)
-        days = []
-        for name in self.storage.subfolders(self.location.path(table, f"subreddit={part}")):
-            try:
-                days.append(dt.date.fromisoformat(name.removeprefix("dt=")))
-            except ValueError:
-                continue  # not a partition folder
-        return sorted(days)
-
-    def _day_file_infos(self, table: str, part: str, days: list[dt.date] | None) -> list[pafs.FileInfo]:
-        """The files of some ``dt`` partitions (all of them for ``None``): one listing per day."""
-        if days is None:
-            return layout_file_infos(self.storage, self.location.path(table), part)
-        return [
-            info
-            for day in sorted(set(days))
-            for info in self.storage.data_file_infos(self.location.path(self._partition(table, part, day)))
-        ]
-
-    def _stored_ids(self, table: str, part: str, days: list[dt.date] | None) -> set[str]:
-        return self._read_listed(
-            lambda: self._day_file_infos(table, part, days), lambda files: read_ids(self.location.filesystem, files)
-        )
-
-    def _read_listed(
-        self, list_files: Callable[[], list[pafs.FileInfo]], read: Callable[[list[pafs.FileInfo]], T]
-    ) -> T:
-        """``read(list_files())``, listing again if a listed file vanished meanwhile.
-
-        A compaction or redaction may delete a file between our listing and
-        our reading it; listing again then finds its replacement. How the
-        vanished file shows differs (FileNotFoundError locally or when pyarrow
-        stats the path; a plain OSError when it opens an S3 object of known
-        size), so any OSError is retried if a listed file is gone.
-        """
-        for attempt in range(_READ_ATTEMPTS):
-            files = list_files()
-            try:
-                return read(files)
-            except OSError:
-                if attempt == _READ_ATTEMPTS - 1 or not self.storage.any_missing([f.path for f in files]):
-                    raise
-        raise AssertionError("unreachable")
+        return sorted(day for sub, day in self._partitions(table) if sub == part)
 
     def latest(
         self,
@@ -245,20 +214,12 @@ class Lake:
         ``collected_at`` beat rows without; equal ``collected_at`` values are
         settled arbitrarily. ``subreddit`` and ``dt`` may be asked for.
 
-        ``dts`` limits the read to those ``dt`` partitions (one listing per
-        day instead of one of the subreddit's whole history); "latest" is
-        then the latest within them.
+        ``dts`` limits the read to those ``dt`` partitions; "latest" is then the
+        latest within them.
 
-        A table or subreddit with no files gives an empty table with the
-        requested columns (typed ``null``: there is no schema to take types
-        from). A column missing from every file is a ValueError; one missing
-        from some files (added later) reads as null in their rows.
-
-        Reads only the needed columns of the subreddit's files with pyarrow
-        (a fresh file listing on every call, so unlike an S3 DuckDB
-        connection it sees files published since); ~100k rows take well
-        under a second. Rows are in memory, so for very large tables prefer
-        DuckDB over the views.
+        A table that does not exist gives an empty table with the requested columns
+        (typed ``null``: there is no schema to take types from). A column the table
+        does not have is a ValueError; one added later reads as null in older rows.
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         wanted = list(columns)
@@ -267,42 +228,38 @@ class Lake:
         if len(set(wanted)) != len(wanted):
             raise ValueError(f"columns {wanted} name a column twice")
         needed = list(dict.fromkeys([key, batch.COLLECTED_COLUMN, *wanted]))
-        days = None if dts is None else list(dts)
-
-        def read(files: list[pafs.FileInfo]) -> pa.Table | None:
-            dataset = table_dataset(self.storage, table, part, files=files)
-            if dataset is None:
-                return None
-            unknown = [name for name in needed if name not in dataset.schema.names]
-            if unknown:
-                raise ValueError(f"{table} (r/{part}) has no column(s) {unknown}")
-            return dataset.to_table(columns=needed)
-
-        rows = self._read_listed(lambda: self._day_file_infos(table, part, days), read)
-        if rows is None:
+        data = self._dataset(table)
+        if data is None:
             return pa.table({name: pa.array([], pa.null()) for name in wanted})
+        unknown = [name for name in needed if name not in data.schema.names]
+        if unknown:
+            raise ValueError(f"{table} (r/{part}) has no column(s) {unknown}")
+        rows = data.to_table(columns=needed, filter=self._where(part, dts))
         rows = rows.filter(pc.is_valid(rows.column(key)))
         return batch.dedup_by_id(rows, key).select(wanted)
 
     def tables(self) -> list[str]:
-        """Names of the tables in the lake (folders with a valid table name)."""
-        return [name for name in self.storage.subfolders(self.location.root) if TABLE_PATTERN.fullmatch(name)]
+        """Names of the tables in the lake (Delta tables with a valid table name)."""
+        return [
+            name for name in self.storage.subfolders(self.location.root)
+            if TABLE_PATTERN.fullmatch(name) and self.storage.exists(self.location.path(name, delta.LOG_FOLDER))
+        ]
 
     def read(self, table: str, subreddit: str | None = None) -> pa.Table:
         """A whole table (or one subreddit of it) in memory; for tests and small tools."""
         table = table_name(table)
         part = None if subreddit is None else subreddit_partition(subreddit)
-        dataset = table_dataset(self.storage, table, part)
-        if dataset is None:
+        data = self._dataset(table)
+        if data is None:
             return pa.table({})
-        data = dataset.to_table()
+        rows = data.to_table(filter=self._where(part, None))
         # Same column order as the DuckDB views: data, then subreddit, dt.
-        partition_columns = ["subreddit", "dt"]
-        return data.select([c for c in data.column_names if c not in partition_columns] + partition_columns)
+        return rows.select([c for c in rows.column_names if c not in PARTITIONS] + PARTITIONS)
 
     def duckdb(self, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with one view per table that has data."""
-        return views.connect(self.storage, self.tables(), database)
+        """A DuckDB connection with one view per table: the current snapshot of each, as a
+        registered Arrow dataset (no file access of DuckDB's own)."""
+        return views.connect({t: d for t in self.tables() if (d := self._dataset(t)) is not None}, database)
 
     def query(self, sql: str) -> pa.Table:
         """Run one SQL statement over the views; the result as an Arrow table."""
@@ -310,61 +267,25 @@ class Lake:
             relation = con.sql(sql)
             return pa.table({}) if relation is None else relation.to_arrow_table()
 
-    # -- maintenance -------------------------------------------------------
-
     def subreddits(self, table: str) -> list[str]:
-        """The subreddit partitions of a table (lower-case names)."""
-        return [
-            name.removeprefix("subreddit=")
-            for name in self.storage.subfolders(self.location.path(table_name(table)))
-            if name.startswith("subreddit=")
-        ]
+        """The subreddits a table has rows of (lower-case names)."""
+        return sorted({sub for sub, _ in self._partitions(table_name(table)) if sub is not None})
 
-    def compact(
-        self, table: str, subreddit: str | None = None, dts: Iterable[dt.date] | None = None
-    ) -> CompactResult:
-        """Merge each partition's files into one (per subreddit, per day).
-
-        ``dts`` limits it to those days. The (table, subreddit) write lock is
-        taken per day, not for the whole subreddit: compacting a year of
-        partitions must not hold a running collection's writes for minutes.
-        """
-        table = table_name(table)
-        result = CompactResult(table)
-        parts = [subreddit_partition(subreddit)] if subreddit is not None else self.subreddits(table)
-        wanted = None if dts is None else set(dts)
-        for part in parts:
-            for day in self.days(table, part):
-                if wanted is None or day in wanted:
-                    with self.locker.lock(table, part):
-                        folder = self.location.path(self._partition(table, part, day))
-                        compact_partition(self.storage, folder, self.parquet, result)
-        return result
+    # -- changing stored rows ----------------------------------------------
 
     def redact(
         self, table: str, subreddit: str, ids: Iterable[str], values: Mapping[str, object], *, key: str = ID_COLUMN
     ) -> RedactResult:
         """Replace column values in the stored rows of ``ids`` (deletion compliance).
 
-        For every ``dt`` partition of (table, subreddit) holding any of
-        ``ids``, rewrites the partition with those rows' ``values`` replaced,
-        e.g. ``{"title": "[deleted]", "selftext": None, "author":
-        "[deleted]"}``. Every other row and column stays as it is; the schema
-        and one row per id are kept. Publication is compaction's (see
-        ``compact``): the rewritten file is published atomically, then the
-        files it replaces are deleted, and the new file records their names,
-        so a crash in between leaves the old rows visible only until the
-        next ``redact`` or ``compact`` of the partition, and loses nothing.
-        A partition already showing the values in one file is left as is,
-        so redacting twice is cheap.
-
-        Holds the (table, subreddit) write lock throughout. Raises
-        ValueError for an empty ``values``, a column the subreddit's files
-        do not have, ``id``/``subreddit``/``dt``, or a value that does not
-        fit its column's type; nothing is rewritten then. With nothing
-        stored for the subreddit there is nothing to check against: every
-        id is reported ``not_found``. ``key`` names the column rows are found
-        by, for tables without an ``id`` (``users`` is keyed by ``author``).
+        One MERGE per call, the ids in its source (never in the logged predicate), over
+        the subreddit's days holding any of them: each stored row of those ids (every
+        snapshot, in append tables) gets ``values``, e.g. ``{"title": "[deleted]",
+        "selftext": None}``; rows already holding them are not rewritten. The old
+        files stay in older snapshots until ``purge`` (or maintenance's vacuum)
+        removes them. ``key`` names the column rows are found by (``users`` is keyed
+        by ``author``). Raises ValueError for an empty ``values``, an unknown or
+        protected column, or a value that does not fit its column's type.
         """
         table, part = table_name(table), subreddit_partition(subreddit)
         if isinstance(ids, str):
@@ -374,27 +295,30 @@ class Lake:
             raise TypeError("ids must be strings")
         if not values:
             raise ValueError("redact needs at least one column value to set")
-        table_path = self.location.path(table)
-        with self.locker.lock(table, part):
-            dataset = table_dataset(self.storage, table, part)
-            if dataset is None:
-                return RedactResult(table, part, frozenset(), wanted)
-            scalars = check_values(dataset.schema, values)
-            if not wanted:
-                return RedactResult(table, part, frozenset(), frozenset())
-            if key not in dataset.schema.names:
-                raise ValueError(f"{table} has no {key!r} column to find rows by")
-            id_set = pa.array(sorted(wanted), pa.string())
-            hits = dataset.to_table(columns=[key, "dt"], filter=pc.field(key).isin(id_set))
-            found = frozenset(hits.column(key).to_pylist())
-            replacer = ValueReplacer(id_set, scalars, key)
-            replaced: list[str] = []
-            written: list[str] = []
-            for day in sorted(set(hits.column("dt").to_pylist())):
-                done = rewrite_partition(
-                    self.storage, f"{table_path}/subreddit={part}/dt={day.isoformat()}", self.parquet, edit=replacer
-                )
-                replaced += [self.location.uri_of(p) for p in done.leftovers + done.replaced]
-                if done.written is not None:
-                    written.append(self.location.uri_of(done.written))
-        return RedactResult(table, part, found, wanted - found, replacer.rows, replaced, written)
+        data = self._dataset(table)
+        if data is None:
+            return RedactResult(table, part, frozenset(), wanted)
+        scalars = check_values(data.schema, values)
+        if not wanted:
+            return RedactResult(table, part, frozenset(), frozenset())
+        if key not in data.schema.names:
+            raise ValueError(f"{table} has no {key!r} column to find rows by")
+        id_set = pa.array(sorted(wanted), pa.string())
+        hits = data.to_table(columns=[key, "dt"], filter=self._where(part, None) & pc.field(key).isin(id_set))
+        found = frozenset(hits.column(key).to_pylist())
+        if not found:
+            return RedactResult(table, part, found, wanted)
+        keys = pa.table({key: pa.array(sorted(found), pa.string()),
+                         **{c: pa.array([s.as_py()] * len(found), s.type) for c, s in scalars.items()}})
+        delta.set_values(
+            self.location, table, keys, key, list(scalars), partition_predicate(part, hits.column("dt").to_pylist()),
+            self.parquet,
+        )
+        return RedactResult(table, part, found, wanted - found, hits.num_rows)
+
+    def purge(self, table: str) -> list[str]:
+        """Physically delete the files earlier commits (a redaction, a delete) removed from the
+        table, at once: older snapshots stop being readable, the old bytes are gone. Only
+        files the log removed are touched, so a concurrent writer is never harmed. Returns
+        the files deleted."""
+        return delta.vacuum(self.location, table_name(table), 0, full=False)

@@ -11,11 +11,9 @@ standard ``AWS_*`` variables; region from ``AWS_REGION`` /
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from pyarrow import fs as pafs
@@ -25,7 +23,7 @@ DEFAULT_REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class S3Settings:
-    """Connection settings for an S3 lake, shared by pyarrow and boto3."""
+    """Connection settings for an S3 lake, shared by pyarrow and delta-rs."""
 
     bucket: str
     prefix: str  # without leading or trailing "/", may be ""
@@ -118,42 +116,3 @@ def s3_filesystem(settings: S3Settings) -> pafs.S3FileSystem:
     kwargs["allow_bucket_creation"] = False
     kwargs["allow_bucket_deletion"] = False
     return pafs.S3FileSystem(**kwargs)
-
-
-def s3_client(settings: S3Settings) -> Any:
-    """A boto3 S3 client for the requests Arrow's file system does not make (conditional
-    PUTs for locks, batch deletes); boto3 is imported here, never for a local lake."""
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.endpoint_url,
-        region_name=settings.region,
-        aws_access_key_id=settings.access_key,
-        aws_secret_access_key=settings.secret_key,
-        aws_session_token=settings.session_token,
-    )
-
-
-class LazyS3Client:
-    """One boto3 client per object, made on first use, rebuilt (not pickled) when the object
-    is handed to another process (a Lake may be, by a task runner)."""
-
-    def _s3_settings(self) -> S3Settings:
-        raise NotImplementedError
-
-    def _s3(self) -> Any:
-        guard = self.__dict__.setdefault("_client_guard", threading.Lock())
-        with guard:
-            if self.__dict__.get("_client") is None:
-                self._client = s3_client(self._s3_settings())
-            return self._client
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_client", None)
-        state.pop("_client_guard", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)

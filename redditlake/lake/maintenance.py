@@ -1,12 +1,17 @@
-"""Keeping the lake a few-files lake: files per partition, and compacting what is due.
+"""Keeping the lake's tables lean: compaction, checkpoints, vacuum (all Delta's own).
 
-Every run adds a file per table and day it touches (snapshot tables one per
-run), so a subreddit collected hourly gains ~24 files a day in each table.
-Readers pay per file (on S3 a couple of ranged GETs each), so the maintenance
-flow compacts partitions that crossed a threshold. Compaction is safe
-alongside running collections: it takes the (table, subreddit) write lock one
-day at a time, publishes the merged file before deleting the ones it replaces,
-and readers list again when a file vanishes under them (see ``compact``).
+Every run adds a file per table and day it touches, so a subreddit collected hourly
+gains ~24 files a day in each table; readers pay per file. ``maintain`` runs, per
+table: ``optimize.compact`` of the partitions the policy says are due (a commit like
+any other: concurrent writers are unaffected, a concurrent redaction of the same
+files makes one of the two retry), a checkpoint (readers then read one Parquet file
+instead of every JSON commit), ``vacuum`` of the files no snapshot younger than
+``retention_hours`` needs (replaced by compaction or redaction, or written by a
+writer that died before its commit), and ``cleanup_metadata`` of log entries older
+than the table's ``delta.logRetentionDuration``.
+
+The retention is what readers of old snapshots may rely on: a query that started on a
+snapshot, or a time-travel read of a version, fails once vacuum removed its files.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from redditlake.lake.compact import CompactResult
+import pyarrow as pa
+
+from redditlake.lake import delta
 from redditlake.lake.lake import Lake
 from redditlake.lake.names import subreddit_partition, table_name
-from redditlake.lake.reading import layout_file_infos
+
+# Vacuum keeps a week by default, Delta's own default: long enough for any query or
+# time-travel read in practice; redactions purge their own old files at once (``purge``).
+DEFAULT_RETENTION_HOURS = 168
 
 
 @dataclass(frozen=True)
@@ -34,41 +43,44 @@ class PartitionFiles:
     bytes: int
 
 
+def partition_files(lake: Lake, path: str, subreddit: str | None = None) -> list[PartitionFiles]:
+    """Files and bytes of each partition of one table (or system area), from its log."""
+    target = delta.open_table(lake.location, path)
+    if target is None:
+        return []
+    actions = pa.table(target.get_add_actions(flatten=True))
+    names = actions.column_names
+    subs = actions.column("partition.subreddit").to_pylist() if "partition.subreddit" in names else [""] * actions.num_rows
+    counts: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0, 0])
+    for sub, day, size in zip(subs, actions.column("partition.dt").to_pylist(), actions.column("size_bytes").to_pylist()):
+        if subreddit is None or sub == subreddit:
+            entry = counts[(sub or "", day)]
+            entry[0] += 1
+            entry[1] += size or 0
+    return sorted((PartitionFiles(path, s, d, n, b) for (s, d), (n, b) in counts.items()), key=lambda p: (p.subreddit, p.day))
+
+
 def files_per_partition(
     lake: Lake, tables: Iterable[str] | None = None, subreddit: str | None = None
 ) -> list[PartitionFiles]:
-    """Files and bytes of every partition (of some tables, of one subreddit), sorted.
-
-    One recursive listing per table (per subreddit if given), no file is
-    opened: cheap enough for a catalog or a health check to call every run.
-    """
+    """Files and bytes of every partition (of some tables, of one subreddit), sorted; read
+    from the logs, no data file is opened."""
     part = None if subreddit is None else subreddit_partition(subreddit)
     result: list[PartitionFiles] = []
     for table in tables if tables is not None else lake.tables():
-        table = table_name(table)
-        table_path = lake.location.path(table)
-        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for info in layout_file_infos(lake.storage, table_path, part):
-            sub_folder, day_folder, _ = info.path[len(table_path) + 1 :].split("/")
-            entry = counts[(sub_folder.removeprefix("subreddit="), day_folder.removeprefix("dt="))]
-            entry[0] += 1
-            entry[1] += info.size or 0
-        for (sub, day), (files, size) in counts.items():
-            try:
-                result.append(PartitionFiles(table, sub, dt.date.fromisoformat(day), files, size))
-            except ValueError:
-                continue  # a dt= folder that is not a date is not a partition
+        result += partition_files(lake, table_name(table), part)
     return sorted(result, key=lambda p: (p.table, p.subreddit, p.day))
 
 
 @dataclass(frozen=True)
 class CompactionPolicy:
-    """A partition is due when it holds ``min_files`` files, or 2+ files and its day
-    is ``after_days`` days past (days stop receiving writes soon after they end)."""
+    """A partition is due when it holds ``min_files`` files, or 2+ files and its day is
+    ``after_days`` days past (days stop receiving writes soon after they end). Vacuum keeps
+    what snapshots of the last ``retention_hours`` need."""
 
     min_files: int = 24
     after_days: int = 1
-    parallel: int = 4  # (table, subreddit) pairs compacted at once
+    retention_hours: int = DEFAULT_RETENTION_HOURS
 
     def due(self, partition: PartitionFiles, today: dt.date) -> bool:
         if partition.files < 2:
@@ -84,13 +96,12 @@ class TableCompaction:
     compacted: int = 0
     files_before: int = 0
     files_after: int = 0
-    rows_before: int = 0
-    rows_after: int = 0
+    vacuumed: int = 0  # files deleted from storage
 
     def line(self) -> str:
         return (
             f"{self.table}: {self.compacted}/{self.due} due partitions compacted (of {self.partitions}), "
-            f"files {self.files_before} → {self.files_after}, rows {self.rows_before} → {self.rows_after}"
+            f"files {self.files_before} → {self.files_after}, {self.vacuumed} old files vacuumed"
         )
 
 
@@ -129,7 +140,7 @@ class MaintenanceReport:
         return [t.line() for t in self.tables] or ["nothing to compact: the lake has no tables"]
 
     def spread(self) -> list[FileSpread]:
-        return file_spread(self.after)
+        return file_spread(p for p in self.after if not p.table.startswith("_"))
 
     def metric_rows(self, run_id: str, now: dt.datetime, flow_run_id: str | None) -> list[dict[str, object]]:
         """``files_per_partition_max``/``_mean`` per table and subreddit, as rows of the
@@ -144,15 +155,57 @@ class MaintenanceReport:
         return rows
 
     def markdown(self) -> str:
-        """The maintenance run's summary: what was compacted, then files per partition left."""
-        out = ["## Compaction", "", "| table | due | compacted | partitions | files before | files after | rows before | rows after |",
-               "|---|---|---|---|---|---|---|---|"]
+        """The maintenance run's summary: what was compacted and vacuumed, then files per partition left."""
+        out = ["## Compaction", "", "| table | due | compacted | partitions | files before | files after | vacuumed |",
+               "|---|---|---|---|---|---|---|"]
         out += [f"| {t.table} | {t.due} | {t.compacted} | {t.partitions} | {t.files_before} | {t.files_after} "
-                f"| {t.rows_before} | {t.rows_after} |" for t in self.tables]
+                f"| {t.vacuumed} |" for t in self.tables]
         out += ["", "## Files per partition (after)", "", "| table | subreddit | partitions | max | mean |",
                 "|---|---|---|---|---|"]
         out += [f"| {s.table} | {s.subreddit} | {s.partitions} | {s.max_files} | {s.mean_files:g} |" for s in self.spread()]
         return "\n".join(out)
+
+
+def _filters(p: PartitionFiles) -> list[tuple[str, str, str]]:
+    filters = [("dt", "=", p.day.isoformat())]
+    return [("subreddit", "=", p.subreddit), *filters] if p.subreddit else filters
+
+
+def maintain_table(
+    lake: Lake, path: str, policy: CompactionPolicy, subreddit: str | None = None, today: dt.date | None = None
+) -> tuple[TableCompaction, list[PartitionFiles]]:
+    """Compact the due partitions of one table (or system area), checkpoint, vacuum, clean the log."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    before = partition_files(lake, path, subreddit)
+    entry = TableCompaction(path, partitions=len(before), files_before=sum(p.files for p in before))
+    due = [p for p in before if policy.due(p, today)]
+    entry.due = len(due)
+    for p in due:
+        def compact(p: PartitionFiles = p) -> dict:
+            target = delta.open_table(lake.location, path)
+            assert target is not None
+            return target.optimize.compact(partition_filters=_filters(p), writer_properties=lake.parquet.writer())
+
+        if delta.retrying(compact).get("numFilesRemoved", 0):
+            entry.compacted += 1
+    entry.vacuumed = len(delta.vacuum(lake.location, path, policy.retention_hours, full=True))
+    after = partition_files(lake, path, subreddit)
+    entry.files_after = sum(p.files for p in after)
+    return entry, after
+
+
+def areas(lake: Lake) -> list[str]:
+    """The system areas (``_audit``, ``_quality/<kind>``) that are Delta tables."""
+    found = []
+    for top in lake.storage.subfolders(lake.location.root):
+        if not top.startswith("_"):
+            continue
+        if lake.storage.exists(lake.location.path(top, delta.LOG_FOLDER)):
+            found.append(top)
+            continue
+        found += [f"{top}/{sub}" for sub in lake.storage.subfolders(lake.location.path(top))
+                  if lake.storage.exists(lake.location.path(top, sub, delta.LOG_FOLDER))]
+    return found
 
 
 def compact_due(
@@ -161,42 +214,17 @@ def compact_due(
     tables: Iterable[str] | None = None,
     subreddit: str | None = None,
     today: dt.date | None = None,
+    *,
+    with_areas: bool = False,
 ) -> MaintenanceReport:
-    """Compact every partition the policy says is due; report files before and after.
-
-    Append tables (post_metrics, api_requests, comment_fetches, ...) are
-    concatenated, dedup tables keep one row per id: ``compact`` knows which
-    is which from the files. Each (table, subreddit) has its own write lock,
-    so ``policy.parallel`` of them are compacted at once (on S3 a partition's
-    rewrite waits on round trips, not on the CPU).
-    """
-    today = today or dt.datetime.now(dt.UTC).date()
+    """Maintain every table (and, ``with_areas``, the system areas): compact what the policy
+    says is due, checkpoint, vacuum; report files before and after."""
+    part = None if subreddit is None else subreddit_partition(subreddit)
     names = [table_name(t) for t in (tables if tables is not None else lake.tables())]
-    entries = {table: TableCompaction(table) for table in names}
-    work: list[tuple[str, str, list[dt.date]]] = []
-    for table in names:
-        before = files_per_partition(lake, [table], subreddit)
-        due = [p for p in before if policy.due(p, today)]
-        entry = entries[table]
-        entry.partitions, entry.due, entry.files_before = len(before), len(due), sum(p.files for p in before)
-        by_sub: dict[str, list[dt.date]] = defaultdict(list)
-        for p in due:
-            by_sub[p.subreddit].append(p.day)
-        work += [(table, sub, days) for sub, days in sorted(by_sub.items())]
-
-    def compact(job: tuple[str, str, list[dt.date]]) -> tuple[str, CompactResult]:
-        table, sub, days = job
-        return table, lake.compact(table, sub, days)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(policy.parallel, len(work) or 1))) as pool:
-        for table, result in pool.map(compact, work):
-            entry = entries[table]
-            entry.compacted += result.partitions_compacted
-            entry.rows_before += result.rows_before
-            entry.rows_after += result.rows_after
-    report = MaintenanceReport([entries[t] for t in names])
-    for table in names:
-        after = files_per_partition(lake, [table], subreddit)
-        entries[table].files_after = sum(p.files for p in after)
+    report = MaintenanceReport()
+    for path in names + (areas(lake) if with_areas else []):
+        entry, after = maintain_table(lake, path, policy, part, today)
+        report.tables.append(entry)
         report.after += after
     return report
+

@@ -1,27 +1,20 @@
 """Redaction: replacing stored values of some rows, for deletion compliance.
 
 Reddit's terms require removing content its authors deleted. ``Lake.redact``
-finds the ``dt`` partitions of a (table, subreddit) holding any of the given
-ids and rewrites each with ``compact.rewrite_partition``, passing the rows
-through ``replace_values``. It therefore publishes and cleans up exactly like
-compaction does (see ``compact``): the redacted file is written atomically,
-then the files it replaces are deleted; a crash in between leaves the old
-rows visible next to the redacted ones until the next redaction or
-compaction of that partition deletes them, and never loses a row.
+sets the values in one Delta commit (a MERGE, see ``delta.set_values``); the
+files holding the old values leave the current snapshot at once and the disk
+when ``Lake.purge`` (or maintenance's vacuum) runs.
 
-What redaction does not reach: copies outside the lake's published files,
-such as older object versions in a versioned S3 bucket, backups, or a
-crashed local writer's hidden ``.tmp`` file (swept by compaction once an
-hour old).
+What redaction does not reach: copies outside the lake, such as older object
+versions in a versioned S3 bucket, or backups.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from redditlake.lake.batch import ID_COLUMN
 from redditlake.lake.names import PARTITION_COLUMNS
@@ -40,8 +33,6 @@ class RedactResult:
     redacted: frozenset[str]  # requested ids stored in the partition: their rows now hold the values
     not_found: frozenset[str]  # requested ids not stored for this subreddit
     rows: int = 0  # rows holding a redacted id (more than one per id only in append tables)
-    files_replaced: list[str] = field(default_factory=list)  # URIs of the files deleted
-    files: list[str] = field(default_factory=list)  # URIs of the files written
 
 
 def check_values(schema: pa.Schema, values: Mapping[str, object]) -> dict[str, pa.Scalar]:
@@ -75,33 +66,3 @@ def check_values(schema: pa.Schema, values: Mapping[str, object]) -> dict[str, p
             raise ValueError(f"{value!r} does not fit column {column!r} ({target.type}) exactly")
         scalars[column] = scalar
     return scalars
-
-
-@dataclass
-class ValueReplacer:
-    """The edit ``rewrite_partition`` applies: set ``values`` in the rows of ``ids``.
-
-    Every other row and every other column is left as it is. A column the
-    partition's files lack (one added to the table later) is added only for
-    a non-null value, null in the other rows; readers see null there anyway.
-    Counts the rows it matched in ``rows``.
-    """
-
-    ids: pa.Array  # string
-    values: dict[str, pa.Scalar]
-    key: str = ID_COLUMN  # the column ``ids`` are values of
-    rows: int = 0
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        matched = pc.fill_null(pc.is_in(table.column(self.key).cast(pa.string()), value_set=self.ids), False)
-        self.rows += pc.sum(matched).as_py() or 0
-        for column, scalar in self.values.items():
-            index = table.schema.get_field_index(column)
-            if index >= 0:
-                kept = table.schema.field(index)
-                value = scalar.cast(kept.type)
-                table = table.set_column(index, kept, pc.if_else(matched, value, table.column(index)))
-            elif scalar.is_valid:
-                missing = pa.scalar(None, type=scalar.type)
-                table = table.append_column(pa.field(column, scalar.type), pc.if_else(matched, scalar, missing))
-        return table

@@ -5,9 +5,8 @@ file can always be rebuilt): each result kind becomes a table
 (``validation_runs``, ``expectation_results``, ``data_quality_metrics``,
 ``collection_jobs``, ``anomalies``, ``integrity_findings``), copied in so that
 the file answers without the lake. The lake's own ``api_requests``,
-``quarantine``, ``deletions`` and ``unavailable`` tables are views over their
-Parquet files for a local lake (always current), and copies for an S3 lake
-(DuckDB's httpfs cannot be assumed; rebuild to refresh). Derived views:
+``quarantine``, ``deletions`` and ``unavailable`` tables are copied in from
+their current Delta snapshots (rebuild to refresh). Derived views:
 ``quality_scores`` (per subreddit, table and day), ``daily_quality`` (per
 subreddit and day), ``latest_scores``, ``failing_expectations`` and
 ``deletion_counts``.
@@ -27,8 +26,6 @@ import duckdb
 import pyarrow as pa
 
 from redditlake.lake import Lake
-from redditlake.lake.reading import table_dataset
-from redditlake.lake.views import _has_local_files, local_view_sql
 from redditlake.models import QUARANTINE_SCHEMA
 from redditlake.quality import results
 
@@ -96,16 +93,9 @@ def _copy(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table | object) ->
 
 
 def _lake_table(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, empty: pa.Schema) -> None:
-    if lake.location.is_local:
-        root = os.path.abspath(lake.location.root)
-        if _has_local_files(root, name):
-            con.execute(local_view_sql(root, name))
-            return
-    else:
-        dataset = table_dataset(lake.storage, name)
-        if dataset is not None:
-            _copy(con, name, dataset.to_table())
-            return
+    if name in lake.tables():
+        _copy(con, name, lake.read(name))
+        return
     schema = pa.schema([*empty, ("subreddit", pa.string()), ("dt", pa.date32())])
     _copy(con, name, schema.empty_table())
 

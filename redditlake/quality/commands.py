@@ -60,7 +60,7 @@ def status_lines(lake: Lake, target: float) -> list[str]:
 def _stored_batches(lake: Lake, subreddits: Sequence[str], since: datetime | None) -> list[Batch]:
     batches = []
     subs = list(subreddits) or sorted(
-        {name.removeprefix("subreddit=") for t in STORED_SUITES for name in lake.storage.subfolders(lake.location.path(t))}
+        {name for t in STORED_SUITES if t in lake.tables() for name in lake.subreddits(t)}
     )
     stored = set(lake.tables())
     for table in STORED_SUITES:

@@ -10,24 +10,25 @@ read spans from the oldest bad item's creation day (at most
 ``created_utc`` use that bound) to today, and reads only the key columns. A
 sighting older than the lookback is recorded again: a bounded read wins over
 remembering forever. Items without an id are keyed by their raw JSON instead.
-The (quarantine, subreddit) lock keeps two concurrent runs from both storing one.
+The check and the append are one conflict-checked commit (a MERGE over those
+days), so two concurrent runs cannot both store one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from redditlake.lake import Lake, WriteResult
 from redditlake.lake.names import subreddit_partition
-from redditlake.models import QUARANTINE_SCHEMA, QUARANTINE_TABLE
+from redditlake.models import QUARANTINE_TABLE
 
-_READ_ATTEMPTS = 3  # a compaction may replace a file between listing and reading it
+# A stored row is the same sighting: same table, reason and id, or, without an id, the same raw JSON.
+_SAME_ITEM = ("t.table_name = s.table_name AND t.reason = s.reason AND "
+              "(t.id = s.id OR (t.id IS NULL AND s.id IS NULL AND t.raw = s.raw))")
 _FIRST_DAY = dt.date(2005, 6, 1)  # Reddit's first day: an earlier created_utc is unusable
 
 
@@ -35,15 +36,11 @@ def land(lake: Lake, subreddit: str, rows: pa.Table, lookback_days: int) -> Writ
     """Append the rows of ``rows`` whose (table_name, id, reason) is not stored yet."""
     part = subreddit_partition(subreddit)
     if rows.num_rows == 0:
-        return WriteResult(QUARANTINE_TABLE, part, 0, 0, 0, [])
+        return WriteResult(QUARANTINE_TABLE, part, 0, 0, 0)
     rows = _unique(rows)
-    with lake.locker.lock(QUARANTINE_TABLE, part):
-        days = _days(lake, part, rows, lookback_days)
-        stored = _stored_keys(lake, part, days, with_raw=rows.column("id").null_count > 0)
-        fresh = rows.filter(pa.array([k not in stored for k in _keys(rows)], pa.bool_()))
-        result = lake.append(QUARANTINE_TABLE, part, fresh)
-    return WriteResult(QUARANTINE_TABLE, part, rows.num_rows, result.written, rows.num_rows - result.written,
-                       result.files)
+    result = lake.insert_missing(QUARANTINE_TABLE, part, rows, _SAME_ITEM, dt_column="collected_at",
+                                 look_in=_days(lake, part, rows, lookback_days))
+    return WriteResult(QUARANTINE_TABLE, part, rows.num_rows, result.written, rows.num_rows - result.written)
 
 
 def _keys(rows: pa.Table) -> list[tuple]:
@@ -82,29 +79,3 @@ def _days(lake: Lake, part: str, rows: pa.Table, lookback_days: int) -> list[dt.
     oldest = floor if None in created else max(floor, min(created))  # type: ignore[type-var]
     return [d for d in lake.days(QUARANTINE_TABLE, part) if oldest <= d <= newest]
 
-
-def _stored_keys(lake: Lake, part: str, days: Iterable[dt.date], *, with_raw: bool) -> set[tuple]:
-    columns = ["table_name", "id", "reason"] + (["raw"] if with_raw else [])
-    days = list(days)
-    for attempt in range(_READ_ATTEMPTS):
-        infos = [
-            info
-            for day in days
-            for info in lake.storage.data_file_infos(
-                lake.location.path(f"{QUARANTINE_TABLE}/subreddit={part}/dt={day.isoformat()}")
-            )
-        ]
-        if not infos:
-            return set()
-        try:
-            table = ds.dataset(infos, schema=QUARANTINE_SCHEMA, filesystem=lake.storage.fs, format="parquet").to_table(
-                columns=columns
-            )
-        except OSError:
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-            continue
-        if not with_raw:
-            table = table.append_column("raw", pa.nulls(table.num_rows, pa.string()))
-        return set(_keys(table))
-    return set()

@@ -1,12 +1,10 @@
-"""Quality results as Parquet inside the lake: ``{lake}/_quality/{kind}/dt=YYYY-MM-DD/part-….parquet``.
+"""Quality results inside the lake: one Delta table per kind, ``{lake}/_quality/{kind}``, by ``dt``.
 
 The lake is the source of truth (serverless workers have no disk, the lake may
-be on S3): each flow run writes its own files with the lake's atomic
-publication (temp file + rename, or one PUT), named after their content, so
-concurrent writers never touch the same file and need no lock, and a retried
-write replaces its file with an identical one. ``_quality`` starts with an
-underscore: it is not a table of the lake (``Lake.tables`` and pyarrow skip
-it). The DuckDB catalog (``catalog``) is built from these files.
+be on S3): each flow run appends its rows in one commit through the lake's
+writer (blind appends never conflict). ``_quality`` starts with an underscore:
+it is not a table of the lake (``Lake.tables`` skips it); maintenance compacts
+and vacuums it with the tables. The DuckDB catalog (``catalog``) is built from it.
 """
 
 from __future__ import annotations
@@ -19,12 +17,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from redditlake.lake import Lake
-from redditlake.lake.compact import CompactResult, compact_partition
-from redditlake.lake.files import content_file_name, write_parquet
-from redditlake.lake.maintenance import CompactionPolicy, MaintenanceReport, PartitionFiles, TableCompaction
 
 ROOT = "_quality"
-_READ_ATTEMPTS = 3
 # The anomaly baseline reads this many days at a time, newest first, until it has enough runs.
 _BASELINE_DAYS_PER_READ = 7
 TS = pa.timestamp("us", tz="UTC")
@@ -70,54 +64,27 @@ TIME_COLUMN = {
 }
 
 
-def write(lake: Lake, kind: str, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Publish result rows of one kind; returns the files' URIs (one per day)."""
+def area(kind: str) -> str:
+    return f"{ROOT}/{kind}"
+
+
+def write(lake: Lake, kind: str, rows: Sequence[dict[str, Any]]) -> int:
+    """Append result rows of one kind in one commit; returns how many."""
     if not rows:
-        return []
-    table = pa.Table.from_pylist(list(rows), schema=SCHEMAS[kind])
-    by_day: dict[dt.date, list[dict[str, Any]]] = {}
-    for row in table.to_pylist():
-        when = row[TIME_COLUMN[kind]]
-        by_day.setdefault(when.astimezone(dt.UTC).date(), []).append(row)
-    files = []
-    for day, day_rows in sorted(by_day.items()):
-        part = pa.Table.from_pylist(day_rows, schema=SCHEMAS[kind])
-        path = lake.location.path(f"{ROOT}/{kind}/dt={day.isoformat()}", content_file_name(part))
-        with lake.storage.open_atomic(path) as sink:
-            write_parquet(part, sink, lake.parquet)
-        files.append(lake.location.uri_of(path))
-    return files
+        return 0
+    lake.append_area(area(kind), pa.Table.from_pylist(list(rows), schema=SCHEMAS[kind]), TIME_COLUMN[kind])
+    return len(rows)
 
 
 def days(lake: Lake, kind: str) -> list[dt.date]:
-    """The days a result kind has files for, oldest first (one delimited listing)."""
-    out = []
-    for name in lake.storage.subfolders(lake.location.path(f"{ROOT}/{kind}")):
-        try:
-            out.append(dt.date.fromisoformat(name.removeprefix("dt=")))
-        except ValueError:
-            continue
-    return sorted(out)
+    """The days a result kind has rows for, oldest first (from the log)."""
+    return lake.area_days(area(kind))
 
 
 def read(lake: Lake, kind: str, on_days: Iterable[dt.date] | None = None, filter: ds.Expression | None = None) -> pa.Table:
-    """Result rows of one kind: every day's, or those of ``on_days`` (one listing each), optionally
-    filtered; an empty table with the schema when there are none."""
-    schema = SCHEMAS[kind]
-    root = lake.location.path(f"{ROOT}/{kind}")
-    for attempt in range(_READ_ATTEMPTS):
-        if on_days is None:
-            infos = lake.storage.data_file_infos(root, recursive=True)
-        else:
-            infos = [i for d in sorted(set(on_days)) for i in lake.storage.data_file_infos(f"{root}/dt={d.isoformat()}")]
-        if not infos:
-            return schema.empty_table()
-        try:
-            return ds.dataset(infos, schema=schema, filesystem=lake.storage.fs, format="parquet").to_table(filter=filter)
-        except OSError:  # a compaction replaced a listed file: list again
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    """Result rows of one kind: every day's, or those of ``on_days``, optionally filtered; an
+    empty table with the schema when there are none."""
+    return lake.read_area(area(kind), SCHEMAS[kind], on_days, filter)
 
 
 def recent_metrics(
@@ -140,26 +107,3 @@ def recent_metrics(
             break
     return pa.concat_tables(parts) if parts else SCHEMAS["data_quality_metrics"].empty_table()
 
-
-def compact_due(lake: Lake, policy: CompactionPolicy, today: dt.date | None = None) -> MaintenanceReport:
-    """Compact the result folders (``_quality/{kind}/dt=…``) the policy says are due, with the lake's
-    machinery: every run adds a file per kind and day, readers pay per file. Under the lake's lock
-    for (``_quality``, kind), so two maintenance runs never merge one folder twice; writers need no
-    lock (their files are new names, a compaction takes only the files it listed)."""
-    today = today or dt.datetime.now(dt.UTC).date()
-    report = MaintenanceReport()
-    for kind in SCHEMAS:
-        root = lake.location.path(f"{ROOT}/{kind}")
-        before = {d: lake.storage.data_file_infos(f"{root}/dt={d.isoformat()}") for d in days(lake, kind)}
-        parts = [PartitionFiles(f"{ROOT}/{kind}", "", d, len(i), sum(f.size or 0 for f in i)) for d, i in before.items()]
-        due = [p for p in parts if policy.due(p, today)]
-        entry = TableCompaction(f"{ROOT}/{kind}", partitions=len(parts), due=len(due), files_before=sum(p.files for p in parts))
-        done = CompactResult(kind)
-        for p in due:
-            with lake.locker.lock(ROOT, kind):
-                compact_partition(lake.storage, f"{root}/dt={p.day.isoformat()}", lake.parquet, done)
-        entry.compacted, entry.rows_before, entry.rows_after = done.partitions_compacted, done.rows_before, done.rows_after
-        entry.files_after = entry.files_before - done.files_removed + done.partitions_compacted
-        if parts:
-            report.tables.append(entry)
-    return report

@@ -1,0 +1,296 @@
+"""The one writer: every table and system area of the lake is a Delta table written here.
+
+Nothing else in redditlake writes files into the lake. Rows exist for readers once
+their commit lands in ``_delta_log`` (locally an atomic rename, on S3 a conditional
+PUT ``If-None-Match: *`` of the next log version); a data file without a commit is
+invisible and ``vacuum`` removes it.
+
+One row per key comes from the commit protocol, not from a lock: ``insert_new`` is
+a MERGE that inserts only source rows whose key is not in the target partitions.
+Two such MERGEs into the same partitions conflict (the loser's read set gained
+files) and the loser raises ``CommitFailedError``; it is then run again against the
+new snapshot, where the winner's rows are matched and skipped. A writer that
+stalls for any time and wakes up late cannot commit over a newer version: its
+commit is the next version number or nothing.
+
+Personal columns never reach the transaction log: tables are created with
+``delta.dataSkippingStatsColumns`` limited to ``STATS_COLUMNS`` (min/max of
+``author`` or ``title`` would otherwise sit in every commit), and row lookups go
+through a MERGE with the keys in the source, so no id list or name is recorded as
+an operation's predicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from redditlake.lake.location import Location
+
+PARTITIONS = ["subreddit", "dt"]
+LOG_FOLDER = "_delta_log"
+# Columns whose min/max the log and the Parquet footers hold: times only, never text a person
+# wrote or is named by (nor strings at all: see ``ParquetOptions.writer``).
+STATS_COLUMNS = ("created_utc", "collected_at", "seen_at", "ts", "validated_at", "calculated_at", "started_at",
+                 "detected_at", "checked_at")
+# A conflict is lost to a commit that landed meanwhile; with N writers on one partition
+# a writer loses at most N-1 times in a row, so this is generous.
+COMMIT_ATTEMPTS = 30
+_BACKOFF_S = 0.05
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ParquetOptions:
+    """How data files are encoded: large row groups (the unit readers skip and parallelise),
+    zstd."""
+
+    row_group_size: int = 128 * 1024
+    compression: str = "zstd"
+    compression_level: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.row_group_size < 1:
+            raise ValueError("row_group_size must be positive")
+
+    def writer(self) -> WriterProperties:
+        # Parquet statistics only for the time columns: delta-rs's MERGE writes strings as
+        # string_view, and pyarrow (26) fails to prune a string_view column's row groups by
+        # string bounds ("no kernel matching input types (string, string_view)"), which
+        # broke any filter on such a column, DuckDB's pushed-down ones included.
+        return WriterProperties(
+            compression=self.compression.upper(),  # type: ignore[arg-type]
+            compression_level=self.compression_level,
+            max_row_group_size=self.row_group_size,
+            default_column_properties=ColumnProperties(statistics_enabled="NONE"),
+            column_properties={name: ColumnProperties(statistics_enabled="CHUNK") for name in STATS_COLUMNS},
+        )
+
+
+def storage_options(location: Location) -> dict[str, str] | None:
+    """delta-rs's object store settings for an S3 lake (None locally)."""
+    s3 = location.s3
+    if s3 is None:
+        return None
+    options = {"AWS_REGION": s3.region}
+    if s3.endpoint_url:
+        options["AWS_ENDPOINT_URL"] = s3.endpoint_url
+        if s3.endpoint_url.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    if s3.access_key and s3.secret_key:
+        options["AWS_ACCESS_KEY_ID"] = s3.access_key
+        options["AWS_SECRET_ACCESS_KEY"] = s3.secret_key
+        if s3.session_token:
+            options["AWS_SESSION_TOKEN"] = s3.session_token
+    return options
+
+
+def table_uri(location: Location, path: str) -> str:
+    return location.uri_of(location.path(path))
+
+
+def open_table(location: Location, path: str) -> DeltaTable | None:
+    """The table's current snapshot, or None where no table exists yet."""
+    try:
+        return DeltaTable(table_uri(location, path), storage_options=storage_options(location))
+    except TableNotFoundError:
+        return None
+
+
+def dataset(location: Location, path: str) -> ds.Dataset | None:
+    """The current snapshot as a pyarrow dataset (partition columns typed, files fixed at this
+    version: a concurrent commit is not seen, a concurrent vacuum of older files does not hurt)."""
+    table = open_table(location, path)
+    return None if table is None else table.to_pyarrow_dataset()
+
+
+def retrying(attempt: Callable[[], T]) -> T:
+    """Run a commit until it lands: a conflict means another writer committed first; the next
+    attempt reads the table anew and decides again."""
+    for n in range(COMMIT_ATTEMPTS):
+        try:
+            return attempt()
+        except (CommitFailedError, DeltaError) as error:
+            if not _is_conflict(error) or n == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, _BACKOFF_S * (2 ** min(n, 5))))
+    raise AssertionError("unreachable")
+
+
+def _is_conflict(error: Exception) -> bool:
+    if isinstance(error, CommitFailedError):
+        return True
+    text = str(error).lower()
+    # Two writers creating one table: the loser finds version 0 taken.
+    return "already exists" in text or "version 0" in text or "conflict" in text
+
+
+def _config(schema: pa.Schema, partition_by: Sequence[str]) -> dict[str, str]:
+    stats = [name for name in STATS_COLUMNS if name in schema.names and name not in partition_by]
+    if not stats:
+        return {"delta.dataSkippingNumIndexedCols": "0"}
+    return {"delta.dataSkippingStatsColumns": ",".join(stats)}
+
+
+def append(
+    location: Location,
+    path: str,
+    rows: pa.Table,
+    partition_by: Sequence[str],
+    options: ParquetOptions,
+    *,
+    app: tuple[str, int] | None = None,
+) -> int:
+    """Add every row in one commit (a blind append: it conflicts with nothing but a schema
+    change). ``app`` = (app id, version) commits that transaction id with the rows, so a
+    replayed batch can be recognised by ``app_version``."""
+    commit = CommitProperties(app_transactions=[Transaction(*app)]) if app else None
+
+    def attempt() -> int:
+        target = open_table(location, path)
+        write_deltalake(
+            target if target is not None else table_uri(location, path),
+            rows,
+            partition_by=list(partition_by) or None,
+            mode="append",
+            schema_mode="merge",
+            configuration=None if target is not None else _config(rows.schema, partition_by),
+            storage_options=storage_options(location),
+            writer_properties=options.writer(),
+            commit_properties=commit,
+        )
+        return rows.num_rows
+
+    return retrying(attempt)
+
+
+def create(location: Location, path: str, schema: pa.Schema, partition_by: Sequence[str]) -> DeltaTable:
+    """The table, created empty if it does not exist. Never created with rows: two writers
+    creating one table at once would both land their rows (delta-rs turns the loser's
+    create into an append); an empty create is harmless twice, and rows then go through
+    the MERGE that sees the other's."""
+    try:
+        DeltaTable.create(
+            table_uri(location, path), schema, mode="ignore", partition_by=list(partition_by) or None,
+            configuration=_config(schema, partition_by), storage_options=storage_options(location),
+        )
+    except (CommitFailedError, DeltaError) as error:
+        if not _is_conflict(error):
+            raise
+    table = open_table(location, path)
+    assert table is not None
+    return table
+
+
+def app_version(location: Location, path: str, app_id: str) -> int | None:
+    """The last version committed for this app transaction id (None: never)."""
+    table = open_table(location, path)
+    return None if table is None else table.transaction_version(app_id)
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def partition_predicate(subreddit: str | None, days: Sequence[dt.date] | None, alias: str = "t") -> str:
+    """The partitions a MERGE may touch: its read set, which keeps both its memory and its
+    conflicts to those partitions. ``subreddit`` was validated as ``[a-z0-9_]``."""
+    terms = []
+    if subreddit is not None:
+        terms.append(f"{alias}.subreddit = {sql_text(subreddit)}")
+    if days is not None:
+        terms.append(f"{alias}.dt IN ({', '.join(f'DATE {sql_text(d.isoformat())}' for d in sorted(set(days)))})")
+    return " AND ".join(terms) or "true"
+
+
+def insert_new(
+    location: Location,
+    path: str,
+    rows: pa.Table,
+    match: str,
+    within: str,
+    partition_by: Sequence[str],
+    options: ParquetOptions,
+    *,
+    app: tuple[str, int] | None = None,
+) -> int:
+    """Insert the rows no stored row matches (``match``: a join condition on ``t``/``s``),
+    looking only in the partitions ``within`` names; returns how many were inserted."""
+    commit = CommitProperties(app_transactions=[Transaction(*app)]) if app else None
+
+    def attempt() -> int:
+        target = open_table(location, path) or create(location, path, rows.schema, partition_by)
+        metrics = (
+            target.merge(
+                rows, predicate=f"{within} AND {match}", source_alias="s", target_alias="t", merge_schema=True,
+                writer_properties=options.writer(), commit_properties=commit,
+            )
+            .when_not_matched_insert_all()
+            .execute()
+        )
+        return int(metrics.get("num_target_rows_inserted", 0))
+
+    return retrying(attempt)
+
+
+def set_values(
+    location: Location,
+    path: str,
+    keys: pa.Table,
+    key: str,
+    columns: Sequence[str],
+    within: str,
+    options: ParquetOptions,
+) -> int:
+    """Set ``columns`` to the values in ``keys`` (one row per key) in every stored row of
+    those keys inside ``within``; rows already holding them are left alone. Returns the rows
+    changed."""
+    changed = " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in columns)
+
+    def attempt() -> int:
+        target = open_table(location, path)
+        if target is None:
+            return 0
+        metrics = (
+            target.merge(
+                keys, predicate=f"{within} AND t.{key} = s.{key}", source_alias="s", target_alias="t",
+                writer_properties=options.writer(),
+            )
+            .when_matched_update(updates={c: f"s.{c}" for c in columns}, predicate=changed)
+            .execute()
+        )
+        return int(metrics.get("num_target_rows_updated", 0))
+
+    return retrying(attempt)
+
+
+def set_properties(location: Location, path: str, properties: Mapping[str, str]) -> None:
+    table = open_table(location, path)
+    if table is not None:
+        retrying(lambda: table.alter.set_table_properties(dict(properties), raise_if_not_exists=False))
+
+
+def vacuum(location: Location, path: str, retention_hours: int, *, full: bool) -> list[str]:
+    """Checkpoint, then delete the files no snapshot of the last ``retention_hours`` uses, then
+    the log entries past the table's ``delta.logRetentionDuration``. ``full=False`` deletes
+    only files the log says were removed (never a file an in-flight writer is about to
+    commit); ``full`` also deletes files no commit names (a writer killed before its commit)
+    once they are older than the retention."""
+    target = open_table(location, path)
+    if target is None:
+        return []
+    target.create_checkpoint()
+    removed = target.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False,
+                            full=full)
+    target.cleanup_metadata()
+    return list(removed)
