@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -235,6 +236,14 @@ def redact_users(lake: Lake, subreddit: str, by_author: dict[str, Verdict], now:
     ]
 
 
+def purge(lake: Lake, tables: Iterable[str]) -> datetime:
+    """Delete from storage the files the redactions replaced (the old values' only copies in the
+    lake), at once; returns when that was done, for ``deletions.purged_at``."""
+    for table in sorted(set(tables)):
+        lake.purge(table)
+    return datetime.now(UTC)
+
+
 def apply(lake: Lake, subreddit: str, seen: Check, policy: ComplianceSettings, now: datetime) -> RefreshResult:
     """Land fresh metrics and sightings, redact on evidence and by policy, then record it all.
 
@@ -253,20 +262,26 @@ def apply(lake: Lake, subreddit: str, seen: Check, policy: ComplianceSettings, n
     verdicts = seen.verdicts + by_policy
     result.unavailable, result.by_policy = len(unavailable), len(by_policy)
     accounts = deleted_accounts(lake, subreddit, seen.verdicts)
+    redacted: set[str] = set()
     for kind in PREFIX:
         for scope, values in (("content", CONTENT_REDACTIONS[kind]), ("author", AUTHOR_REDACTIONS)):
             ids = {v.id for v in verdicts if v.kind == kind and v.scope == scope}
             if ids:
                 lake.redact(kind, subreddit, ids, values)
+                redacted.add(kind)
         result.redacted[kind] = sum(1 for v in verdicts if v.kind == kind)
     deletions = [
         Deletion(id=v.id, kind=v.kind, reason=v.reason, scope=v.scope, collected_at=now, detail=v.detail)
         for v in verdicts
     ]
     deletions += redact_users(lake, subreddit, accounts, now)
+    redacted |= {d.kind for d in deletions if d.kind == User.table}
     result.redacted[User.table] = sum(1 for d in deletions if d.kind == User.table)
     if deletions:
-        lake.append(Deletion.table, subreddit, Deletion.to_arrow(deletions))
+        purged_at = purge(lake, redacted)
+        lake.append(Deletion.table, subreddit, Deletion.to_arrow(
+            d.model_copy(update={"purged_at": purged_at}) for d in deletions
+        ))
     marker = Refresh(
         collected_at=now, state=seen.state, checked=seen.checked, unavailable=len(unavailable), redacted=len(verdicts)
     )

@@ -3,8 +3,10 @@
 Everything the account wrote is redacted the way ``refresh`` redacts what users
 deleted on Reddit (``CONTENT_REDACTIONS``: text, URLs and authorship go, the row
 and its id stay so the item is not collected again), its profile rows in
-``users`` are blanked, and each redaction is recorded in ``deletions``, which
-``refresh`` then no longer asks Reddit about. With pseudonymisation on, the
+``users`` are blanked, the files that held the old values are deleted from
+storage at once (``Lake.purge``), and each redaction is recorded in
+``deletions`` with that time (``purged_at``); ``refresh`` then no longer asks
+Reddit about those items. With pseudonymisation on, the
 name is hashed with the key to find its rows; the name itself is written
 nowhere.
 """
@@ -19,7 +21,7 @@ import pyarrow.compute as pc
 
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.compliance import USER_REDACTIONS
+from redditlake.compliance import USER_REDACTIONS, purge
 from redditlake.models import CONTENT_REDACTIONS, Deletion, User
 from redditlake.privacy import KEEP, Pseudonymiser
 
@@ -61,6 +63,7 @@ def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = Non
     exact = pseudonymiser is not None
     now = now or dt.datetime.now(dt.UTC)
     result = ForgetResult()
+    deletions: dict[str, list[Deletion]] = {}
     tables = set(lake.tables())
     for kind in ("posts", "comments"):
         result.redacted[kind] = 0
@@ -74,12 +77,15 @@ def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = Non
             if not ids:
                 continue
             lake.redact(kind, part, ids, CONTENT_REDACTIONS[kind])
-            lake.append(Deletion.table, part, Deletion.to_arrow(
+            deletions.setdefault(part, []).extend(
                 Deletion(id=i, kind=kind, reason=REASON, scope="content", collected_at=now) for i in sorted(ids)
-            ))
+            )
             result.redacted[kind] += len(ids)
             result.subreddits.add(part)
     result.redacted["users"] = _blank_profiles(lake, stored, exact, result) if User.table in tables else 0
+    purged_at = purge(lake, [t for t, n in result.redacted.items() if n])
+    for part, rows in sorted(deletions.items()):
+        lake.append(Deletion.table, part, Deletion.to_arrow(d.model_copy(update={"purged_at": purged_at}) for d in rows))
     return result
 
 

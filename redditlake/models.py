@@ -442,6 +442,7 @@ class Deletion(Record):
     scope: str  # content | author
     collected_at: datetime  # when the refresh saw it gone
     detail: str | None = None  # removed_by_category, or why and how long it was unavailable
+    purged_at: datetime | None = None  # when the files holding the old values were deleted from storage
 
 
 class Unavailable(Record):

@@ -103,24 +103,37 @@ def prefect_database_text() -> str:
 
 
 def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
-    """Every string value of every Parquet file under the lake (hidden and _audit files too)."""
+    """Every string under the lake: every value of every Parquet file (old versions no longer in
+    a snapshot, ``_audit``, the log's checkpoints, nested values too) and the whole text of every
+    other file (the ``_delta_log`` commits)."""
     fs, root = lake.location.filesystem, lake.location.root
     from pyarrow import fs as pafs
 
     found: set[str] = set()
+
+    def add(v: object) -> None:
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                add(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                add(x)
+
     for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+        if info.type != pafs.FileType.File:
             continue
         with fs.open_input_file(info.path) as f:
+            if not info.path.endswith(".parquet"):
+                found.add(f.read().decode("utf-8", errors="replace"))
+                continue
             table = pq.read_table(f)
         for name in table.column_names:
             if skip_free_text and name in FREE_TEXT:
                 continue
             for v in table.column(name).to_pylist():
-                if isinstance(v, str):
-                    found.add(v)
-                elif isinstance(v, list):
-                    found.update(x for x in v if isinstance(x, str))
+                add(v)
     return found
 
 
@@ -429,8 +442,11 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
     out = capsys.readouterr().out
     assert "forgot the account in 2 subreddits: 2 posts, 1 comments, 1 users" in out, out
     lake = landing.lake
+    # Physically gone: no file under the lake holds the name, old versions and the log included.
     texts = lake_strings(lake, skip_free_text=False)
-    assert not {s for s in texts if "leaver_42" in s.lower()}, "the account survives in the lake"
+    assert not {s for s in texts if "leaver_42" in s.lower()}, files_holding(lake, "Leaver_42")
+    purged = rows(lake, "SELECT count(*), count(purged_at) FROM deletions WHERE reason = 'user_request'")
+    assert purged == [(3, 3)]
     assert rows(lake, "SELECT id, title, author FROM posts ORDER BY id") == [
         ("p1", "[deleted]", "[deleted]"), ("p2", "title by stayer p2", "stayer"), ("p3", "[deleted]", "[deleted]")]
     assert rows(lake, "SELECT id, body FROM comments ORDER BY id") == [("c1", None), ("c2", "body c2 by stayer")]
@@ -439,3 +455,8 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
     assert not (results / "mentions").exists() and (results / "other").exists()
     assert [e["action"] for e in audit.read(lake).to_pylist()] == ["forget-user"]
     assert cli.main(["forget-user", "[deleted]", "--lake", str(lake_dir)]) == 1
+
+
+def files_holding(lake: Lake, needle: str) -> list[str]:
+    """Files of a local lake whose raw bytes hold ``needle`` (to say where a leak is)."""
+    return [str(p) for p in Path(lake.location.root).rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]

@@ -1,9 +1,9 @@
 """A run's reads are bounded by what it can touch, not by the lake's history;
 compaction of due partitions keeps every row and is safe next to writers.
 
-Old history is made unreadable on purpose (a garbage ``*.parquet`` in an old
-partition): a reader that touched it would fail, so these tests fail if a
-run's reads grow back to the whole history.
+Old history is made unreadable on purpose (the committed data files of an old
+partition overwritten with garbage): a reader that touched it would fail, so these
+tests fail if a run's reads grow back to the whole history.
 """
 
 from __future__ import annotations
@@ -70,11 +70,20 @@ def history(lake: Lake, days: int, per_day: int = 2) -> dict[dt.date, list[str]]
     return stored
 
 
-def poison(root: Path, table: str, day: dt.date) -> None:
-    """Make a partition unreadable: any reader that opens it fails."""
+def poison(root: Path, table: str, day: dt.date) -> dict[Path, bytes]:
+    """Make a partition unreadable (any reader that opens its files fails); returns what
+    ``cure`` needs to undo it."""
     folder = root / table / f"subreddit={SUB}" / f"dt={day.isoformat()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "part-garbage.parquet").write_bytes(b"not parquet at all")
+    originals = {f: f.read_bytes() for f in folder.glob("*.parquet")}
+    assert originals, f"nothing to poison in {folder}"
+    for f in originals:
+        f.write_bytes(b"not parquet at all")
+    return originals
+
+
+def cure(originals: dict[Path, bytes]) -> None:
+    for f, data in originals.items():
+        f.write_bytes(data)
 
 
 @pytest.fixture
@@ -112,8 +121,8 @@ def test_comment_markers_and_the_stranded_check_read_a_recent_window(lake: Lake,
     assert marker_days(lake, SUB, since) == [TODAY - dt.timedelta(days=n) for n in (3, 2, 1, 0)]
 
     # Old history poisoned in both tables: the bounded reads never open it.
-    poison(tmp_path / "lake", "posts", TODAY - dt.timedelta(days=20))
-    poison(tmp_path / "lake", "comment_fetches", TODAY - dt.timedelta(days=20))
+    poisoned = poison(tmp_path / "lake", "posts", TODAY - dt.timedelta(days=20))
+    poisoned |= poison(tmp_path / "lake", "comment_fetches", TODAY - dt.timedelta(days=20))
     fetched = pipeline.fetched_trees(lake, SUB, since)
     assert set(stored[TODAY]) <= set(fetched) and not set(stored[TODAY - dt.timedelta(days=10)]) & set(fetched)
     assert pipeline.posts_needing_comments(run_posts, fetched) == []
@@ -121,9 +130,7 @@ def test_comment_markers_and_the_stranded_check_read_a_recent_window(lake: Lake,
     assert [p["id"] for p in stranded] == ["strandedrecent"]
 
     # The periodic full sweep (days=None) reads everything and finds the old one too.
-    for table in ("posts", "comment_fetches"):
-        for f in (tmp_path / "lake" / table).glob("*/*/part-garbage.parquet"):
-            f.unlink()
+    cure(poisoned)
     everything = pipeline.fetched_trees(lake, SUB, None)
     swept = pipeline.unfetched_stored_posts(lake, SUB, everything, recent_post_days(lake, SUB, None))
     assert sorted(p["id"] for p in swept) == ["strandedold", "strandedrecent"]
@@ -255,7 +262,7 @@ def test_a_listing_never_fails_on_a_folder_created_under_it(tmp_path: Path) -> N
             n = made[0]
             for folder in (root / f"dt={n}", root / f"dt={n + 1}"):  # the next folders to appear
                 try:
-                    lake.storage.data_file_infos(str(folder), recursive=True)
+                    lake.storage.files(str(folder))
                     lake.storage.subfolders(str(folder))
                 except BaseException as exc:  # noqa: BLE001 - reported below
                     errors.append(exc)

@@ -38,6 +38,7 @@ from redditlake.lake.location import Location
 
 PARTITIONS = ["subreddit", "dt"]
 LOG_FOLDER = "_delta_log"
+MATCH_KEY = "match_key"  # the source column ``set_values`` finds rows by
 # Columns whose min/max the log and the Parquet footers hold: times only, never text a person
 # wrote or is named by (nor strings at all: see ``ParquetOptions.writer``).
 STATS_COLUMNS = ("created_utc", "collected_at", "seen_at", "ts", "validated_at", "calculated_at", "started_at",
@@ -135,11 +136,17 @@ def _is_conflict(error: Exception) -> bool:
     return "already exists" in text or "version 0" in text or "conflict" in text
 
 
+# A reader loads the last checkpoint plus the commits after it: a checkpoint every 10 commits
+# keeps that to at most 10 small JSON reads, whatever the table's history.
+CHECKPOINT_INTERVAL = 10
+
+
 def _config(schema: pa.Schema, partition_by: Sequence[str]) -> dict[str, str]:
+    config = {"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)}
     stats = [name for name in STATS_COLUMNS if name in schema.names and name not in partition_by]
     if not stats:
-        return {"delta.dataSkippingNumIndexedCols": "0"}
-    return {"delta.dataSkippingStatsColumns": ",".join(stats)}
+        return {**config, "delta.dataSkippingNumIndexedCols": "0"}
+    return {**config, "delta.dataSkippingStatsColumns": ",".join(stats)}
 
 
 def append(
@@ -252,9 +259,9 @@ def set_values(
     within: str,
     options: ParquetOptions,
 ) -> int:
-    """Set ``columns`` to the values in ``keys`` (one row per key) in every stored row of
-    those keys inside ``within``; rows already holding them are left alone. Returns the rows
-    changed."""
+    """Set ``columns`` to the values in ``keys`` (one row per ``MATCH_KEY`` value, matched against
+    the stored ``key`` column) in every stored row of those keys inside ``within``; rows already
+    holding them are left alone. Returns the rows changed."""
     changed = " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in columns)
 
     def attempt() -> int:
@@ -263,7 +270,7 @@ def set_values(
             return 0
         metrics = (
             target.merge(
-                keys, predicate=f"{within} AND t.{key} = s.{key}", source_alias="s", target_alias="t",
+                keys, predicate=f"{within} AND t.{key} = s.{MATCH_KEY}", source_alias="s", target_alias="t",
                 writer_properties=options.writer(),
             )
             .when_matched_update(updates={c: f"s.{c}" for c in columns}, predicate=changed)

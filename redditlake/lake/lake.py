@@ -308,7 +308,8 @@ class Lake:
         found = frozenset(hits.column(key).to_pylist())
         if not found:
             return RedactResult(table, part, found, wanted)
-        keys = pa.table({key: pa.array(sorted(found), pa.string()),
+        # The key under its own name: a redaction may set the key column itself (users' author).
+        keys = pa.table({delta.MATCH_KEY: pa.array(sorted(found), pa.string()),
                          **{c: pa.array([s.as_py()] * len(found), s.type) for c, s in scalars.items()}})
         delta.set_values(
             self.location, table, keys, key, list(scalars), partition_predicate(part, hits.column("dt").to_pylist()),
