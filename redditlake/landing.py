@@ -78,15 +78,16 @@ class Landing:
 
     def rows(
         self, model: type[Row], subreddit: str, things: list[dict[str, Any]], collected_at: datetime,
-        source: str | None = None,
+        source: str | None = None, app: tuple[str, int] | None = None,
     ) -> WriteResult:
         """One row per id: what the lake holds already is skipped (whichever source stored it). Rows that fail validation go to
-        ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch."""
+        ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch. ``app`` (app id,
+        version) is committed with the rows: a position that lands exactly when they do."""
         parsed = _misrouted_to_quarantine(parse_batch(model, things, collected_at, self.required_fields), subreddit)
         if parsed.quarantined.num_rows:  # each bad item once (see quality.quarantine)
             quarantine.land(self.lake, subreddit, self._private_raw(parsed.quarantined), self.quarantine_lookback_days)
         rows = self._private(_with_source(parsed.rows, source))
-        result = self.lake.write(model.table, subreddit, rows)
+        result = self.lake.write(model.table, subreddit, rows, app=app)
         self._record(LandedBatch(model.table, result.subreddit, rows, parsed.quarantined, parsed.cleaning,
                                  result.written, collected_at))
         return result

@@ -224,6 +224,43 @@ def test_a_backfill_killed_between_batches_resumes_exactly(archived, tmp_path):
     assert set(stored) == comments and len(stored) == len(set(stored))
 
 
+def test_a_backfill_that_died_between_its_rows_and_its_progress_row_resumes_after_the_rows(
+    archived, tmp_path, monkeypatch
+):
+    """The position is committed with the rows (a Delta app transaction): the progress row
+    written after them is no longer the only record of how far a job got."""
+    import redditlake.archive.search as search
+
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"), page_size=10)
+    lake = Lake.open(settings.lake.uri)
+    real_append = search.append
+
+    def dies_at_the_first_progress_row(lake_, model, subreddit, rows):
+        if model is BackfillProgress:
+            raise KeyboardInterrupt("killed after the rows, before the progress row")
+        real_append(lake_, model, subreddit, rows)
+
+    async def run(batch_rows: int):
+        async with ArchiveClient.for_source("arcticshift", settings) as client:
+            return await backfill_search(client, Landing(lake), "python", "comments", SINCE, UNTIL, window_days=10,
+                                         batch_rows=batch_rows)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(search, "append", dies_at_the_first_progress_row)
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(run(50))
+    assert latest(lake, BackfillProgress, "python", "job") == {}  # no progress row landed
+    landed = ids(lake, "comments", "python")
+    assert landed
+
+    result = asyncio.run(run(50))
+    assert result.resumed_from is not None and result.resumed_from > SINCE
+    assert result.rows < len(truth(sim, "python")[1])  # the landed batch was not fetched again
+    stored = ids(lake, "comments", "python")
+    assert set(stored) == truth(sim, "python")[1] and len(stored) == len(set(stored))
+
+
 def test_the_archive_rate_limit_is_honoured(make_sim, tmp_path):
     sim = make_sim(subreddits=["python"], posts_per_subreddit=60, comments_per_post_mean=2)
     with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=8, window_seconds=1, max_size=10)) as archive:

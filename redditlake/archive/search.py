@@ -82,9 +82,12 @@ async def backfill_search(
     job = job_key(source, kind, since)
     start, end = epoch(since), epoch(until)
     stored = latest(lake, BackfillProgress, subreddit, "job").get(job)
-    pos = start
-    if stored is not None and epoch(stored["position_utc"]) > start:
-        pos = epoch(stored["position_utc"])
+    # The position also commits with each batch's rows (a Delta app transaction): a run killed
+    # after the rows landed but before its progress row resumes after them, not before.
+    app_id = f"backfill:{subreddit}:{job}"
+    landed = lake.app_version(MODELS[kind].table, app_id)
+    pos = max(start, epoch(stored["position_utc"]) if stored is not None else start, landed or start)
+    if pos > start:
         result.resumed_from = at(pos)
     width = max(1, int(window_days * 86400))
     progress = Progress(f"r/{subreddit} {source} {kind}")
@@ -97,7 +100,8 @@ async def backfill_search(
             return
         collected = now_utc()
         items = pending.items
-        written = landing.rows(MODELS[kind], subreddit, items, collected, source=source).written if items else 0
+        written = landing.rows(MODELS[kind], subreddit, items, collected, source=source,
+                               app=(app_id, pending.position)).written if items else 0
         append(lake, CoverageGap, subreddit, pending.gaps)
         append(lake, BackfillProgress, subreddit, [BackfillProgress(
             job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(pending.position),
