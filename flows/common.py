@@ -8,6 +8,7 @@ import pyarrow as pa
 from redditlake.config import Settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
+from redditlake.lake.migrate import require_delta
 from redditlake.landing import Landing
 from redditlake.privacy import Pseudonymiser
 from redditlake.reddit.client import RedditClient, make_transport
@@ -21,7 +22,9 @@ async def open_client(settings: Settings) -> RedditClient:
 
 
 def open_lake(settings: Settings) -> Lake:
-    return Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    require_delta(lake)
+    return lake
 
 
 def open_landing(settings: Settings) -> Landing:

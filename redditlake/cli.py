@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--subreddit", help="only this subreddit's partitions")
     k.add_argument("--lake", help="lake location (default: ./lake)")
 
+    m = sub.add_parser("lake", help="lake format: `lake migrate` turns an old Parquet-folder lake into Delta tables")
+    m.add_argument("action", choices=["migrate"])
+    m.add_argument("--lake", help="lake location (default: ./lake)")
+
     d = sub.add_parser("demo", help="run the built-in Reddit simulator and collect from it into ./lake (no credentials)")
     d.add_argument("--lake", default="./lake", help="lake folder (default: ./lake)")
     d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100)")
@@ -109,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {
             "collect": cmd_collect, "demo": cmd_demo, "query": cmd_query, "refresh": cmd_refresh,
-            "compact": cmd_compact, "gc": cmd_gc, "audit": cmd_audit, "forget-user": cmd_forget_user,
+            "compact": cmd_compact, "lake": cmd_lake, "gc": cmd_gc, "audit": cmd_audit, "forget-user": cmd_forget_user,
             **OPS_COMMANDS, **QUALITY_COMMANDS,
         }
         if args.command in HISTORY_COMMANDS:
@@ -130,8 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_collect(subreddits: list[str], settings) -> int:
+    from redditlake.lake import Lake
+    from redditlake.lake.migrate import require_delta
     from redditlake.prefect_server import api_for_run
 
+    require_delta(Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url))
     with api_for_run() as prefect_ready:  # a server, if one is needed, starts now, in the background
         return _collect(subreddits, settings, prefect_ready)
 
@@ -197,6 +204,21 @@ def cmd_compact(args: argparse.Namespace) -> int:
     policy = CompactionPolicy(min_files=2, after_days=0, retention_hours=settings.maintenance.vacuum_retention_hours)
     try:
         report = compact_due(lake, policy, args.tables or None, args.subreddit)
+    except ValueError as exc:
+        raise RedditLakeError(str(exc)) from None
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_lake(args: argparse.Namespace) -> int:
+    from redditlake.lake import Lake
+    from redditlake.lake.migrate import migrate
+
+    settings = settings_from(args)
+    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    try:
+        report = migrate(lake)
     except ValueError as exc:
         raise RedditLakeError(str(exc)) from None
     for line in report.lines():

@@ -110,10 +110,15 @@ def split_by_day(rows: pa.Table, column: str) -> dict[dt.date, pa.Table]:
 def with_partitions(rows: pa.Table, subreddit: str, dt_column: str) -> pa.Table:
     """The rows with their partition columns: ``subreddit`` (the lower-cased name) and ``dt``
     (the UTC day of ``dt_column``). Delta keeps them in the path, not in the files. Zoned
-    timestamps are stored as UTC (Delta's one zone; the instants are kept)."""
+    timestamps are stored as UTC."""
     days = utc_dates(rows, dt_column)
+    return to_utc(rows).append_column("subreddit", pa.array([subreddit] * rows.num_rows, pa.string())).append_column("dt", days)
+
+
+def to_utc(rows: pa.Table) -> pa.Table:
+    """Zoned timestamp columns relabelled as UTC (Delta's one zone; the instants are kept)."""
     for index, column in enumerate(rows.schema):
         if pa.types.is_timestamp(column.type) and column.type.tz not in (None, "UTC"):
             utc = pa.timestamp(column.type.unit, tz="UTC")
             rows = rows.set_column(index, pa.field(column.name, utc, column.nullable), rows.column(index).cast(utc))
-    return rows.append_column("subreddit", pa.array([subreddit] * rows.num_rows, pa.string())).append_column("dt", days)
+    return rows
