@@ -166,30 +166,36 @@ class MaintenanceReport:
         return "\n".join(out)
 
 
-def _filters(p: PartitionFiles) -> list[tuple[str, str, str]]:
-    filters = [("dt", "=", p.day.isoformat())]
-    return [("subreddit", "=", p.subreddit), *filters] if p.subreddit else filters
+def _filters(subreddit: str, days: list[dt.date]) -> list[tuple[str, str, object]]:
+    filters: list[tuple[str, str, object]] = [("dt", "in", [d.isoformat() for d in days])]
+    return [("subreddit", "=", subreddit), *filters] if subreddit else filters
 
 
 def maintain_table(
     lake: Lake, path: str, policy: CompactionPolicy, subreddit: str | None = None, today: dt.date | None = None
 ) -> tuple[TableCompaction, list[PartitionFiles]]:
-    """Compact the due partitions of one table (or system area), checkpoint, vacuum, clean the log."""
+    """Compact the due partitions of one table (or system area): one ``optimize.compact`` commit
+    per subreddit (its due days in one filter); then checkpoint, vacuum, clean the log."""
     today = today or dt.datetime.now(dt.UTC).date()
     before = partition_files(lake, path, subreddit)
     entry = TableCompaction(path, partitions=len(before), files_before=sum(p.files for p in before))
-    due = [p for p in before if policy.due(p, today)]
-    entry.due = len(due)
-    for p in due:
-        def compact(p: PartitionFiles = p) -> dict:
+    due: dict[str, list[dt.date]] = defaultdict(list)
+    for p in before:
+        if policy.due(p, today):
+            due[p.subreddit].append(p.day)
+    entry.due = sum(len(days) for days in due.values())
+    for sub, days in sorted(due.items()):
+        def compact(sub: str = sub, days: list[dt.date] = days) -> dict:
             target = delta.open_table(lake.location, path)
             assert target is not None
-            return target.optimize.compact(partition_filters=_filters(p), writer_properties=lake.parquet.writer())
+            return target.optimize.compact(partition_filters=_filters(sub, days),
+                                           writer_properties=lake.parquet.writer())
 
-        if delta.retrying(compact).get("numFilesRemoved", 0):
-            entry.compacted += 1
+        delta.retrying(compact)
     entry.vacuumed = len(delta.vacuum(lake.location, path, policy.retention_hours, full=True))
     after = partition_files(lake, path, subreddit)
+    files_after = {(p.subreddit, p.day): p.files for p in after}
+    entry.compacted = sum(1 for p in before if policy.due(p, today) and files_after.get((p.subreddit, p.day), 0) < p.files)
     entry.files_after = sum(p.files for p in after)
     return entry, after
 
