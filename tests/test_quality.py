@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from deltalake import DeltaTable
 
 from redditlake import audit
 
@@ -504,10 +505,11 @@ def test_anomaly_baseline_reads_only_the_newest_days_it_needs(tmp_path):
     for d in range(1, 41):  # one run a day for 40 days; the baseline needs 6
         results.write(lake, "data_quality_metrics", _metric_rows(f"r{d}", now - timedelta(days=d), 100.0 + d % 3))
     results.write(lake, "data_quality_metrics", _metric_rows("other", now - timedelta(days=2), 5.0, sub="aww"))
-    # Old days that must not be read: unreadable files (reading them would raise).
+    # Old days that must not be read: their committed files made unreadable (reading them would raise).
     for d in (8, 30):
         folder = tmp_path / "lake" / "_quality" / "data_quality_metrics" / f"dt={(now - timedelta(days=d)).date()}"
-        (folder / "part-corrupt.parquet").write_bytes(b"not parquet")
+        for f in folder.glob("*.parquet"):
+            f.write_bytes(b"not parquet")
     settings = DataQualitySettings(anomaly_runs=6)
     history = results.recent_metrics(lake, {("python", "posts")}, 6, 90, now.date())
     assert sorted(history.column("run_id").to_pylist(), key=lambda r: int(r[1:])) == [f"r{d}" for d in range(1, 8)]
@@ -539,9 +541,9 @@ def test_maintain_lake_compacts_the_quality_results_without_losing_a_row(prefect
     for i in range(3):
         results.write(lake, "data_quality_metrics", _metric_rows(f"n{i}", datetime.now(UTC), float(i)))
     lines = asyncio.run(maintain(lake=lake_uri))
-    assert "_quality/data_quality_metrics: 1/1 due partitions compacted (of 2), files 33 → 4, rows 30 → 30" in lines
-    folder = tmp_path / "lake" / "_quality" / "data_quality_metrics" / f"dt={old.date()}"
-    assert len(list(folder.glob("*.parquet"))) == 1
+    assert "_quality/data_quality_metrics: 1/1 due partitions compacted (of 2), files 33 → 4, 0 old files vacuumed" in lines
+    live = DeltaTable(str(tmp_path / "lake" / "_quality" / "data_quality_metrics")).file_uris()
+    assert len([f for f in live if f"dt={old.date()}" in f]) == 1
     kept = [r["metric_value"] for r in results.read(lake, "data_quality_metrics").to_pylist()
             if r["run_id"][0] in "mn" and r["metric_name"] == "rows"]  # the flow adds its files-per-partition rows
     assert sorted(kept) == sorted([float(i) for i in range(30)] + [0.0, 1.0, 2.0])
