@@ -29,11 +29,13 @@ def test_help_lists_the_commands():
     assert "--time-filter" in sub.stdout and "--no-comments" in sub.stdout
 
 
-def test_missing_credentials_are_named_in_one_line():
+def test_missing_credentials_are_named_in_one_line_with_what_works_without_a_key():
     out = redditlake("collect", "python")
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0, out.stderr
     assert "REDDIT_CLIENT_ID is not set" in out.stderr
+    # new keys need Reddit's approval: the line says so and names what runs without one
+    assert "approval" in out.stderr and "redditlake demo" in out.stderr and "backfill" in out.stderr
     assert "Traceback" not in out.stderr
 
 
