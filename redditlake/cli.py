@@ -216,7 +216,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from redditlake.demo import run_demo
 
-    return run_demo(args.subreddits, lake_uri=args.lake, limit=args.limit, config_path=args.config)
+    return run_demo(args.subreddits, lake_uri=args.lake, limit=args.limit, run_collect=run_collect,
+                    config_path=args.config)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
