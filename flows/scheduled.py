@@ -34,6 +34,7 @@ def scheduled_settings(
     comment_depth: int | None,
     rate_limiting: dict[str, Any] | None,
     reddit_block: str | None,
+    data_quality: dict[str, Any] | None = None,
 ) -> Settings:
     settings = with_overrides(base, sorts=sorts, limit=limit, time_filter=time_filter, comments=comments)
     if comment_depth is not None:
@@ -54,6 +55,12 @@ def scheduled_settings(
                 "http": settings.http.model_copy(update=overrides["http"]),
             }
         )
+    if data_quality:
+        from redditlake.collection import DataQuality
+
+        dq = settings.data_quality
+        update = DataQuality.model_validate(data_quality).settings_overrides(dq.required_fields)
+        settings = settings.model_copy(update={"data_quality": dq.model_copy(update=update)})
     return with_reddit_block(settings, reddit_block)
 
 
@@ -78,6 +85,7 @@ async def collect_scheduled(
     settings = scheduled_settings(
         load_settings(), sorts=sorts or ["new"], limit=limit, time_filter=time_filter, comments=comments,
         comment_depth=comment_depth, rate_limiting=rate_limiting, reddit_block=reddit_block,
+        data_quality=data_quality,
     )
     settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
     async with await open_client(settings) as client:
