@@ -20,7 +20,7 @@ from flows.alerting import install_prefect_alerts
 from flows.collect import collect_subreddit, record_collection
 from flows.common import one_line, open_client
 from redditlake import alerts
-from redditlake.config import CollectSettings, Settings, Sort, TimeFilter, load_settings, with_overrides
+from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.pipeline import SubredditSummary
 
 
@@ -38,13 +38,7 @@ def scheduled_settings(
 ) -> Settings:
     settings = with_overrides(base, sorts=sorts, limit=limit, time_filter=time_filter, comments=comments)
     if comment_depth is not None:
-        # `collect.comment_depth` is the collector's setting (issue 7); a build without it
-        # collects whole trees, and says so.
-        if "comment_depth" in CollectSettings.model_fields:
-            collect = settings.collect.model_copy(update={"comment_depth": comment_depth})
-            settings = settings.model_copy(update={"collect": collect})
-        else:
-            get_run_logger().warning("comment_depth %s ignored: this build collects whole trees", comment_depth)
+        settings = settings.model_copy(update={"collect": settings.collect.model_copy(update={"comment_depth": comment_depth})})
     if rate_limiting:
         from redditlake.collection import RateLimiting
 
