@@ -7,7 +7,8 @@ UV ?= .tools/bin/uv
 demo: setup  ## collect from the built-in Reddit simulator into ./lake and query it
 	$(UV) run redditlake demo
 
-test: setup  ## the whole test suite (starts its own simulator, S3 server and Prefect server)
+test: setup  ## layer contracts (import-linter, pyproject.toml), then the whole test suite (starts its own simulator, S3 server and Prefect server)
+	$(UV) run lint-imports --no-cache
 	$(UV) run pytest -q
 
 bench: setup  ## benchmarks/README.md explains the figures

@@ -1,6 +1,6 @@
 """Completeness, requests and wall time: ``redditlake collect`` vs a plain asyncpraw script.
 
-Issue 7's proof. Every side collects 5 subreddits x 200 ``new`` posts with complete comment
+The collection's proof of completeness and pace. Every side collects 5 subreddits x 200 ``new`` posts with complete comment
 trees from its own simulator, all built from one SimulatorConfig (same seed, same world):
 300 requests per 10 s window, big threads of 1-5k comments among ordinary ones. redditlake
 gets no budget settings (the defaults, as a new user runs it): it learns the window from the

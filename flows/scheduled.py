@@ -20,7 +20,7 @@ from flows.alerting import install_prefect_alerts
 from flows.collect import collect_subreddit, record_collection
 from flows.common import one_line, open_client
 from redditlake import alerts
-from redditlake.config import CollectSettings, Settings, Sort, TimeFilter, load_settings, with_overrides
+from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.pipeline import SubredditSummary
 
 
@@ -34,16 +34,11 @@ def scheduled_settings(
     comment_depth: int | None,
     rate_limiting: dict[str, Any] | None,
     reddit_block: str | None,
+    data_quality: dict[str, Any] | None = None,
 ) -> Settings:
     settings = with_overrides(base, sorts=sorts, limit=limit, time_filter=time_filter, comments=comments)
     if comment_depth is not None:
-        # `collect.comment_depth` is the collector's setting (issue 7); a build without it
-        # collects whole trees, and says so.
-        if "comment_depth" in CollectSettings.model_fields:
-            collect = settings.collect.model_copy(update={"comment_depth": comment_depth})
-            settings = settings.model_copy(update={"collect": collect})
-        else:
-            get_run_logger().warning("comment_depth %s ignored: this build collects whole trees", comment_depth)
+        settings = settings.model_copy(update={"collect": settings.collect.model_copy(update={"comment_depth": comment_depth})})
     if rate_limiting:
         from redditlake.collection import RateLimiting
 
@@ -54,6 +49,12 @@ def scheduled_settings(
                 "http": settings.http.model_copy(update=overrides["http"]),
             }
         )
+    if data_quality:
+        from redditlake.collection import DataQuality
+
+        dq = settings.data_quality
+        update = DataQuality.model_validate(data_quality).settings_overrides(dq.required_fields)
+        settings = settings.model_copy(update={"data_quality": dq.model_copy(update=update)})
     return with_reddit_block(settings, reddit_block)
 
 
@@ -78,6 +79,7 @@ async def collect_scheduled(
     settings = scheduled_settings(
         load_settings(), sorts=sorts or ["new"], limit=limit, time_filter=time_filter, comments=comments,
         comment_depth=comment_depth, rate_limiting=rate_limiting, reddit_block=reddit_block,
+        data_quality=data_quality,
     )
     settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
     async with await open_client(settings) as client:

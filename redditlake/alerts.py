@@ -23,7 +23,7 @@ BREAKER_OPENED = "redditlake.api.breaker-opened"
 RATE_LIMIT_APPROACHING = "redditlake.api.rate-limit-approaching"
 ERROR_RATE_HIGH = "redditlake.run.error-rate-high"
 OVER_TIME_LIMIT = "redditlake.run.over-time-limit"
-# Emitted by the quality layer (issue 8); listed so automations cover them.
+# Emitted by the quality layer; listed so automations cover them.
 QUALITY_DEGRADED = "redditlake.quality.degraded"
 QUALITY_ANOMALY = "redditlake.quality.anomaly"
 

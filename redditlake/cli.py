@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="redditlake",
         description="Collect subreddits through Reddit's API into a Parquet lake, within the rate limit, "
         "and query it with DuckDB.",
-        epilog="Credentials come from REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET (a 'script' app at "
-        "https://www.reddit.com/prefs/apps). Try `redditlake demo` first: it needs none.",
+        epilog="Credentials come from REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET of a Reddit app (new keys need "
+        "Reddit's approval since November 2025; existing ones keep working). Without a key: `redditlake demo` "
+        "(the built-in simulator) and `redditlake backfill` from archives or dump files.",
     )
     p.add_argument("--config", help="YAML settings file (default: $REDDITLAKE_CONFIG, else built-in defaults)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs, with tracebacks")
@@ -239,7 +240,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from redditlake.demo import run_demo
 
-    return run_demo(args.subreddits, lake_uri=args.lake, limit=args.limit, config_path=args.config)
+    return run_demo(args.subreddits, lake_uri=args.lake, limit=args.limit, run_collect=run_collect,
+                    config_path=args.config)
 
 
 def cmd_query(args: argparse.Namespace) -> int:

@@ -128,13 +128,26 @@ class RateLimiting(_Strict):
 
 
 class DataQuality(_Strict):
-    """Thresholds for the quality layer (issue 8); validated here, passed to every run."""
+    """Thresholds for the quality layer; validated here, passed to every run. Unset ones keep the
+    settings' defaults."""
 
     min_post_score: int | None = None
     max_post_age_days: int | None = Field(None, ge=1)
-    required_fields: list[str] = []
+    required_fields: list[str] = []  # of posts
     duplicate_threshold: float | None = Field(None, ge=0, le=1)
     min_quality_score: float | None = Field(None, ge=0, le=1)
+
+    def settings_overrides(self, required_fields: dict[str, list[str]]) -> dict[str, Any]:
+        """What this section changes in ``Settings.data_quality`` (given its current required fields)."""
+        update: dict[str, Any] = {
+            "min_post_score": self.min_post_score,
+            "max_post_age_days": self.max_post_age_days,
+            "duplicate_threshold": self.duplicate_threshold,
+            "score_target": self.min_quality_score,
+        }
+        if self.required_fields:
+            update["required_fields"] = {**required_fields, "posts": list(self.required_fields)}
+        return {k: v for k, v in update.items() if v is not None}
 
 
 class WorkPool(_Strict):

@@ -7,6 +7,7 @@ the demo takes about a minute; the client paces on its headers all the same.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from redditlake.config import load_settings
 from redditlake.lake import Lake
@@ -20,8 +21,9 @@ FROM posts p LEFT JOIN comments c ON c.link_id = 't3_' || p.id
 GROUP BY ALL ORDER BY comments DESC LIMIT 5"""
 
 
-def run_demo(subreddits: list[str], *, lake_uri: str, limit: int, config_path: str | None = None) -> int:
-    from redditlake.cli import run_collect
+def run_demo(subreddits: list[str], *, lake_uri: str, limit: int, run_collect: Callable[[list[str], object], int],
+             config_path: str | None = None) -> int:
+    """``run_collect`` is the CLI's own collect (passed in: the demo sits below the CLI)."""
     from redditlake.simulator import SimulatorConfig, SimulatorThread
 
     sim_config = SimulatorConfig(**DEMO_BUDGET)

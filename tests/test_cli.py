@@ -29,11 +29,13 @@ def test_help_lists_the_commands():
     assert "--time-filter" in sub.stdout and "--no-comments" in sub.stdout
 
 
-def test_missing_credentials_are_named_in_one_line():
+def test_missing_credentials_are_named_in_one_line_with_what_works_without_a_key():
     out = redditlake("collect", "python")
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0, out.stderr
     assert "REDDIT_CLIENT_ID is not set" in out.stderr
+    # new keys need Reddit's approval: the line says so and names what runs without one
+    assert "approval" in out.stderr and "redditlake demo" in out.stderr and "backfill" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -201,3 +203,26 @@ def test_later_runs_use_a_running_redditlake_server(sim, tmp_path):
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     assert not note.exists()  # a stopped server is not advertised
+
+
+def test_demo_collects_from_its_own_simulator_with_no_credentials_and_prints_a_query(tmp_path):
+    lake_dir = tmp_path / "demo-lake"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDDIT", "PREFECT_API_URL"))}
+    out = subprocess.run(
+        [sys.executable, "-m", "redditlake.cli", "demo", "--lake", str(lake_dir), "--limit", "10", "python"],
+        capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "r/python" in out.stdout and "rows)" in out.stdout  # the per-subreddit summary, then the sample query
+    lake = Lake.open(str(lake_dir))
+    con = lake.duckdb()
+    try:
+        posts = con.execute("SELECT count(DISTINCT id), count(*) FROM posts WHERE subreddit = 'python'").fetchone()
+        orphans = con.execute(
+            "SELECT count(*) FROM comments c ANTI JOIN posts p ON c.link_id = 't3_' || p.id").fetchone()[0]
+        comments = con.execute("SELECT count(*) FROM comments").fetchone()[0]
+    finally:
+        con.close()
+    assert 10 <= posts[0] == posts[1] <= 20, posts  # new + hot, 10 each, one row per id
+    assert comments > 0 and orphans == 0

@@ -3,10 +3,13 @@ that accepts its parameters, and prefect.yaml does not describe them a second ti
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import yaml
+from cronsim import CronSim
+from prefect.exceptions import ParameterTypeError
 from prefect.flows import load_flow_from_entrypoint
 
 from redditlake.collection import deployment_specs, load_collection
@@ -22,7 +25,26 @@ def test_each_deployment_points_at_a_flow_that_accepts_its_parameters(spec, monk
     assert flow.name == spec["flow_name"]
     flow.validate_parameters(spec["parameters"])
     schedule = spec["schedule"]
-    assert schedule.get("interval", 60) >= 60 or len(schedule["cron"].split()) == 5
+    if "interval" in schedule:
+        assert schedule["interval"] >= 60, schedule
+    else:  # a cron Prefect's server accepts: cronsim parses it and it fires within a year
+        fires = CronSim(schedule["cron"], datetime(2026, 1, 1, tzinfo=timezone.utc))
+        assert next(fires) < datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def test_each_schedule_is_the_one_the_collection_file_states():
+    raw = yaml.safe_load((ROOT / "deployments/collection.yaml").read_text())
+    by_name = {(s["flow_name"], s["name"]): s["schedule"] for s in SPECS}
+    units = {"m": 60, "h": 3600, "d": 86400}
+    for entry in raw["collection"]["subreddits"]:
+        freq = entry["collection_frequency"]
+        want = ({"interval": int(freq[:-1]) * units[freq[-1]]} if freq[-1] in units and freq[:-1].isdigit()
+                else {"cron": freq})
+        assert {k: v for k, v in by_name[("collect-scheduled", entry["name"])].items() if k in want} == want, entry
+    crons = {flow: sched.get("cron") for (flow, _), sched in by_name.items() if flow != "collect-scheduled"}
+    assert crons.get("refresh") == raw["refresh"]["schedule"], crons
+    assert crons.get("maintain-lake") == raw["maintenance"]["schedule"], crons
+    assert crons.get("stream") == raw["stream"]["schedule"], crons
 
 
 def test_prefect_yaml_does_not_describe_the_collection_twice():
@@ -31,5 +53,6 @@ def test_prefect_yaml_does_not_describe_the_collection_twice():
 
 def test_a_deployment_with_a_bad_parameter_is_caught():
     flow = load_flow_from_entrypoint(str(ROOT / "flows/scheduled.py") + ":collect_scheduled")
-    with pytest.raises(Exception):
+    flow.validate_parameters({"subreddit": "python", "sorts": ["new"]})  # the control: a good one passes
+    with pytest.raises(ParameterTypeError, match="sorts"):
         flow.validate_parameters({"subreddit": "python", "sorts": ["newest"]})

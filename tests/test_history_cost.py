@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -272,14 +271,13 @@ def test_a_listing_never_fails_on_a_folder_created_under_it(tmp_path: Path) -> N
     thread.start()
     try:
         root.mkdir(parents=True)
-        started = time.monotonic()
-        while time.monotonic() - started < 2 and not errors:
+        while made[0] < 1500 and not errors:  # a count, not a time: a slow machine races as well
             (root / f"dt={made[0]}").mkdir()
             made[0] += 1
     finally:
         stop.set()
         thread.join()
-    assert errors == [] and made[0] > 1000 and listings[0] > 1000, (errors[:1], made, listings)
+    assert errors == [] and made[0] > 1000 and listings[0] > 100, (errors[:1], made, listings)
 
 
 # -- the same through the real flows (Prefect engine, simulator over HTTP) -------------------

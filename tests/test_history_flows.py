@@ -68,7 +68,11 @@ def test_stream_flow_stops_at_max_items(prefect_api, make_sim, tmp_path):
     lines = asyncio.run(stream(["python"], duration=120, max_items=10, settings=settings))
     assert "stopped by max-items" in lines[-1], lines  # checked after each poll: a first page can overshoot
     lake = Lake.open(settings.lake.uri)
-    assert query_rows(lake, "SELECT count(*) FROM stream_positions")[0][0] >= 1
+    landed = query_rows(lake, "SELECT count(*), count(DISTINCT id), max(created_utc) FROM posts")[0]
+    assert landed[0] == landed[1] >= 10, landed  # at least max-items new posts, one row per id
+    # the position written is the newest post landed, so the next run starts after it
+    (newest,) = query_rows(lake, "SELECT max(newest_utc) FROM stream_positions WHERE kind = 'posts'")[0]
+    assert newest == landed[2]
     assert query_rows(lake, "SELECT count(*) FROM api_requests")[0][0] >= 2
 
 

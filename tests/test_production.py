@@ -110,6 +110,29 @@ def test_blocks_and_lease_reach_the_runs_settings():
     assert spec["collection-yaml"]["parameters"]["reddit_block"] == "app"
 
 
+def test_the_data_quality_section_reaches_the_runs_settings():
+    """The file's `data_quality:` thresholds are what a deployed run's quality checks use."""
+    from flows.scheduled import scheduled_settings
+    from redditlake.config import load_settings
+
+    section = {"min_post_score": 5, "max_post_age_days": 30, "required_fields": ["id", "title"],
+               "duplicate_threshold": 0.5, "min_quality_score": 0.8}
+    spec = {s["name"]: s for s in deployment_specs(load_collection_dict(FILE | {"data_quality": section}))}
+    p = spec["python"]["parameters"]
+    assert p["data_quality"]["min_post_score"] == 5
+    base = load_settings(env={})
+    settings = scheduled_settings(base, sorts=p["sorts"], limit=p["limit"], time_filter=p["time_filter"],
+                                  comments=p["comments"], comment_depth=None, rate_limiting=None,
+                                  reddit_block=None, data_quality=p["data_quality"])
+    dq = settings.data_quality
+    assert (dq.min_post_score, dq.max_post_age_days, dq.duplicate_threshold, dq.score_target) == (5, 30, 0.5, 0.8)
+    assert dq.required_fields["posts"] == ["id", "title"]
+    assert dq.required_fields["comments"] == base.data_quality.required_fields["comments"]  # the rest kept
+    unset = scheduled_settings(base, sorts=["new"], limit=1, time_filter="week", comments=False, comment_depth=None,
+                               rate_limiting=None, reddit_block=None, data_quality={"min_post_score": 7})
+    assert unset.data_quality.max_post_age_days == base.data_quality.max_post_age_days  # unset keeps the default
+
+
 def test_an_ecs_deployment_finds_its_code_in_the_image():
     from deployments.apply import code_path
 
@@ -184,6 +207,8 @@ def test_a_run_past_its_time_limit_fails_cleanly_keeps_what_it_landed_and_the_ne
         table: {r[0] for r in query_rows(lake, f"SELECT id FROM {table}")}
         for table in ("posts", "comments") if table in lake.tables()
     }
+    # the control: the first run did land something, so "kept" below is not vacuous
+    assert kept.get("posts"), "nothing landed before the time limit: the test proves nothing"
     if "comment_fetches" in lake.tables():
         assert query_rows(lake, "SELECT count(DISTINCT post_id) FROM comment_fetches")[0][0] < 80
 

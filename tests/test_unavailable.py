@@ -1,4 +1,4 @@
-"""Refresh never redacts what it merely could not see (issue 11).
+"""Refresh never redacts what it merely could not see.
 
 A subreddit gone private, banned or quarantined, or a short ``/api/info`` answer, leaves items
 unavailable: kept, recorded in ``unavailable``, reported, and redacted only by the configured

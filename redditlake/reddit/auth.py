@@ -32,8 +32,9 @@ def check_credentials(settings: Settings) -> None:
     r = settings.reddit
     if not r.client_id:
         raise CredentialsError(
-            "REDDIT_CLIENT_ID is not set: create a 'script' app at https://www.reddit.com/prefs/apps and export "
-            "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (or run `redditlake demo` to use the built-in simulator)"
+            "REDDIT_CLIENT_ID is not set: export REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET of an existing or "
+            "approved Reddit app (new keys need Reddit's approval: README, 'Access first'); without a key, "
+            "`redditlake demo` and `redditlake backfill --source FILE.zst|arcticshift|pullpush` work"
         )
     if not r.client_secret or not r.client_secret.get_secret_value():
         raise CredentialsError("REDDIT_CLIENT_SECRET is not set: export the secret of the app named by REDDIT_CLIENT_ID")

@@ -26,6 +26,7 @@ from .content import World
 from .faults import ERROR_HTML, HTML_DOWN, REASONS, Fault, FaultInjector
 from .ratelimit import FixedWindowLimiter, Verdict
 from .stats import Stats
+from .responses import error, json_response, listable_subreddit, subreddit_gate
 from .sublisting import subreddit_comments_handler
 from .trees import DEFAULT_LIMIT, MAX_LIMIT, TreeCutter
 
@@ -33,23 +34,6 @@ Params = dict[str, str]
 Handler = Callable[["Simulator", web.Request, Params, re.Match], Awaitable[web.Response] | web.Response]
 
 MAX_INFO_IDS = 100
-
-
-def _dumps(obj: Any) -> bytes:
-    try:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:
-        # A lone surrogate cannot be UTF-8: Reddit sends such text as a \\udXXX escape, and so do we.
-        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode()
-
-
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=_dumps(obj), status=status, headers=headers,
-                        content_type="application/json", charset="utf-8")
-
-
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return json_response({**extra, "message": message, "error": status}, status=status)
 
 
 def _int(params: Params, name: str, default: int | None) -> int | None:
@@ -288,30 +272,6 @@ async def token_handler(sim: Simulator, request: web.Request, params: Params, ma
                           "scope": "*"})
 
 
-def _gate(sim: Simulator, name: str) -> tuple[Any, web.Response | None]:
-    """The subreddit, or the error Reddit gives for it."""
-    sub = sim.world.subreddit(name)
-    if sub is None:
-        return None, None
-    if sub.kind == "private":
-        return sub, error(403, "Forbidden", reason="private")
-    if sub.kind == "banned":
-        return sub, error(404, "Not Found", reason="banned")
-    if sub.kind == "quarantined":
-        message = f"r/{sub.name} is quarantined: it may contain shocking or highly offensive content."
-        return sub, error(403, "Forbidden", reason="quarantined", quarantine_message=message,
-                          quarantine_message_html=f'<div class="md"><p>{message}</p></div>')
-    return sub, None
-
-
-def listable_subreddit(sim: Simulator, name: str) -> tuple[Any, web.Response | None]:
-    """The subreddit a listing reads, or the answer Reddit gives instead of a listing."""
-    sub, refusal = _gate(sim, name)
-    if sub is None:  # what Reddit does for a subreddit that does not exist
-        return None, web.Response(status=302, headers={"Location": f"/subreddits/search.json?q={name}"})
-    return sub, refusal
-
-
 def listing_handler(sim: Simulator, request: web.Request, params: Params, match: re.Match) -> web.Response:
     name, sort = match.group("sub"), (match.group("sort") or "hot").lower()
     world = sim.world
@@ -328,7 +288,7 @@ def listing_handler(sim: Simulator, request: web.Request, params: Params, match:
 
 def about_handler(sim: Simulator, request: web.Request, params: Params, match: re.Match) -> web.Response:
     with sim.world.lock:
-        sub, refusal = _gate(sim, match.group("sub"))
+        sub, refusal = subreddit_gate(sim, match.group("sub"))
         if sub is None:
             return error(404, "Not Found")
         if refusal is not None:
@@ -353,7 +313,7 @@ def comments_handler(sim: Simulator, request: web.Request, params: Params, match
         post = world.post(match.group("post"))
         if post is None:
             return error(404, "Not Found")
-        _, refusal = _gate(sim, post.subreddit)
+        _, refusal = subreddit_gate(sim, post.subreddit)
         if refusal is not None:
             return refusal
         focus = None
@@ -382,7 +342,7 @@ def morechildren_handler(sim: Simulator, request: web.Request, params: Params, m
         post = world.post(link_id.removeprefix("t3_")) if link_id.startswith("t3_") else None
         result: list[dict] = []
         if post is not None:
-            _, refusal = _gate(sim, post.subreddit)
+            _, refusal = subreddit_gate(sim, post.subreddit)
             if refusal is not None:
                 return refusal
             result = sim.cutter.morechildren(post, ids, sort=sort, depth=_int(params, "depth", None),

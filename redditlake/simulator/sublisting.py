@@ -12,11 +12,10 @@ from aiohttp import web
 
 from . import things, timeline
 from .paging import listing_page
+from .responses import json_response, listable_subreddit
 
 
 def subreddit_comments_handler(sim, request: web.Request, params: dict[str, str], match: re.Match) -> web.Response:
-    from .server import json_response, listable_subreddit  # server imports this module
-
     world = sim.world
     with world.lock:
         sub, refusal = listable_subreddit(sim, match.group("sub"))
