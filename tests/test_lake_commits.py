@@ -10,7 +10,6 @@ interpreter): delta-rs refuses to run in a process forked after it loaded.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import multiprocessing
 import os
 import signal
@@ -18,37 +17,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from s3proxy import holding_proxy
-from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server
+from s3server import list_keys
+from test_lake_s3 import bucket, s3_endpoint  # noqa: F401  the S3 server and a fresh bucket per test
 
 from redditlake.lake import Lake
 from redditlake.lake.maintenance import CompactionPolicy, compact_due
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
-_buckets = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name, value in TEST_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    name = f"commits-{next(_buckets)}"
-    make_bucket(s3_endpoint, name)
-    return name
 
 
 def rows(ids: list[str]) -> pa.Table:
