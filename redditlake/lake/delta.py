@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -108,11 +109,38 @@ def open_table(location: Location, path: str) -> DeltaTable | None:
         return None
 
 
-def dataset(location: Location, path: str) -> ds.Dataset | None:
-    """The current snapshot as a pyarrow dataset (partition columns typed, files fixed at this
-    version: a concurrent commit is not seen, a concurrent vacuum of older files does not hurt)."""
-    table = open_table(location, path)
-    return None if table is None else table.to_pyarrow_dataset()
+class Snapshots:
+    """The tables a thread has read, brought up to date on every use: reading the log again
+    from the last checkpoint costs a listing and a checkpoint read per table; catching up costs
+    a listing and the commits since. One cache per thread (a DeltaTable is not shared)."""
+
+    def __init__(self, location: Location) -> None:
+        self.location = location
+        self._local = threading.local()
+
+    def current(self, path: str) -> DeltaTable | None:
+        tables: dict[str, DeltaTable] = self._local.__dict__.setdefault("tables", {})
+        table = tables.get(path)
+        if table is None:
+            table = open_table(self.location, path)
+            if table is not None:
+                tables[path] = table
+            return table
+        table.update_incremental()
+        return table
+
+    def dataset(self, path: str) -> ds.Dataset | None:
+        """The current snapshot as a pyarrow dataset (partition columns typed, files fixed at
+        this version: a later commit is not seen, a vacuum of older files does not hurt)."""
+        table = self.current(path)
+        return None if table is None else table.to_pyarrow_dataset()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"location": self.location}  # a copy in another process reads afresh
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.location = state["location"]  # type: ignore[assignment]
+        self._local = threading.local()
 
 
 def retrying(attempt: Callable[[], T]) -> T:

@@ -39,6 +39,7 @@ class Lake:
         self.location = location
         self.storage = Storage(location)
         self.parquet = parquet or ParquetOptions()
+        self.snapshots = delta.Snapshots(location)
 
     @classmethod
     def open(
@@ -139,7 +140,7 @@ class Lake:
         self, area: str, schema: pa.Schema, days: Iterable[dt.date] | None = None, filter: ds.Expression | None = None
     ) -> pa.Table:
         """A system area's rows in ``schema`` (of some days), or an empty table."""
-        data = delta.dataset(self.location, area)
+        data = self.snapshots.dataset(area)
         if data is None:
             return schema.empty_table()
         where = filter
@@ -154,11 +155,11 @@ class Lake:
     # -- reading -----------------------------------------------------------
 
     def _dataset(self, table: str) -> ds.Dataset | None:
-        return delta.dataset(self.location, table)
+        return self.snapshots.dataset(table)
 
     def _partitions(self, path: str) -> set[tuple[str | None, dt.date]]:
         """(subreddit, dt) of every live file of a table, from its log (no data file is read)."""
-        target = delta.open_table(self.location, path)
+        target = self.snapshots.current(path)
         if target is None:
             return set()
         actions = pa.table(target.get_add_actions(flatten=True))
