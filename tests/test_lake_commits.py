@@ -50,16 +50,28 @@ def write_batches(uri: str, endpoint: str, seed: int) -> int:
     return written
 
 
-def test_four_processes_on_s3_store_each_id_once(s3_endpoint: str, bucket: str) -> None:
+def test_four_processes_on_s3_store_each_id_once_while_a_compaction_and_a_redaction_run(
+    s3_endpoint: str, bucket: str
+) -> None:
     uri = f"s3://{bucket}/lake"
+    lake = Lake.open(uri, endpoint_url=s3_endpoint)
+    lake.write("posts", "python", rows(["p0"]))
+    compactions = 0
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        written = pool.starmap(write_batches, [(uri, s3_endpoint, seed) for seed in range(4)])
+        running = pool.starmap_async(write_batches, [(uri, s3_endpoint, seed) for seed in range(4)])
+        while not running.ready():  # rewrites the writers' partitions under them, over and over
+            compact_due(lake, CompactionPolicy(min_files=2, after_days=0))
+            lake.redact("posts", "python", {"p0", "p45"}, {"title": "[deleted]"})
+            compactions += 1
+        written = running.get(timeout=600)
 
-    stored = Lake.open(uri, endpoint_url=s3_endpoint).read("posts").column("id").to_pylist()
+    assert compactions >= 1
+    stored = lake.read("posts").column("id").to_pylist()
     expected = {f"p{(seed * 11 + batch * 17) % 90 + k}" for seed in range(4) for batch in range(6) for k in range(30)}
     assert [i for i, n in Counter(stored).items() if n > 1] == []
-    assert set(stored) == expected
-    assert sum(written) == len(stored)
+    assert set(stored) == expected | {"p0"}
+    assert sum(written) + 1 == len(stored)
+    assert lake.query("SELECT title FROM posts WHERE id = 'p0'").column("title").to_pylist() == ["[deleted]"]
 
 
 WRITER = """
