@@ -3,6 +3,7 @@ Prefect test server (one per session), moto's S3 server."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 
@@ -88,3 +89,29 @@ def make_sim():
 @pytest.fixture
 def sim(make_sim):
     return make_sim(posts_per_subreddit=60, comments_per_post_mean=15)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server over HTTP on 127.0.0.1, one per test module."""
+    from s3server import moto_s3_server
+
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the S3 server, with the test credentials and no other AWS settings."""
+    from s3server import TEST_CREDENTIALS, make_bucket
+
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    name = f"lake-{next(_buckets)}"
+    make_bucket(s3_endpoint, name)
+    return name

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
-from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server, s3_client
+from s3server import TEST_CREDENTIALS, list_keys, make_bucket, s3_client
 
 from conftest import query_rows as rows, sim_settings
 from redditlake import audit, cli
@@ -154,12 +154,6 @@ def result_storage_path() -> Path:
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 
     return Path(PREFECT_LOCAL_STORAGE_PATH.value())
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with moto_s3_server() as endpoint:
-        yield endpoint
 
 
 # -- the Proof ----------------------------------------------------------------------------

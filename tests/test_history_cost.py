@@ -22,7 +22,7 @@ from redditlake import pipeline
 from redditlake.lake import Lake
 from redditlake.lake.maintenance import CompactionPolicy, compact_due, files_per_partition
 from redditlake.watermark import StoredPosts, created_day, marker_days, recent_post_days
-from s3server import TEST_CREDENTIALS, make_bucket, moto_s3_server
+from s3server import TEST_CREDENTIALS, make_bucket
 from test_lake_s3 import recorded_requests
 
 UTC = dt.UTC
@@ -141,12 +141,6 @@ def test_dedup_on_write_reads_only_the_target_partitions(lake: Lake, tmp_path: P
     again = post_rows([*stored[TODAY], "fresh"], [at(TODAY, 1), at(TODAY, 2), at(TODAY, 3)])
     result = lake.write("posts", SUB, again)
     assert (result.written, result.duplicates_skipped) == (1, 2)
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with moto_s3_server() as endpoint:
-        yield endpoint
 
 
 def test_on_s3_the_watermark_costs_the_same_requests_for_10_and_60_days_of_history(

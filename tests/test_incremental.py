@@ -15,7 +15,7 @@ from redditlake import pipeline
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.reddit.client import RedditClient
-from s3server import TEST_CREDENTIALS, make_bucket, moto_s3_server
+from s3server import TEST_CREDENTIALS, make_bucket
 
 pytestmark = pytest.mark.prefect
 SUB = "worldnews"
@@ -111,12 +111,6 @@ def test_refresh_redacts_what_users_deleted_and_records_it(prefect_api, make_sim
     assert int(again[0].split(": ")[1].split()[0]) < checked_first
 
 
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with moto_s3_server() as endpoint:
-        yield endpoint
 
 
 def test_the_same_on_an_s3_lake(prefect_api, make_sim, s3_endpoint, monkeypatch):

@@ -6,9 +6,6 @@ S3 behaviour is specified in test_lake_s3.py with the same helpers.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import signal
 import subprocess
 import sys
 import textwrap

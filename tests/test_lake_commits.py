@@ -20,10 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from s3proxy import holding_proxy
 from s3server import list_keys
-from test_lake_s3 import bucket, s3_endpoint  # noqa: F401  the S3 server and a fresh bucket per test
 
 from redditlake.lake import Lake
 from redditlake.lake.maintenance import CompactionPolicy, compact_due

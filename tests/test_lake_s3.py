@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import json
 import logging
 import re
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server, s3_client
+from s3server import list_keys
 from test_lake import DAY1, DAY2, posts
 
 from redditlake.lake import Lake, WriteResult
 from redditlake.lake.maintenance import CompactionPolicy, compact_due
 
-_buckets = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name, value in TEST_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    name = f"lake-{next(_buckets)}"
-    make_bucket(s3_endpoint, name)
-    return name
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import datetime as dt
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -307,12 +307,6 @@ def set_values(
         return int(metrics.get("num_target_rows_updated", 0))
 
     return retrying(attempt)
-
-
-def set_properties(location: Location, path: str, properties: Mapping[str, str]) -> None:
-    table = open_table(location, path)
-    if table is not None:
-        retrying(lambda: table.alter.set_table_properties(dict(properties), raise_if_not_exists=False))
 
 
 def vacuum(location: Location, path: str, retention_hours: int, *, full: bool) -> list[str]:
