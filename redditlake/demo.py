@@ -55,6 +55,7 @@ def run_demo(subreddits: list[str], *, lake_uri: str, limit: int, run_collect: C
     print(f"\nThe lake is in {lake.uri}. A sample query:\n\n  redditlake query --lake {lake_uri} \"{' '.join(SAMPLE_QUERY.split())}\"\n")
     print_result(run_query(lake, SAMPLE_QUERY))
     print(
-        f"\nOr with your own DuckDB: SELECT count(*) FROM read_parquet('{lake_uri.rstrip('/')}/posts/**/*.parquet', hive_partitioning=true);"
+        f"\nEach table is a Delta table: with DuckDB's delta extension, SELECT count(*) FROM "
+        f"delta_scan('{lake_uri.rstrip('/')}/posts'); or Polars' pl.read_delta, Spark, Trino."
     )
     return code
