@@ -323,8 +323,9 @@ def test_a_query_writes_an_audit_row_and_audit_shows_it(tmp_path, capsys, monkey
 
     assert cli.main(["audit", "--lake", str(lake_dir), "--format", "json"]) == 0
     entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [e["action"] for e in entries] == ["query", "query"]
-    failed, ok = entries
+    assert [e["action"] for e in entries] == ["query"] * 4
+    failed, failed_start, ok, ok_start = entries  # each query: an entry before it runs, then its outcome
+    assert failed_start["detail"] == ok_start["detail"] == "started" and ok_start["sql"] == ok["sql"]
     assert ok["rows"] == 1 and ok["user"] and "'hello'" in ok["sql"] and "42 AS answer" in ok["sql"]
     assert "s3cr3t" not in ok["sql"] and "AKIA" not in ok["sql"] and ok["sql"].count("'***'") == 2
     assert failed["rows"] is None and failed["tables"] == "nowhere" and "failed:" in failed["detail"]
@@ -343,10 +344,10 @@ def test_audit_records_tables_touched_and_appends_only(tmp_path):
 
     run_query(lake, "SELECT p.id FROM posts p JOIN posts q ON p.id = q.id")
     first = audit.read(lake).to_pylist()
-    assert len(first) == 1 and first[0]["tables"] == ["posts"] and first[0]["rows"] == 2
+    assert len(first) == 2 and first[0]["tables"] == ["posts"] and first[0]["rows"] == 2 and first[1]["detail"] == "started"
     audit.record(lake, "export", rows=2, detail="to out.csv with token='abc'")
     after = audit.read(lake).to_pylist()
-    assert [e["action"] for e in after] == ["export", "query"] and after[1] == first[0]
+    assert [e["action"] for e in after] == ["export", "query", "query"] and after[1:] == first
     assert after[0]["detail"] == "to out.csv with token='***'"
     assert audit.read(lake, action="query", limit=1).num_rows == 1
 
