@@ -76,15 +76,21 @@ def lake_directories(lake: Lake) -> list[str]:
 
 
 @contextmanager
-def read_only_connection(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The lake's views, locked to reading the lake."""
-    temp = tempfile.mkdtemp(prefix="redditlake-duckdb-")  # mode 0700
+def locked(con: duckdb.DuckDBPyConnection, allowed_directories: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` under ``lock_down`` with a private temp folder (mode 0700), closed afterwards."""
+    temp = tempfile.mkdtemp(prefix="redditlake-duckdb-")
     try:
-        con = lake.duckdb()
         try:
-            lock_down(con, lake_directories(lake), temp)
+            lock_down(con, allowed_directories, temp)
             yield con
         finally:
             con.close()
     finally:
         shutil.rmtree(temp, ignore_errors=True)  # the folder made above, nothing else
+
+
+@contextmanager
+def read_only_connection(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The lake's views, locked to reading the lake."""
+    with locked(lake.duckdb(), lake_directories(lake)) as con:
+        yield con
