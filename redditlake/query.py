@@ -21,7 +21,7 @@ import duckdb
 from redditlake import audit
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.sandbox import QueryRefused, parse_read_only, read_only_connection
+from redditlake.sandbox import QueryRefused, locked, parse_read_only, read_only_connection
 
 STARTED = "started"
 
@@ -73,8 +73,9 @@ def _failed(lake: Lake, action: str, sql: str, tables: list[str], exc: duckdb.Er
 
 def tables_read(sql: str) -> list[str]:
     """The tables and views a statement names, as DuckDB's parser sees them ([] if it cannot parse).
-    On an empty connection: with the lake's views in place DuckDB would bind them too, and fail."""
-    with duckdb.connect() as con:
+    On an empty connection: with the lake's views in place DuckDB would bind them too, and fail.
+    Locked like the query's own: binding some statements touches files (EXPORT makes its folder)."""
+    with locked(duckdb.connect(), []) as con:
         try:
             return sorted(con.get_table_names(sql))
         except duckdb.Error:
