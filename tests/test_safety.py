@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import pickle
 import socket
@@ -36,8 +37,7 @@ def tree(root: Path) -> dict[str, str]:
 
 def one_line_error(capsys) -> str:
     out, err = capsys.readouterr()
-    # (moto's server logs its requests on the same stderr, in this process)
-    lines = [line for line in err.splitlines() if " INFO " not in line]
+    lines = err.splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in out + err
     return lines[0]
@@ -61,8 +61,16 @@ def collected(prefect_api, tmp_path_factory) -> Iterator[tuple[SimulatorThread, 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    with moto_s3_server() as endpoint:
-        yield endpoint
+    # moto's server logs each request from its own thread, to whatever stream the CLI's logging
+    # set up in an earlier test (closed since): quiet, so stderr holds only what the CLI says.
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
+    try:
+        with moto_s3_server() as endpoint:
+            yield endpoint
+    finally:
+        werkzeug.setLevel(level)
 
 
 # -- gc never destroys the lake -------------------------------------------------------------
@@ -330,3 +338,18 @@ def test_healthz_answers_from_recent_state_with_no_reddit_request_and_no_lake_wr
         stop(proc)
     assert [s for s, _ in bodies] == [200, 200] and metrics_status == 200
     assert all(body["checked_at"] == first["checked_at"] for _, body in bodies)  # the cached deep check
+
+
+# -- what the lake writes locally is not world-readable -------------------------------------
+
+
+@pytest.mark.prefect
+def test_files_the_lake_and_its_catalog_write_are_not_world_readable(collected, tmp_path, capsys):
+    _, lake_dir = collected
+    catalog = tmp_path / "quality.duckdb"
+    assert cli.main(["quality", "catalog", "--lake", str(lake_dir), "--output", str(catalog)]) == 0
+    capsys.readouterr()
+    written = [lake_dir, *lake_dir.rglob("*"), catalog]
+    assert len(written) > 20 and any(p.suffix == ".parquet" for p in written)
+    open_to_all = [f"{oct(p.stat().st_mode & 0o777)} {p}" for p in written if p.stat().st_mode & 0o007]
+    assert not open_to_all, open_to_all[:5]

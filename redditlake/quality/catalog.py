@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from redditlake.lake import Lake
 from redditlake.lake.reading import table_dataset
+from redditlake.lake.storage import FILE_MODE
 from redditlake.lake.views import _has_local_files, local_view_sql
 from redditlake.models import QUARANTINE_SCHEMA
 from redditlake.quality import results
@@ -126,6 +127,7 @@ def build(lake: Lake, path: str | os.PathLike[str]) -> Path:
             for name, sql in DERIVED_VIEWS.items():
                 con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
             con.execute("CHECKPOINT")
+        os.chmod(temp, FILE_MODE)  # it copies the lake's quality results: no more readable than the lake
         os.replace(temp, path)
     finally:
         for leftover in (temp, Path(f"{temp}.wal")):
