@@ -353,3 +353,29 @@ def test_files_the_lake_and_its_catalog_write_are_not_world_readable(collected, 
     assert len(written) > 20 and any(p.suffix == ".parquet" for p in written)
     open_to_all = [f"{oct(p.stat().st_mode & 0o777)} {p}" for p in written if p.stat().st_mode & 0o007]
     assert not open_to_all, open_to_all[:5]
+
+
+# -- the pseudonym key in deployments: a Secret block, not a worker's environment -----------
+
+
+@pytest.mark.prefect
+def test_the_pseudonym_key_comes_from_a_secret_block_named_in_the_lake_block(prefect_api, tmp_path, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from blocks.lake import LakeLocation, apply_lake_block, save_lake_block
+    from redditlake.config import load_settings
+    from redditlake.privacy import Pseudonymiser
+
+    key, tag = f"k-{uuid.uuid4().hex}", uuid.uuid4().hex[:8]
+    monkeypatch.setenv("REDDITLAKE_PSEUDONYM_KEY", key)
+    save_lake_block(f"lake-{tag}", str(tmp_path / "lake"), pseudonym_key_block=f"pseudonym-{tag}")
+    monkeypatch.delenv("REDDITLAKE_PSEUDONYM_KEY")  # a worker's environment: no key in it
+
+    assert Secret.load(f"pseudonym-{tag}").get() == key
+    assert key not in LakeLocation.load(f"lake-{tag}").model_dump_json()
+    settings = asyncio.run(apply_lake_block(load_settings(env={}), f"lake-{tag}"))
+    assert settings.privacy.pseudonym_key is not None
+    assert Pseudonymiser(settings.privacy.pseudonym_key.get_secret_value()).pseudonym("Someone") == \
+        Pseudonymiser(key).pseudonym("Someone")
+    unkeyed = asyncio.run(apply_lake_block(load_settings(env={}), None))
+    assert unkeyed.privacy.pseudonym_key is None
