@@ -95,5 +95,8 @@ if __name__ == "__main__":
     p.add_argument("--prefix", default="prefect-results")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
     a = p.parse_args()
-    slug = save_blocks(a.bucket, a.prefix, a.endpoint_url)
+    try:
+        slug = save_blocks(a.bucket, a.prefix, a.endpoint_url)
+    except ConfigError as exc:
+        raise SystemExit(f"blocks.storage: error: {exc}") from None
     print(f"saved; run workers with PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK={slug}")

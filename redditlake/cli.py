@@ -207,7 +207,6 @@ def cmd_compact(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     quiet_prefect_env()
     from flows.common import gc_results
-
     from redditlake.lake.location import open_location
 
     settings = settings_from(args)

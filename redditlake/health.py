@@ -65,6 +65,8 @@ def recent_requests(lake: Lake, minutes: float) -> pa.Table | None:
         days = [d for d in lake.days("api_requests", sub) if d >= since.date()]
         if days:
             rows = lake.read_days("api_requests", sub, days)
+            if not rows.num_rows:  # the day's files went between the listing and the read (compaction)
+                continue
             parts.append(rows.filter(pc.greater_equal(rows.column("ts"), pa.scalar(since, rows.schema.field("ts").type))))
     parts = [p for p in parts if p.num_rows]
     return pa.concat_tables(parts, promote_options="permissive") if parts else None

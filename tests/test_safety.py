@@ -379,3 +379,20 @@ def test_the_pseudonym_key_comes_from_a_secret_block_named_in_the_lake_block(pre
         Pseudonymiser(key).pseudonym("Someone")
     unkeyed = asyncio.run(apply_lake_block(load_settings(env={}), None))
     assert unkeyed.privacy.pseudonym_key is None
+
+
+def test_query_on_an_s3_lake_reads_its_views_and_nothing_else(s3_endpoint, monkeypatch, capsys):
+    from test_lake import DAY1, posts
+
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    bucket = f"query-{uuid.uuid4().hex[:10]}"
+    make_bucket(s3_endpoint, bucket)
+    uri = f"s3://{bucket}/lake"
+    Lake.open(uri, endpoint_url=s3_endpoint).write("posts", SUB, posts(["a", "b", "c"], created=[DAY1] * 3, subreddit=[SUB] * 3))
+
+    assert cli.main(["query", "SELECT count(*) AS n FROM posts", "--lake", uri, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "3"]
+    assert cli.main(["query", "SELECT * FROM read_text('/etc/passwd')", "--lake", uri]) == 1
+    assert one_line_error(capsys).startswith("redditlake: error: query refused: Permission Error")
