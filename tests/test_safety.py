@@ -396,3 +396,18 @@ def test_query_on_an_s3_lake_reads_its_views_and_nothing_else(s3_endpoint, monke
     assert capsys.readouterr().out.splitlines() == ["n", "3"]
     assert cli.main(["query", "SELECT * FROM read_text('/etc/passwd')", "--lake", uri]) == 1
     assert one_line_error(capsys).startswith("redditlake: error: query refused: Permission Error")
+
+
+def test_the_lake_deletes_nothing_outside_itself(tmp_path):
+    from test_lake import DAY1, posts
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    lake.write("posts", SUB, posts(["a"], created=[DAY1], subreddit=[SUB]))
+    beside = tmp_path / "lake-beside.parquet"
+    beside.write_bytes(b"someone else's")
+    for path in (str(beside), f"{lake.location.root}/../lake-beside.parquet", str(tmp_path)):
+        with pytest.raises(ValueError, match="not inside the lake"):
+            lake.storage.delete(path)
+        with pytest.raises(ValueError, match="not inside the lake"):
+            lake.storage.delete_all([f"{lake.location.root}/posts/x.parquet", path])
+    assert beside.read_bytes() == b"someone else's" and lake.read("posts").num_rows == 1

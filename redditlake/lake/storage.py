@@ -156,8 +156,14 @@ class Storage(LazyS3Client):
         infos: list[pafs.FileInfo] = self.fs.get_file_info(paths)
         return any(info.type == pafs.FileType.NotFound for info in infos)
 
+    def _check_inside(self, path: str) -> None:
+        # Deletes are for files of this lake only, whatever path a caller computed.
+        if not path.startswith(self.location.root.rstrip("/") + "/") or "/../" in f"{path}/":
+            raise ValueError(f"refusing to delete {path}: not inside the lake {self.location.uri}")
+
     def delete(self, path: str) -> None:
-        """Delete one file; a file already gone is not an error."""
+        """Delete one file of the lake; a file already gone is not an error."""
+        self._check_inside(path)
         try:
             self.fs.delete_file(path)
         except FileNotFoundError:
@@ -171,6 +177,8 @@ class Storage(LazyS3Client):
         the folder marker it keeps), which made deleting a compacted
         partition's sources most of the compaction's requests.
         """
+        for path in paths:
+            self._check_inside(path)
         if self.location.s3 is None or len(paths) < 2:
             for path in paths:
                 self.delete(path)
