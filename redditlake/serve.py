@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from redditlake.config import Settings
-from redditlake.health import HealthReport, health, query_requests, recent_requests
+from redditlake.health import Check, HealthReport, health, query_requests, recent_requests
 from redditlake.lake import Lake
 
 RUN_STATES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CRASHED", "CANCELLED")
@@ -160,7 +160,10 @@ class DeepCheck:
 
     async def run(self) -> None:
         while True:
-            self.report = await health(self.settings, self.minutes)
+            try:
+                self.report = await health(self.settings, self.minutes)
+            except Exception as exc:  # a check that breaks is an unhealthy answer, not a dead loop
+                self.report = HealthReport([Check("deep check", False, f"{type(exc).__name__}: {exc}")])
             self.checked_at = datetime.now(UTC)
             self.done.set()
             await asyncio.sleep(self.seconds)
