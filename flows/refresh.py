@@ -80,7 +80,7 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
     await record_run(settings, lake, "refresh", jobs, requests=landed, batches=metrics)
     # What the lake forgot must not survive in Prefect's result storage either.
     try:
-        lines += (await gc_results(forget=sorted(redacted))).lines()
+        lines += (await gc_results(lake=lake.location, forget=sorted(redacted))).lines()
     except (OSError, RedditLakeError) as exc:
         lines.append(f"result storage: FAILED: {one_line(exc)} (the lake is redacted; rerun `redditlake gc`)")
     for line in lines:

@@ -284,6 +284,18 @@ class Lake:
         rows = rows.filter(pc.is_valid(rows.column(key)))
         return batch.dedup_by_id(rows, key).select(wanted)
 
+    def read_days(self, table: str, subreddit: str, days: Iterable[dt.date]) -> pa.Table:
+        """Rows of some ``dt`` partitions of a subreddit (one listing per day, never the whole
+        history): e.g. the request log of the last hour, however old the lake is."""
+        table, part = table_name(table), subreddit_partition(subreddit)
+        wanted = sorted(set(days))
+
+        def read(files: list[pafs.FileInfo]) -> pa.Table:
+            dataset = table_dataset(self.storage, table, part, files=files)
+            return pa.table({}) if dataset is None else dataset.to_table()
+
+        return self._read_listed(lambda: self._day_file_infos(table, part, wanted), read)
+
     def tables(self) -> list[str]:
         """Names of the tables in the lake (folders with a valid table name)."""
         return [name for name in self.storage.subfolders(self.location.root) if TABLE_PATTERN.fullmatch(name)]

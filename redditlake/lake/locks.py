@@ -39,6 +39,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from redditlake.lake.location import LazyS3Client, Location, S3Settings
+from redditlake.lake.storage import FILE_MODE, make_private_dirs
 
 LOCKS_FOLDER = "_locks"
 DEFAULT_TIMEOUT_S = 600.0
@@ -70,8 +71,8 @@ class FileLocker:
     @contextmanager
     def lock(self, table: str, subreddit: str) -> Iterator[None]:
         directory = f"{self.folder}/{table}"
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(f"{directory}/{subreddit}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        make_private_dirs(directory)  # often the first write of a new lake: its root too
+        fd = os.open(f"{directory}/{subreddit}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             deadline = time.monotonic() + self.timeout_s
             # Non-blocking attempts in a loop, so a hung holder cannot block

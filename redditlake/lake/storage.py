@@ -37,6 +37,10 @@ TEMP_SUFFIX = ".tmp"
 # Names pyarrow's dataset discovery ignores; we hide the same from listings so
 # that what the lake reads is exactly what readers of the lake see.
 HIDDEN_PREFIXES = (".", "_")
+# What the lake holds is what users wrote: owner and group may read it, others not (the umask
+# can only narrow these further).
+FILE_MODE = 0o640
+DIR_MODE = 0o750
 # A listing that met a folder being created is repeated (see ``Storage._list``);
 # each retry can only fail if yet another folder appears during it.
 _LIST_ATTEMPTS = 5
@@ -122,10 +126,10 @@ class Storage(LazyS3Client):
     @contextmanager
     def _open_atomic_local(self, path: str) -> Iterator[pa.NativeFile]:
         directory, name = path.rsplit("/", 1)
-        os.makedirs(directory, exist_ok=True)
+        make_private_dirs(directory)
         temp = f"{directory}/.{name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}"
         try:
-            with open(temp, "xb") as raw:
+            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as raw:
                 yield pa.PythonFile(raw, mode="w")
                 raw.flush()
                 os.fsync(raw.fileno())
@@ -152,8 +156,14 @@ class Storage(LazyS3Client):
         infos: list[pafs.FileInfo] = self.fs.get_file_info(paths)
         return any(info.type == pafs.FileType.NotFound for info in infos)
 
+    def _check_inside(self, path: str) -> None:
+        # Deletes are for files of this lake only, whatever path a caller computed.
+        if not path.startswith(self.location.root.rstrip("/") + "/") or "/../" in f"{path}/":
+            raise ValueError(f"refusing to delete {path}: not inside the lake {self.location.uri}")
+
     def delete(self, path: str) -> None:
-        """Delete one file; a file already gone is not an error."""
+        """Delete one file of the lake; a file already gone is not an error."""
+        self._check_inside(path)
         try:
             self.fs.delete_file(path)
         except FileNotFoundError:
@@ -167,6 +177,8 @@ class Storage(LazyS3Client):
         the folder marker it keeps), which made deleting a compacted
         partition's sources most of the compaction's requests.
         """
+        for path in paths:
+            self._check_inside(path)
         if self.location.s3 is None or len(paths) < 2:
             for path in paths:
                 self.delete(path)
@@ -203,6 +215,19 @@ class Storage(LazyS3Client):
                 _unlink_quietly(info.path)
                 removed.append(info.path)
         return removed
+
+
+def make_private_dirs(directory: str) -> None:
+    """``os.makedirs`` with ``DIR_MODE`` for every folder it creates (makedirs gives it to the last only)."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:
+            pass
 
 
 def _unlink_quietly(path: str) -> None:
