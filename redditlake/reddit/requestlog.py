@@ -102,12 +102,18 @@ class RequestLog:
         return pa.Table.from_pylist([asdict(r) for r in records], schema=REQUEST_SCHEMA)
 
 
-_USER_PATH = re.compile(r"^/user/[^/]+")
+_USER_PATH = re.compile(r"^/(user|u)/[^/]+")
+
+
+def public_path(url: str) -> str:
+    """The URL's path without the account name of ``/user/NAME/...``: what the request log, the
+    logs and alerts may show. A name written there could not be erased by ``forget-user`` (log
+    lines and Prefect's database are not rewritten) and would defeat pseudonymisation."""
+    return _USER_PATH.sub(lambda m: f"/{m.group(1)}/*", urlsplit(url).path)
 
 
 def new_record(method: str, url: str, attempt: int) -> RequestRecord:
-    # Account names stay out of the request log: pseudonymised lakes must not leak them here.
-    path = _USER_PATH.sub("/user/*", urlsplit(url).path)
+    path = public_path(url)
     m = _SUBREDDIT.match(path)
     return RequestRecord(
         ts=datetime.now(UTC),

@@ -35,7 +35,7 @@ from redditlake.config import BreakerSettings, HttpSettings
 from redditlake.errors import ApiUnavailable, TransientApiError
 from redditlake.reddit.breaker import BreakerState, CircuitBreaker
 from redditlake.reddit.budget import RequestBudget
-from redditlake.reddit.requestlog import RequestLog, new_record
+from redditlake.reddit.requestlog import RequestLog, new_record, public_path
 
 log = logging.getLogger("redditlake.transport")
 
@@ -101,7 +101,7 @@ class Transport:
                     ) from None
                 self.retries += 1
                 delay = self.backoff(attempt, error)
-                log.warning("%s %s: %s; retry %d in %.1fs", method, urlsplit(url).path, error, attempt, delay)
+                log.warning("%s %s: %s; retry %d in %.1fs", method, public_path(url), error, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
             breaker.record_success()

@@ -1,0 +1,172 @@
+"""Erasure reaches every copy: after `forget-user NAME`, or a refresh that sees the account
+deleted, the name and the text of that account are in no file the runs wrote: the lake's
+tables, quarantine, the quality results and catalog, the logs, Prefect's database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import query_rows as rows, sim_env, sim_settings
+from redditlake import audit
+from redditlake.lake import Lake
+from redditlake.privacy import Pseudonymiser
+from redditlake.quality import results
+from redditlake.simulator.config import ABSENT
+from test_forget import lake_strings, prefect_database_text, tree_texts
+
+SUB = "python"
+KEY = "k3y-for-the-audit-reference"
+LIMIT = 20
+
+
+def redditlake(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    out = subprocess.run(
+        [sys.executable, "-m", "redditlake.cli", *args],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    return out
+
+
+def pick_account(sim) -> tuple[str, str, str]:
+    """(name, a post of theirs, a comment of theirs on another post) among what a collection of the
+    newest LIMIT posts lands: a name long enough not to occur anywhere by chance."""
+    world = sim.world
+    newest = world.post_ids(SUB)[-LIMIT:]
+    comments: dict[str, list[tuple[str, str]]] = {}
+    for pid in newest:
+        for cid in world.comment_ids(pid):
+            c = world.comment(cid)
+            comments.setdefault(c.author, []).append((pid, cid))
+    for pid in newest:
+        author = world.post(pid).author
+        account = world.account(author)
+        if len(author) < 7 or account is None or account.suspended or account.deleted:
+            continue
+        elsewhere = [cid for post, cid in comments.get(author, []) if post != pid]
+        if elsewhere:
+            return author, pid, elsewhere[0]
+    raise AssertionError("no account with a post and a comment on another post among the newest posts")
+
+
+def catalog_text(path: Path) -> str:
+    """Every value of every table and view of the DuckDB catalog, and the file's bytes."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        parts = [str(con.execute(f'SELECT * FROM "{n}"').fetchall()) for n in names]
+    finally:
+        con.close()
+    return "\n".join(parts) + path.read_bytes().decode("utf-8", errors="replace")
+
+
+def sampled_ids(lake: Lake) -> set[str]:
+    """The failing-row samples of every stored expectation result."""
+    samples = results.read(lake, "expectation_results").column("unexpected_ids").to_pylist()
+    return {i for ids in samples if ids for i in ids}
+
+
+def file_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.prefect
+def test_forget_user_reaches_quarantine_quality_results_catalog_logs_and_prefect(prefect_api, make_sim, tmp_path):
+    name, post_id, comment_id = pick_account(make_sim(posts_per_subreddit=30, comments_per_post_mean=10))
+    secret_text = f"only-{uuid.uuid4().hex}-wrote-this"  # content no one else has
+    said = f"a-comment-{uuid.uuid4().hex}"
+    sim = make_sim(
+        posts_per_subreddit=30, comments_per_post_mean=10,
+        # Their post fails validation (quarantined with its raw JSON), their comment lands, their
+        # profile fails a `users` expectation, and the first request for it answers 503 (retried).
+        thing_overrides={post_id: {"title": ABSENT, "selftext": secret_text}, comment_id: {"body": said},
+                         name: {"link_karma": -5000}},
+        faults={"fail_paths": {f"/user/{name}/about": 1}},
+    )
+    lake_dir, catalog = tmp_path / "lake", tmp_path / "quality.duckdb"
+    env = sim_env(sim, str(lake_dir), PREFECT_API_URL=prefect_api, REDDITLAKE_PSEUDONYM_KEY=KEY,
+                  # As a worker that ships the project's own logs to Prefect does.
+                  PREFECT_LOGGING_EXTRA_LOGGERS="redditlake")
+    collected = redditlake("collect", SUB, "--limit", str(LIMIT), "--users", env=env)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    lake = Lake.open(str(lake_dir))
+    home = Path(os.environ["PREFECT_HOME"])
+
+    # Positive controls: the account is in every place scanned below, and the logs scanned
+    # are this run's (its retry of the profile is in the captured log and in Prefect's database).
+    quarantined = rows(lake, "SELECT raw FROM quarantine")
+    assert any(name in raw and secret_text in raw for (raw,) in quarantined), quarantined
+    assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(said,)]
+    assert {name, said} <= lake_strings(lake, skip_free_text=False)
+    assert name in catalog_text(catalog) and secret_text in catalog_text(catalog)
+    failing = duckdb.connect(str(catalog), read_only=True).execute(
+        "SELECT unexpected_ids FROM expectation_results WHERE table_name = 'users' AND NOT success").fetchall()
+    assert any(name in ids for (ids,) in failing), failing
+    retried = "/about: server_error: HTTP 503; retry 1"  # the profile request, whatever the path shows
+    assert retried in collected.stderr, collected.stderr
+    assert retried in prefect_database_text(), "the run's logs did not reach the database scanned"
+
+    forgot = redditlake("forget-user", name, env=env)
+    assert forgot.returncode == 0, forgot.stderr
+
+    places = {f"lake {k}": v for k, v in file_bytes(lake_dir).items()}
+    places["lake values"] = "\n".join(lake_strings(lake, skip_free_text=False)).encode()
+    places["catalog"] = catalog_text(catalog).encode()
+    places["prefect database"] = prefect_database_text().encode()
+    places |= {f"prefect home {k}": v.encode() for k, v in tree_texts(home).items()}
+    places["logs"] = (collected.stdout + collected.stderr + forgot.stdout + forgot.stderr).encode()
+    leaks = {
+        (needle, where) for needle in (name, secret_text, said) for where, data in places.items()
+        if needle.encode() in data or needle.lower().encode() in data
+    }
+    assert not leaks, f"survives: {sorted(leaks)}"
+    assert "1 quarantined" in forgot.stdout and "1 quality samples" in forgot.stdout, forgot.stdout
+
+    # The quarantined row and the failing sample stay, without the account.
+    assert rows(lake, f"SELECT raw FROM quarantine WHERE id = '{post_id}'") == [(None,)]
+    trail = audit.read(lake, action="forget-user").to_pylist()
+    assert len(trail) == 1 and f"account {Pseudonymiser(KEY).reference(name)}:" in trail[0]["detail"], trail
+
+
+@pytest.mark.prefect
+def test_refresh_rechecks_author_only_redactions_and_erases_a_deleted_account(prefect_api, make_sim, tmp_path):
+    from flows.collect import collect
+    from flows.refresh import refresh
+
+    name, post_id, comment_id = pick_account(make_sim(posts_per_subreddit=30, comments_per_post_mean=10))
+    sim = make_sim(posts_per_subreddit=30, comments_per_post_mean=10,
+                   thing_overrides={post_id: {"title": ABSENT}, name: {"link_karma": -5000}})
+    lake_dir = tmp_path / "lake"
+    settings = sim_settings(sim, str(lake_dir), sorts=["new"], limit=LIMIT, users=True)
+    lake = Lake.open(str(lake_dir))
+    assert asyncio.run(collect([SUB], settings))[0].ok
+    body = rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'")[0][0]
+    assert body and name in lake_strings(lake, skip_free_text=False)
+    assert any(name in raw for (raw,) in rows(lake, "SELECT raw FROM quarantine"))
+    assert name in sampled_ids(lake)
+
+    # The account is deleted: its items keep their text and lose their author, everywhere.
+    sim.world.delete(f"t2_{sim.world.account(name).id}")
+    asyncio.run(refresh([SUB], settings))
+    assert rows(lake, f"SELECT author, body FROM comments WHERE id = '{comment_id}'") == [("[deleted]", body)]
+    assert rows(lake, f"SELECT scope FROM deletions WHERE id = '{comment_id}' AND kind = 'comments'") == [("author",)]
+    assert name not in lake_strings(lake, skip_free_text=False), "the deleted account survives in the lake"
+    assert name not in sampled_ids(lake) and name not in catalog_text(tmp_path / "quality.duckdb")
+    author_only = "SELECT count(*) FROM deletions WHERE scope = 'author' AND kind <> 'users'"
+    redacted_for_author = rows(lake, author_only)
+
+    # Later the comment itself is deleted: the next refresh asks about it again and sees it.
+    sim.world.delete(f"t1_{comment_id}")
+    asyncio.run(refresh([SUB], settings))
+    assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(None,)]
+    assert sorted(rows(lake, f"SELECT scope FROM deletions WHERE id = '{comment_id}' AND kind = 'comments'")) == [
+        ("author",), ("content",)]
+    assert rows(lake, author_only) == redacted_for_author, "items redacted for their author were redacted again"
