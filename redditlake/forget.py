@@ -44,7 +44,8 @@ class ForgetResult:
     def line(self) -> str:
         parts = [f"{n} {t}" for t, n in self.redacted.items() if n] + self.copies.parts()
         done = ", ".join(parts) or "nothing stored for this account"
-        return f"forgot the account in {len(self.subreddits)} subreddits: {done}"
+        where = f" in {len(self.subreddits)} subreddits" if self.subreddits else ""
+        return f"forgot the account{where}: {done}"
 
 
 def account_name(name: str) -> str:

@@ -20,7 +20,7 @@ from redditlake.lake import Lake
 from redditlake.privacy import Pseudonymiser
 from redditlake.quality import results
 from redditlake.simulator.config import ABSENT
-from test_forget import lake_strings, prefect_database_text, tree_texts
+from test_forget import catalog_text, lake_strings, prefect_database_text, tree_texts
 
 SUB = "python"
 KEY = "k3y-for-the-audit-reference"
@@ -55,17 +55,6 @@ def pick_account(sim) -> tuple[str, str, str]:
         if elsewhere:
             return author, pid, elsewhere[0]
     raise AssertionError("no account with a post and a comment on another post among the newest posts")
-
-
-def catalog_text(path: Path) -> str:
-    """Every value of every table and view of the DuckDB catalog, and the file's bytes."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-        parts = [str(con.execute(f'SELECT * FROM "{n}"').fetchall()) for n in names]
-    finally:
-        con.close()
-    return "\n".join(parts) + path.read_bytes().decode("utf-8", errors="replace")
 
 
 def sampled_ids(lake: Lake) -> set[str]:
