@@ -159,3 +159,18 @@ def test_refresh_rechecks_author_only_redactions_and_erases_a_deleted_account(pr
     assert sorted(rows(lake, f"SELECT scope FROM deletions WHERE id = '{comment_id}' AND kind = 'comments'")) == [
         ("author",), ("content",)]
     assert rows(lake, author_only) == redacted_for_author, "items redacted for their author were redacted again"
+
+
+def test_the_http_libraries_log_no_account_name(caplog):
+    import logging
+
+    import redditlake.reddit.transport  # noqa: F401  (installs the filter, as every client does)
+
+    url = "https://oauth.reddit.com/user/Leaver_42/about?raw_json=1"
+    with caplog.at_level(logging.DEBUG, logger="asyncprawcore"):
+        logging.getLogger("asyncprawcore").warning("Retrying due to %s: %s %s", "401 status", "GET", url)
+        logging.getLogger("asyncprawcore").debug("Fetching: %s %s at %s", "GET", url, 1.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Retrying due to 401 status: GET https://oauth.reddit.com/user/*/about?raw_json=1",
+        "Fetching: GET https://oauth.reddit.com/user/*/about?raw_json=1 at 1.0",
+    ]

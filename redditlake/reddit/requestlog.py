@@ -4,6 +4,7 @@ in the lake as the ``api_requests`` table in one batch per flow run."""
 from __future__ import annotations
 
 import contextvars
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,6 +111,21 @@ def public_path(url: str) -> str:
     logs and alerts may show. A name written there could not be erased by ``forget-user`` (log
     lines and Prefect's database are not rewritten) and would defeat pseudonymisation."""
     return _USER_PATH.sub(lambda m: f"/{m.group(1)}/*", urlsplit(url).path)
+
+
+_USER_IN_TEXT = re.compile(r"/(user|u)/[^/\s?#]+")
+
+
+class HideAccountNames(logging.Filter):
+    """The same for the log records of the HTTP libraries: asyncprawcore logs a retried
+    request's full URL (at WARNING when a token expires), and its requests at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        hidden = _USER_IN_TEXT.sub(lambda m: f"/{m.group(1)}/*", text)
+        if hidden != text:
+            record.msg, record.args = hidden, None
+        return True
 
 
 def new_record(method: str, url: str, attempt: int) -> RequestRecord:

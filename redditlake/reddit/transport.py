@@ -35,9 +35,11 @@ from redditlake.config import BreakerSettings, HttpSettings
 from redditlake.errors import ApiUnavailable, TransientApiError
 from redditlake.reddit.breaker import BreakerState, CircuitBreaker
 from redditlake.reddit.budget import RequestBudget
-from redditlake.reddit.requestlog import RequestLog, new_record, public_path
+from redditlake.reddit.requestlog import HideAccountNames, RequestLog, new_record, public_path
 
 log = logging.getLogger("redditlake.transport")
+for _library in ("asyncprawcore", "asyncpraw"):  # every request of theirs passes through here
+    logging.getLogger(_library).addFilter(HideAccountNames())
 
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522}
 
