@@ -36,25 +36,31 @@ def redditlake(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return out
 
 
-def pick_account(sim) -> tuple[str, str, str]:
-    """(name, a post of theirs, a comment of theirs on another post) among what a collection of the
-    newest LIMIT posts lands: a name long enough not to occur anywhere by chance."""
+def pick_account(sim, limit: int, items: int) -> tuple[str, str, list[tuple[str, str]]]:
+    """(name, a post of theirs, ``items`` more of their posts and comments) among what a
+    collection of the newest ``limit`` posts lands: a name long enough not to occur anywhere
+    by chance."""
     world = sim.world
-    newest = world.post_ids(SUB)[-LIMIT:]
-    comments: dict[str, list[tuple[str, str]]] = {}
+    newest = world.post_ids(SUB)[-limit:]
+    written: dict[str, list[tuple[str, str]]] = {}
+    for pid in newest:
+        written.setdefault(world.post(pid).author, []).append(("posts", pid))
     for pid in newest:
         for cid in world.comment_ids(pid):
-            c = world.comment(cid)
-            comments.setdefault(c.author, []).append((pid, cid))
-    for pid in newest:
-        author = world.post(pid).author
+            written.setdefault(world.comment(cid).author, []).append(("comments", cid))
+    for author, things in written.items():
         account = world.account(author)
         if len(author) < 7 or account is None or account.suspended or account.deleted:
             continue
-        elsewhere = [cid for post, cid in comments.get(author, []) if post != pid]
-        if elsewhere:
-            return author, pid, elsewhere[0]
-    raise AssertionError("no account with a post and a comment on another post among the newest posts")
+        posts = [i for table, i in things if table == "posts"]
+        if not posts:
+            continue
+        # Not a comment under the post that goes to quarantine: its tree may not be fetched.
+        others = [(t, i) for t, i in things
+                  if i != posts[0] and not (t == "comments" and world.comment(i).post_id == posts[0])]
+        if len(others) >= items:
+            return author, posts[0], others[:items]
+    raise AssertionError(f"no account with a post and {items} more items among the newest {limit} posts")
 
 
 def sampled_ids(lake: Lake) -> set[str]:
@@ -69,14 +75,14 @@ def file_bytes(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.prefect
 def test_forget_user_reaches_quarantine_quality_results_catalog_logs_and_prefect(prefect_api, make_sim, tmp_path):
-    name, post_id, comment_id = pick_account(make_sim(posts_per_subreddit=30, comments_per_post_mean=10))
+    name, post_id, [(table, item)] = pick_account(make_sim(posts_per_subreddit=30, comments_per_post_mean=10), LIMIT, 1)
     secret_text = f"only-{uuid.uuid4().hex}-wrote-this"  # content no one else has
     said = f"a-comment-{uuid.uuid4().hex}"
     sim = make_sim(
         posts_per_subreddit=30, comments_per_post_mean=10,
         # Their post fails validation (quarantined with its raw JSON), their comment lands, their
         # profile fails a `users` expectation, and the first request for it answers 503 (retried).
-        thing_overrides={post_id: {"title": ABSENT, "selftext": secret_text}, comment_id: {"body": said},
+        thing_overrides={post_id: {"title": ABSENT, "selftext": secret_text}, item: {"body" if table == "comments" else "selftext": said},
                          name: {"link_karma": -5000}},
         faults={"fail_paths": {f"/user/{name}/about": 1}},
     )
@@ -93,7 +99,7 @@ def test_forget_user_reaches_quarantine_quality_results_catalog_logs_and_prefect
     # are this run's (its retry of the profile is in the captured log and in Prefect's database).
     quarantined = rows(lake, "SELECT raw FROM quarantine")
     assert any(name in raw and secret_text in raw for (raw,) in quarantined), quarantined
-    assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(said,)]
+    assert said in lake_strings(lake, skip_free_text=False)
     assert {name, said} <= lake_strings(lake, skip_free_text=False)
     assert name in catalog_text(catalog) and secret_text in catalog_text(catalog)
     failing = duckdb.connect(str(catalog), read_only=True).execute(
@@ -130,35 +136,36 @@ def test_refresh_rechecks_author_only_redactions_and_erases_a_deleted_account(pr
     from flows.collect import collect
     from flows.refresh import refresh
 
-    name, post_id, comment_id = pick_account(make_sim(posts_per_subreddit=30, comments_per_post_mean=10))
-    sim = make_sim(posts_per_subreddit=30, comments_per_post_mean=10,
-                   thing_overrides={post_id: {"title": ABSENT}, name: {"link_karma": -5000}})
+    world = dict(posts_per_subreddit=40, comments_per_post_mean=10)
+    name, post_id, [(table, gone), (other_table, kept)] = pick_account(make_sim(**world), 30, 2)
+    sim = make_sim(**world, thing_overrides={post_id: {"title": ABSENT}, name: {"link_karma": -5000}})
     lake_dir = tmp_path / "lake"
-    settings = sim_settings(sim, str(lake_dir), sorts=["new"], limit=LIMIT, users=True)
+    settings = sim_settings(sim, str(lake_dir), sorts=["new"], limit=30, users=True)
     lake = Lake.open(str(lake_dir))
     assert asyncio.run(collect([SUB], settings))[0].ok
-    body = rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'")[0][0]
-    assert body and name in lake_strings(lake, skip_free_text=False)
+    text = {"posts": "selftext", "comments": "body"}
+    before = {i: rows(lake, f"SELECT {text[t]} FROM {t} WHERE id = '{i}'")[0][0] for t, i in ((table, gone), (other_table, kept))}
+    assert name in lake_strings(lake, skip_free_text=False)
     assert any(name in raw for (raw,) in rows(lake, "SELECT raw FROM quarantine"))
     assert name in sampled_ids(lake)
 
     # The account is deleted: its items keep their text and lose their author, everywhere.
     sim.world.delete(f"t2_{sim.world.account(name).id}")
     asyncio.run(refresh([SUB], settings))
-    assert rows(lake, f"SELECT author, body FROM comments WHERE id = '{comment_id}'") == [("[deleted]", body)]
-    assert rows(lake, f"SELECT scope FROM deletions WHERE id = '{comment_id}' AND kind = 'comments'") == [("author",)]
+    assert rows(lake, f"SELECT author, {text[table]} FROM {table} WHERE id = '{gone}'") == [("[deleted]", before[gone])]
+    assert rows(lake, f"SELECT scope FROM deletions WHERE id = '{gone}' AND kind = '{table}'") == [("author",)]
     assert name not in lake_strings(lake, skip_free_text=False), "the deleted account survives in the lake"
     assert name not in sampled_ids(lake) and name not in catalog_text(tmp_path / "quality.duckdb")
-    author_only = "SELECT count(*) FROM deletions WHERE scope = 'author' AND kind <> 'users'"
-    redacted_for_author = rows(lake, author_only)
 
-    # Later the comment itself is deleted: the next refresh asks about it again and sees it.
-    sim.world.delete(f"t1_{comment_id}")
+    # Later one item itself is deleted: the next refresh asks about it again and sees it; the
+    # other stays as it was, and is not redacted for its author a second time.
+    sim.world.delete(f"{'t3' if table == 'posts' else 't1'}_{gone}")
     asyncio.run(refresh([SUB], settings))
-    assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(None,)]
-    assert sorted(rows(lake, f"SELECT scope FROM deletions WHERE id = '{comment_id}' AND kind = 'comments'")) == [
+    assert rows(lake, f"SELECT {text[table]} FROM {table} WHERE id = '{gone}'") == [(None,)]
+    assert sorted(rows(lake, f"SELECT scope FROM deletions WHERE id = '{gone}' AND kind = '{table}'")) == [
         ("author",), ("content",)]
-    assert rows(lake, author_only) == redacted_for_author, "items redacted for their author were redacted again"
+    assert rows(lake, f"SELECT {text[other_table]} FROM {other_table} WHERE id = '{kept}'") == [(before[kept],)]
+    assert rows(lake, f"SELECT scope FROM deletions WHERE id = '{kept}' AND kind = '{other_table}'") == [("author",)]
 
 
 def test_the_http_libraries_log_no_account_name(caplog):
