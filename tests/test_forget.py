@@ -89,8 +89,10 @@ def s3_texts(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
     }
 
 
-def prefect_database_text() -> str:
-    """Every row of the Prefect server's database (the session's test server), as SQL text."""
+def prefect_database_text(of_the_run: str) -> str:
+    """Every row of the Prefect server's database (the session's test server), as SQL text;
+    ``of_the_run`` is a line the run logged: it must be there, or this is not the database
+    the run wrote to and finding nothing in it would prove nothing."""
     from prefect.logging.handlers import APILogHandler
     from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
 
@@ -98,9 +100,11 @@ def prefect_database_text() -> str:
     path = PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1]
     con = sqlite3.connect(path)
     try:
-        return "\n".join(con.iterdump())
+        text = "\n".join(con.iterdump())
     finally:
         con.close()
+    assert of_the_run in text, f"{of_the_run!r} is not in {path}: not the run's database"
+    return text
 
 
 def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
@@ -180,7 +184,7 @@ def test_pseudonymised_collect_leaves_no_author_name_outside_the_lake_text(prefe
 
     home = Path(os.environ["PREFECT_HOME"])
     places = {"prefect home": tree_texts(home), "result storage": tree_texts(result_storage_path())}
-    places["prefect database"] = {"db": prefect_database_text()}
+    places["prefect database"] = {"db": prefect_database_text(summary.line())}
     for place, texts in places.items():
         leaks = {(n, f) for f, text in texts.items() for n in names if n in text}
         assert not leaks, f"author names in the {place}: {sorted(leaks)[:3]}"
@@ -217,7 +221,7 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
         names = collected_names(sim, lake)
         assert len(names) >= 5
         texts = s3_texts(s3_endpoint, bucket)  # result storage and anything else in the bucket
-        texts["prefect database"] = prefect_database_text()
+        texts["prefect database"] = prefect_database_text(summary.line())
         leaks = {(n, k) for k, text in texts.items() for n in names if n in text}
         assert not leaks, f"author names outside the lake: {sorted(leaks)[:3]}"
         assert not names & lake_strings(lake, skip_free_text=True), "a real author name reached the S3 lake"
@@ -272,7 +276,7 @@ def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api,
     assert not leftovers, f"the deleted comment survives in the result storage: {leftovers}"
     assert not (storage / "old-pickled-batch").exists() and not (tmp_path / "executed").exists()
     assert (storage / "other-flow").read_bytes() == keep  # another flow's unexpired result is left alone
-    assert body not in prefect_database_text(), "the deleted comment is in Prefect's database"
+    assert body not in prefect_database_text(lines[0]), "the deleted comment is in Prefect's database"
     assert body not in "\n".join(tree_texts(Path(os.environ["PREFECT_HOME"])).values())
 
 
