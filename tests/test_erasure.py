@@ -74,6 +74,7 @@ def file_bytes(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.prefect
+@pytest.mark.timeout(900)  # two CLI processes importing Prefect, and perhaps the session's server start-up
 def test_forget_user_reaches_quarantine_quality_results_catalog_logs_and_prefect(prefect_api, make_sim, tmp_path):
     name, post_id, [(table, item)] = pick_account(make_sim(posts_per_subreddit=30, comments_per_post_mean=10), LIMIT, 1)
     secret_text = f"only-{uuid.uuid4().hex}-wrote-this"  # content no one else has
@@ -132,6 +133,7 @@ def test_forget_user_reaches_quarantine_quality_results_catalog_logs_and_prefect
 
 
 @pytest.mark.prefect
+@pytest.mark.timeout(900)  # a collection and two refreshes, and perhaps the session's server start-up
 def test_refresh_rechecks_author_only_redactions_and_erases_a_deleted_account(prefect_api, make_sim, tmp_path):
     from flows.collect import collect
     from flows.refresh import refresh
