@@ -238,14 +238,16 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_forget_user(args: argparse.Namespace) -> int:
     from redditlake import audit
-    from redditlake.forget import forget_user, stored_name
+    from redditlake.forget import forget_user, request_reference, stored_name
+    from redditlake.quality.catalog import catalog_path
 
     quiet_prefect_env()
     settings = settings_from(args)
     from flows.common import open_landing  # the lake and the pseudonymiser, as collect configures them
 
     landing = open_landing(settings)
-    result = forget_user(landing.lake, args.name, landing.pseudonymiser)
+    catalog = catalog_path(landing.lake, settings.data_quality.catalog)
+    result = forget_user(landing.lake, args.name, landing.pseudonymiser, catalog_file=catalog)
     print(result.line())
     from flows.common import gc_results
 
@@ -254,7 +256,8 @@ def cmd_forget_user(args: argparse.Namespace) -> int:
     for line in asyncio.run(gc).lines():
         print(line)
     # Accountable without re-recording the name the request asked to delete.
-    audit.record(landing.lake, "forget-user", rows=sum(result.redacted.values()), detail=result.line())
+    reference = request_reference(args.name, settings.privacy.pseudonym_key)
+    audit.record(landing.lake, "forget-user", rows=sum(result.redacted.values()), detail=f"{reference}: {result.line()}")
     return 0
 
 

@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
@@ -94,8 +95,10 @@ def s3_texts(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
     }
 
 
-def prefect_database_text() -> str:
-    """Every row of the Prefect server's database (the session's test server), as SQL text."""
+def prefect_database_text(of_the_run: str) -> str:
+    """Every row of the Prefect server's database (the session's test server), as SQL text;
+    ``of_the_run`` is a line the run logged: it must be there, or this is not the database
+    the run wrote to and finding nothing in it would prove nothing."""
     from prefect.logging.handlers import APILogHandler
     from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
 
@@ -103,9 +106,11 @@ def prefect_database_text() -> str:
     path = PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1]
     con = sqlite3.connect(path)
     try:
-        return "\n".join(con.iterdump())
+        text = "\n".join(con.iterdump())
     finally:
         con.close()
+    assert of_the_run in text, f"{of_the_run!r} is not in {path}: not the run's database"
+    return text
 
 
 def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
@@ -128,6 +133,17 @@ def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
                 elif isinstance(v, list):
                     found.update(x for x in v if isinstance(x, str))
     return found
+
+
+def catalog_text(path: Path) -> str:
+    """Every value of every table and view of the DuckDB catalog, and the file's bytes."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        parts = [str(con.execute(f'SELECT * FROM "{n}"').fetchall()) for n in names]
+    finally:
+        con.close()
+    return "\n".join(parts) + path.read_bytes().decode("utf-8", errors="replace")
 
 
 def collected_names(sim, lake: Lake) -> set[str]:
@@ -174,7 +190,7 @@ def test_pseudonymised_collect_leaves_no_author_name_outside_the_lake_text(prefe
 
     home = Path(os.environ["PREFECT_HOME"])
     places = {"prefect home": tree_texts(home), "result storage": tree_texts(result_storage_path())}
-    places["prefect database"] = {"db": prefect_database_text()}
+    places["prefect database"] = {"db": prefect_database_text(summary.line())}
     for place, texts in places.items():
         leaks = {(n, f) for f, text in texts.items() for n in names if n in text}
         assert not leaks, f"author names in the {place}: {sorted(leaks)[:3]}"
@@ -211,7 +227,7 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
         names = collected_names(sim, lake)
         assert len(names) >= 5
         texts = s3_texts(s3_endpoint, bucket)  # result storage and anything else in the bucket
-        texts["prefect database"] = prefect_database_text()
+        texts["prefect database"] = prefect_database_text(summary.line())
         leaks = {(n, k) for k, text in texts.items() for n in names if n in text}
         assert not leaks, f"author names outside the lake: {sorted(leaks)[:3]}"
         assert not names & lake_strings(lake, skip_free_text=True), "a real author name reached the S3 lake"
@@ -266,7 +282,7 @@ def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api,
     assert not leftovers, f"the deleted comment survives in the result storage: {leftovers}"
     assert not (storage / key("old-pickled-batch")).exists() and not (tmp_path / "executed").exists()
     assert (storage / key("other-flow")).read_bytes() == keep  # another flow's unexpired result is left alone
-    assert body not in prefect_database_text(), "the deleted comment is in Prefect's database"
+    assert body not in prefect_database_text(lines[0]), "the deleted comment is in Prefect's database"
     assert body not in "\n".join(tree_texts(Path(os.environ["PREFECT_HOME"])).values())
 
 
@@ -450,3 +466,44 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
     assert not (results / key("mentions")).exists() and (results / key("other")).exists()
     assert [e["action"] for e in audit.read(lake).to_pylist()] == ["forget-user"]
     assert cli.main(["forget-user", "[deleted]", "--lake", str(lake_dir)]) == 1
+
+
+def test_forget_user_drops_the_account_from_quarantine_quality_results_and_catalog(tmp_path, capsys, monkeypatch):
+    from redditlake.landing import Landing
+    from redditlake.pipeline import now_utc
+    from redditlake.privacy import Pseudonymiser
+    from redditlake.quality import catalog, results
+
+    monkeypatch.setenv("REDDITLAKE_PSEUDONYM_KEY", "k3y-for-the-reference")
+    lake_dir = tmp_path / "lake"
+    landing = Landing(Lake.open(str(lake_dir)), None, required_fields={"posts": ["title"]})
+    now = now_utc()
+    untitled = lambda i, author, text: {"id": i, "name": f"t3_{i}", "subreddit": SUB, "selftext": text, "author": author,
+                                        "created_utc": 1_700_000_000, "num_comments": 0, "score": 1}
+    landing.posts(SUB, [untitled("q1", "Leaver_42", "only leaver wrote this"), untitled("q2", "stayer", "stays")], now)
+    landing.posts("rust", [untitled("q3", "leaver_42", "and this")], now)
+    sample = {"run_id": "r1", "table_name": "users", "subreddit": SUB, "expectation": "link_karma at least min_karma",
+              "success": False, "unexpected_count": 2, "unexpected_ids": ["Leaver_42", "stayer"], "validated_at": now}
+    results.write(landing.lake, "expectation_results", [sample])
+    db = catalog.build(landing.lake, tmp_path / "quality.duckdb")
+    assert "only leaver wrote this" in catalog_text(db) and "Leaver_42" in catalog_text(db)
+
+    assert cli.main(["forget-user", "Leaver_42", "--lake", str(lake_dir)]) == 0
+    out = capsys.readouterr().out
+    lake = landing.lake
+    assert rows(lake, "SELECT id, raw IS NULL FROM quarantine ORDER BY id") == [("q1", True), ("q2", False), ("q3", True)]
+    assert results.read(lake, "expectation_results").column("unexpected_ids").to_pylist() == [["[deleted]", "stayer"]]
+    assert not {s for s in lake_strings(lake, skip_free_text=False) if "leaver" in s.lower()}
+    text = catalog_text(db).lower()
+    assert "leaver" not in text and "stayer" in text, "the catalog keeps the account"
+    assert "forgot the account: 2 quarantined, 1 quality samples" in out, out
+
+    # The trail names the request by a keyed reference: the same for the same account, never the name.
+    assert cli.main(["forget-user", "u/leaver_42", "--lake", str(lake_dir)]) == 0
+    details = [e["detail"] for e in audit.read(lake, action="forget-user").to_pylist()]
+    reference = Pseudonymiser("k3y-for-the-reference").reference("Leaver_42")
+    assert len(details) == 2 and all(d.startswith(f"account {reference}: ") for d in details), details
+    assert not [d for d in details if "leaver" in d.lower()]
+    monkeypatch.delenv("REDDITLAKE_PSEUDONYM_KEY")
+    assert cli.main(["forget-user", "Leaver_42", "--lake", str(lake_dir)]) == 0
+    assert audit.read(lake, action="forget-user", limit=1).column("detail")[0].as_py().startswith("account not recorded")

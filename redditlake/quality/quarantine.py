@@ -11,6 +11,10 @@ read spans from the oldest bad item's creation day (at most
 sighting older than the lookback is recorded again: a bounded read wins over
 remembering forever. Items without an id are keyed by their raw JSON instead.
 The (quarantine, subreddit) lock keeps two concurrent runs from both storing one.
+
+``forget_accounts`` drops the raw JSON of an account's quarantined items (its
+name and its text are in it) when the account is forgotten or deleted: the
+row, its table, id and reason stay, so counts and the dedup above hold.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from redditlake.lake import Lake, WriteResult
 from redditlake.lake.names import subreddit_partition
 from redditlake.models import QUARANTINE_SCHEMA, QUARANTINE_TABLE
 
+# The JSON fields that name the account a quarantined thing belongs to (a profile's is ``name``).
+ACCOUNT_FIELDS = {"users": ("name", "author")}
+_ITEM_ACCOUNT_FIELDS = ("author",)
 _READ_ATTEMPTS = 3  # a compaction may replace a file between listing and reading it
 _FIRST_DAY = dt.date(2005, 6, 1)  # Reddit's first day: an earlier created_utc is unusable
 
@@ -108,3 +115,34 @@ def _stored_keys(lake: Lake, part: str, days: Iterable[dt.date], *, with_raw: bo
             table = table.append_column("raw", pa.nulls(table.num_rows, pa.string()))
         return set(_keys(table))
     return set()
+
+
+def forget_accounts(lake: Lake, names: Iterable[str]) -> int:
+    """Set ``raw`` to null in every quarantined row whose JSON names one of ``names`` (as stored:
+    Reddit names compare case-insensitively, pseudonyms exactly as they are lower-case); returns
+    the rows. A raw line that is not a JSON object is matched by the names occurring in it."""
+    wanted = {n.lower() for n in names if n}
+    if not wanted or QUARANTINE_TABLE not in lake.tables():
+        return 0
+    done = 0
+    for part in lake.subreddits(QUARANTINE_TABLE):
+        rows = lake.read(QUARANTINE_TABLE, part)
+        if rows.num_rows == 0:
+            continue
+        pairs = zip(rows.column("table_name").to_pylist(), rows.column("raw").to_pylist())
+        raws = {raw for table, raw in pairs if raw is not None and _names_account(table, raw, wanted)}
+        if raws:
+            done += lake.redact(QUARANTINE_TABLE, part, raws, {"raw": None}, key="raw").rows
+    return done
+
+
+def _names_account(table: str | None, raw: str, wanted: set[str]) -> bool:
+    try:
+        thing = json.loads(raw)
+    except ValueError:
+        thing = None
+    if not isinstance(thing, dict):
+        text = raw.lower()
+        return any(name in text for name in wanted)
+    fields = ACCOUNT_FIELDS.get(table or "", _ITEM_ACCOUNT_FIELDS)
+    return any(isinstance(thing.get(f), str) and thing[f].lower() in wanted for f in fields)

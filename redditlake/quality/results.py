@@ -7,6 +7,10 @@ concurrent writers never touch the same file and need no lock, and a retried
 write replaces its file with an identical one. ``_quality`` starts with an
 underscore: it is not a table of the lake (``Lake.tables`` and pyarrow skip
 it). The DuckDB catalog (``catalog``) is built from these files.
+
+The failing-row samples (``expectation_results.unexpected_ids``) of a ``users``
+suite are account names (as stored: pseudonyms when pseudonymised);
+``forget_ids`` rewrites the files that hold a forgotten one.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from redditlake.lake import Lake
-from redditlake.lake.compact import CompactResult, compact_partition
+from redditlake.lake.compact import CompactResult, compact_partition, rewrite_partition
 from redditlake.lake.files import content_file_name, write_parquet
 from redditlake.lake.maintenance import CompactionPolicy, MaintenanceReport, PartitionFiles, TableCompaction
 
 ROOT = "_quality"
+FORGOTTEN = "[deleted]"  # what stands in a failing-row sample for an id that was forgotten
 _READ_ATTEMPTS = 3
 # The anomaly baseline reads this many days at a time, newest first, until it has enough runs.
 _BASELINE_DAYS_PER_READ = 7
@@ -139,6 +144,32 @@ def recent_metrics(
         if all(len(seen.get(k, ())) >= runs for k in wanted):
             break
     return pa.concat_tables(parts) if parts else SCHEMAS["data_quality_metrics"].empty_table()
+
+
+def forget_ids(lake: Lake, values: Iterable[str]) -> int:
+    """Replace ``values`` (case-insensitively) by ``[deleted]`` in every ``unexpected_ids`` sample
+    of the stored expectation results; returns how many were replaced. A day's folder holding
+    one is rewritten with the lake's partition rewrite (published, then the old files deleted),
+    under the lock compaction of the results takes."""
+    wanted = {v.lower() for v in values if v}
+    kind = "expectation_results"
+    root = lake.location.path(f"{ROOT}/{kind}")
+    replaced = 0
+
+    def edit(table: pa.Table) -> pa.Table:
+        nonlocal replaced
+        samples = table.column("unexpected_ids").to_pylist()
+        out = [None if ids is None else [FORGOTTEN if i and i.lower() in wanted else i for i in ids] for ids in samples]
+        replaced += sum(a != b for ids, new in zip(samples, out) if ids for a, b in zip(ids, new))
+        at = table.schema.get_field_index("unexpected_ids")
+        return table.set_column(at, table.schema.field(at), pa.array(out, table.schema.field(at).type))
+
+    for day in days(lake, kind) if wanted else []:
+        held = read(lake, kind, [day]).column("unexpected_ids").to_pylist()
+        if any(i and i.lower() in wanted for ids in held if ids for i in ids):
+            with lake.locker.lock(ROOT, kind):
+                rewrite_partition(lake.storage, f"{root}/dt={day.isoformat()}", lake.parquet, edit=edit)
+    return replaced
 
 
 def compact_due(lake: Lake, policy: CompactionPolicy, today: dt.date | None = None) -> MaintenanceReport:

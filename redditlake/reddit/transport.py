@@ -35,9 +35,11 @@ from redditlake.config import BreakerSettings, HttpSettings
 from redditlake.errors import ApiUnavailable, TransientApiError
 from redditlake.reddit.breaker import BreakerState, CircuitBreaker
 from redditlake.reddit.budget import RequestBudget
-from redditlake.reddit.requestlog import RequestLog, new_record
+from redditlake.reddit.requestlog import HideAccountNames, RequestLog, new_record, public_path
 
 log = logging.getLogger("redditlake.transport")
+for _library in ("asyncprawcore", "asyncpraw"):  # every request of theirs passes through here
+    logging.getLogger(_library).addFilter(HideAccountNames())
 
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522}
 
@@ -101,7 +103,7 @@ class Transport:
                     ) from None
                 self.retries += 1
                 delay = self.backoff(attempt, error)
-                log.warning("%s %s: %s; retry %d in %.1fs", method, urlsplit(url).path, error, attempt, delay)
+                log.warning("%s %s: %s; retry %d in %.1fs", method, public_path(url), error, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
             breaker.record_success()

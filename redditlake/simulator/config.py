@@ -22,6 +22,8 @@ class FaultConfig(BaseModel):
     # morechildren never expands (they come back inside a new ``more``) and whose "continue
     # this thread" view points back at itself: what a collector must give up on, and count.
     unexpandable_rate: float = Field(0.0, ge=0, le=1)
+    # Path -> how many of its first requests answer 503 (a retry that must happen, on that path).
+    fail_paths: dict[str, int] = Field(default_factory=dict)
     seed: int = 0
 
     @field_validator("outages")
@@ -60,7 +62,8 @@ class SimulatorConfig(BaseModel):
     faults: FaultConfig = Field(default_factory=FaultConfig)
     listing_cap: int = Field(1000, ge=0)
     # Fault injection for data-quality tests: JSON fields replaced in the rendered post or
-    # comment with this id (NUL bytes, lone surrogates, broken ids, ...); ABSENT removes the key.
+    # comment with this id, or in the profile of the account with this name (NUL bytes, lone
+    # surrogates, broken ids, implausible karma, ...); ABSENT removes the key.
     thing_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Base service time of every API request; real Reddit takes ~0.1-0.5 s. With 0, requests
     # still yield to the loop once so concurrent arrivals overlap and show up in the stats.

@@ -131,7 +131,7 @@ class Simulator:
         if decision.delay:
             self.stats.fault("slow")
             await asyncio.sleep(decision.delay)
-        fault = decision.fault
+        fault = self.faults.owed(request.path) or decision.fault
         if fault is not None:
             self.stats.fault(fault.kind)
             if fault.kind == "reset":
@@ -300,7 +300,7 @@ def user_handler(sim: Simulator, request: web.Request, params: Params, match: re
     account = sim.world.account(match.group("user"))
     if account is None or account.deleted:
         return error(404, "Not Found")
-    return json_response({"kind": "t2", "data": things.account_data(account)})
+    return json_response({"kind": "t2", "data": things.account_data(sim.world, account)})
 
 
 def comments_handler(sim: Simulator, request: web.Request, params: Params, match: re.Match) -> web.Response:

@@ -456,11 +456,13 @@ def subreddit_data(world: World, sub: Subreddit) -> dict[str, Any]:
     }
 
 
-def account_data(account: Account) -> dict[str, Any]:
+def account_data(world: World, account: Account) -> dict[str, Any]:
+    """A profile as ``/user/NAME/about`` shows it (``thing_overrides`` keyed by the account's name)."""
     if account.suspended:
-        return {"name": account.name, "is_suspended": True, "is_blocked": False, "awardee_karma": 0,
+        data = {"name": account.name, "is_suspended": True, "is_blocked": False, "awardee_karma": 0,
                 "awarder_karma": 0, "total_karma": 0}
-    return {
+        return _overridden(world, account.name, data)
+    return _overridden(world, account.name, {
         "is_employee": False,
         "is_friend": False,
         "subreddit": None,
@@ -486,4 +488,4 @@ def account_data(account: Account) -> dict[str, Any]:
         "comment_karma": account.comment_karma,
         "accept_followers": True,
         "has_subscribed": True,
-    }
+    })
