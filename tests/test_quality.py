@@ -409,35 +409,52 @@ def _comment(cid: str, post: str, parent: str, depth: int, created: float) -> di
             "created_utc": created, "body": "b", "author": "x"}
 
 
-def test_quality_check_exits_1_naming_incomplete_threads_and_orphans(tmp_path):
+def test_quality_check_judges_threads_by_their_fetch_not_by_num_comments(tmp_path):
     now = datetime.now(UTC)
     t = (now - timedelta(hours=2)).timestamp()
     lake = Lake.open(tmp_path / "lake")
     landing = Landing(lake)
-    landing.posts("python", [_post("p1", 2, t), _post("p2", 10, t)], now)
+    landing.posts("python", [_post("p1", 2, t), _post("p2", 10, t), _post("p3", 5, t)], now)
     landing.comments("python", [
-        _comment("c1", "p1", "t3_p1", 0, t), _comment("c2", "p1", "t1_c1", 1, t),  # p1: complete
-        _comment("c3", "p2", "t3_p2", 0, t), _comment("c4", "p2", "t1_c3", 1, t),  # p2: 2 of 10
+        _comment("c1", "p1", "t3_p1", 0, t), _comment("c2", "p1", "t1_c1", 1, t),  # p1: all 2
+        _comment("c3", "p2", "t3_p2", 0, t), _comment("c4", "p2", "t1_c3", 1, t),  # p2: 2 of 10, fetch complete
+        _comment("c5", "p3", "t3_p3", 0, t),  # p3: two stubs given up
     ], now)
     lake.append("comment_fetches", "python", CommentFetch.to_arrow(
-        [CommentFetch(post_id="p1", num_comments=2, comments=2, collected_at=now),
-         CommentFetch(post_id="p2", num_comments=10, comments=2, collected_at=now)]))
+        [CommentFetch(post_id="p1", num_comments=2, comments=2, collected_at=now, complete=True),
+         CommentFetch(post_id="p2", num_comments=10, comments=2, collected_at=now, complete=True),
+         CommentFetch(post_id="p3", num_comments=5, comments=1, collected_at=now, unexpandable=2, complete=True)]))
 
-    clean = _cli("quality", "check", "--no-suites", "--lake", str(tmp_path / "lake"))
-    assert "incomplete_thread r/python post p2" in clean.stdout and clean.returncode == 1, clean.stdout + clean.stderr
+    cut = _cli("quality", "check", "--no-suites", "--lake", str(tmp_path / "lake"))
+    lines = cut.stdout.splitlines()
+    assert cut.returncode == 1 and lines[-1] == "quality check: 1 blocking finding(s) in 1 post(s): p3", cut.stdout + cut.stderr
+    assert ("FAIL cut_thread r/python post p3: tree landed without 2 stub(s) the API never expanded (given up): "
+            "their comments are missing") in lines
+    # p2's 8 missing of 10 are a metric (with p3's 4: 12 of 17 counted), not a failure.
+    assert ("threads r/python: 12 comments counted in num_comments are in no stored tree (70.6%; Reddit hides "
+            "deleted, removed and spam-filtered ones)") in lines
+    assert not any(" p2" in line or " p1" in line for line in lines if line.startswith("FAIL"))
 
+    # A later fetch of p3 that finished replaces the cut one; a fetch that did not finish is cut too.
+    later = now + timedelta(minutes=1)
+    lake.append("comment_fetches", "python", CommentFetch.to_arrow(
+        [CommentFetch(post_id="p3", num_comments=5, comments=1, collected_at=later, complete=True),
+         CommentFetch(post_id="p1", num_comments=2, comments=1, collected_at=later, complete=False)]))
     landing.comments("python", [_comment("c9", "gone", "t1_c8", 3, t)], now)  # its post and parent never stored
     done = _cli("quality", "check", "--no-suites", "--lake", str(tmp_path / "lake"), "python", "--since", "7d")
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert "FAIL incomplete_thread r/python post p2: stored 2 of 10 comments" in lines
+    assert "FAIL cut_thread r/python post p1: tree fetch did not finish: comments are missing" in lines
     assert "FAIL orphan_comment r/python post gone comment c9: post t3_gone is not stored" in lines
     assert "FAIL broken_parent r/python post gone comment c9: parent t1_c8 is not stored" in lines
-    assert lines[-1] == "quality check: 3 blocking finding(s) in 2 post(s): gone, p2"
-    assert not any("p1" in line for line in lines)
+    assert lines[-1] == "quality check: 3 blocking finding(s) in 2 post(s): gone, p1"
+    assert not any("p3" in line or "p2" in line for line in lines if line.startswith("FAIL"))
     found = _catalog_rows(tmp_path / "quality.duckdb",
                           "SELECT DISTINCT \"check\", post_id FROM integrity_findings ORDER BY 1, 2")
-    assert found == [("broken_parent", "gone"), ("incomplete_thread", "p2"), ("orphan_comment", "gone")]
+    assert found == [("broken_parent", "gone"), ("cut_thread", "p1"), ("cut_thread", "p3"), ("orphan_comment", "gone")]
+    metrics = _catalog_rows(tmp_path / "quality.duckdb", """SELECT metric_value FROM data_quality_metrics
+        WHERE metric_name = 'unshown_comments' AND table_name = 'threads' ORDER BY calculated_at""")
+    assert metrics == [(12.0,), (12.0,)]
 
     bad = _cli("quality", "check", "--since", "a week", "--lake", str(tmp_path / "lake"))
     assert bad.returncode == 1 and bad.stderr.startswith("redditlake: error: --since 'a week'") and "Traceback" not in bad.stderr
