@@ -460,6 +460,28 @@ def test_quality_check_judges_threads_by_their_fetch_not_by_num_comments(tmp_pat
     assert bad.returncode == 1 and bad.stderr.startswith("redditlake: error: --since 'a week'") and "Traceback" not in bad.stderr
 
 
+def test_a_jump_in_the_unshown_share_is_an_anomaly_not_a_failure(tmp_path):
+    now = datetime.now(UTC)
+    t = (now - timedelta(hours=2)).timestamp()
+    lake = Lake.open(tmp_path / "lake")
+    landing = Landing(lake)
+    landing.posts("python", [_post("p1", 4, t)], now)
+    landing.comments("python", [_comment("c1", "p1", "t3_p1", 0, t)], now)  # 1 of 4 in a finished fetch
+    lake.append("comment_fetches", "python", CommentFetch.to_arrow(
+        [CommentFetch(post_id="p1", num_comments=4, comments=1, collected_at=now, complete=True)]))
+    for i, share in enumerate([0.04, 0.05, 0.06, 0.05, 0.04]):  # five earlier checks
+        results.write(lake, "data_quality_metrics", [{
+            "run_id": f"h{i}", "metric_name": "unshown_share", "metric_value": share, "subreddit_name": "python",
+            "table_name": "threads", "calculated_at": now - timedelta(days=5 - i)}])
+
+    done = _cli("quality", "check", "--no-suites", "--lake", str(tmp_path / "lake"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warn anomaly r/python unshown_share 0.7500: median 0.0500 of 5 checks, robust z 47.2" in done.stdout.splitlines()
+    found = results.read(lake, "anomalies").to_pylist()
+    assert [(a["subreddit"], a["table_name"], a["metric_name"], a["value"]) for a in found] == [
+        ("python", "threads", "unshown_share", 0.75)]
+
+
 @pytest.mark.prefect
 @pytest.mark.timeout(900)  # three CLI runs through Prefect, two of them collecting
 def test_quality_check_passes_a_complete_simulator_lake_with_hidden_comments_and_names_each_defect(
