@@ -434,6 +434,10 @@ def test_quality_check_judges_threads_by_their_fetch_not_by_num_comments(tmp_pat
     assert ("threads r/python: 12 comments counted in num_comments are in no stored tree (70.6%; Reddit hides "
             "deleted, removed and spam-filtered ones)") in lines
     assert not any(" p2" in line or " p1" in line for line in lines if line.startswith("FAIL"))
+    from redditlake.coverage import coverage  # `redditlake coverage` counts cut threads by the same rule
+
+    per_day, _ = coverage(lake, "python")
+    assert [dict(zip(per_day.columns, r))["cut_threads"] for r in per_day.rows] == [1]
 
     # A later fetch of p3 that finished replaces the cut one; a fetch that did not finish is cut too.
     later = now + timedelta(minutes=1)
