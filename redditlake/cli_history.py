@@ -29,7 +29,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--max-items", type=int, help="stop once at least this many new posts and comments are in (checked after each poll)")
     s.add_argument("--lake", help="lake location (default: ./lake)")
 
-    c = sub.add_parser("coverage", help="per day: rows per source, short threads, stream gaps")
+    c = sub.add_parser("coverage", help="per day: rows per source, cut threads, stream gaps")
     c.add_argument("subreddit", metavar="SUB")
     c.add_argument("--since", help="first day to show (YYYY-MM-DD)")
     c.add_argument("--lake", help="lake location (default: ./lake)")

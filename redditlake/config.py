@@ -107,11 +107,6 @@ class CollectSettings(_Section):
     max_more_misses: int = Field(
         3, ge=1, description="morechildren calls in a row delivering none of the ids asked before they are given up"
     )
-    short_thread_tolerance: float = Field(
-        0.1, ge=0, le=1,
-        description="a tree short of its post's num_comments by more than this share is counted as short "
-        "(Reddit's count includes some removed comments it never returns)",
-    )
     stranded_days: int | None = Field(
         3, ge=0, description="days back from the newest stored post checked for a missing comment tree each run (null: all)"
     )
@@ -217,9 +212,6 @@ class DataQualitySettings(_Section):
     )
     duplicate_threshold: float = Field(
         0.9, ge=0, le=1, description="title similarity at or above which two posts of one author are near-duplicates"
-    )
-    thread_tolerance: float = Field(
-        0.1, ge=0, le=1, description="a thread may hold this share fewer comments than num_comments before it is flagged"
     )
     score_target: float = Field(0.95, ge=0, le=1, description="quality score below this is 'degraded'")
     max_latency_seconds: float = Field(30.0, gt=0, description="request-log latency above this fails its expectation")

@@ -140,7 +140,7 @@ class Landing:
         markers = CommentFetch.to_arrow(
             CommentFetch(
                 post_id=pid, num_comments=num_comments[pid], comments=n, collected_at=collected_at,
-                unexpandable=batch.unexpandable.get(pid, 0),
+                unexpandable=batch.unexpandable.get(pid, 0), complete=batch.complete(pid),
             )
             for pid, n in batch.trees.items()
         )

@@ -429,6 +429,9 @@ class CommentFetch(Record):
     collected_at: datetime
     # Stubs the API never expanded (ids, "continue this thread" parents): their subtrees are missing.
     unexpandable: int = 0
+    # Whether the fetch finished: every `more` stub expanded or given up (and counted above), every
+    # "continue this thread" followed. None in markers written before this was recorded.
+    complete: bool | None = None
 
 
 class Deletion(Record):

@@ -110,7 +110,7 @@ def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, mak
     summaries = asyncio.run(collect(["python", "aww"], settings))
 
     assert all(s.ok for s in summaries), [s.line() for s in summaries]
-    assert all(s.unexpandable == 0 and s.short_threads == 0 for s in summaries), [s.line() for s in summaries]
+    assert all(s.unexpandable == 0 and s.cut_threads == 0 for s in summaries), [s.line() for s in summaries]
     lake = Lake.open(lake_uri)
     assert query_rows(lake, "SELECT count(*) - count(DISTINCT id) FROM comments") == [(0,)]
     big = 0
@@ -135,20 +135,21 @@ def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, mak
 
 
 @pytest.mark.prefect
-def test_collect_counts_unexpandable_ids_and_short_threads_in_summary_and_lake(prefect_api, make_sim, tmp_path):
+def test_collect_counts_unexpandable_ids_and_cut_threads_in_summary_and_lake(prefect_api, make_sim, tmp_path):
     from flows.collect import collect
 
     sim = make_sim(subreddits=["python"], faults=FaultConfig(unexpandable_rate=0.02), **FLOW_BIG)
     lake_uri = str(tmp_path / "lake")
-    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=8, max_more_misses=2, short_thread_tolerance=0.0)
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=8, max_more_misses=2)
 
     (summary,) = asyncio.run(collect(["python"], settings))
 
-    assert summary.ok and summary.unexpandable > 0 and summary.short_threads > 0, summary.line()
-    assert "unexpandable" in summary.line() and "short" in summary.line()
+    assert summary.ok and summary.unexpandable > 0 and summary.cut_threads > 0, summary.line()
+    assert "unexpandable" in summary.line() and f"{summary.cut_threads} cut threads" in summary.line()
     lake = Lake.open(lake_uri)
-    ((marked,),) = query_rows(lake, "SELECT sum(unexpandable) FROM comment_fetches")
-    assert marked == summary.unexpandable
+    ((marked, cut, finished),) = query_rows(
+        lake, "SELECT sum(unexpandable), count(*) FILTER (unexpandable > 0), bool_and(complete) FROM comment_fetches")
+    assert marked == summary.unexpandable and cut == summary.cut_threads and finished
     # Every comment landed is real, once; what is missing is behind what was given up.
     stored = {r[0] for r in query_rows(lake, "SELECT id FROM comments")}
     truth = {c for pid in sim.world.post_ids("python") for c in sim.world.comment_ids(pid)}

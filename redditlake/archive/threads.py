@@ -69,7 +69,9 @@ def _land(landing: Landing, subreddit: str, source: str, posts: list[dict], tree
     comments = [c for tree in trees for c in tree]
     written = landing.rows(Comment, subreddit, comments, collected, source=source).written if comments else 0
     markers = [
-        CommentFetch(post_id=p["id"], num_comments=int(p["num_comments"]), comments=len(tree), collected_at=collected)
+        # An archive tree comes whole, no stubs: its fetch is complete (to what the archive holds).
+        CommentFetch(post_id=p["id"], num_comments=int(p["num_comments"]), comments=len(tree), collected_at=collected,
+                     complete=True)
         for p, tree in zip(posts, trees)
     ]
     landing.lake.append(CommentFetch.table, subreddit, CommentFetch.to_arrow(markers))

@@ -153,6 +153,11 @@ class CommentTree:
         else:
             self.continue_parents.setdefault(parent, None)
 
+    @property
+    def complete(self) -> bool:
+        """Nothing left to ask: every stub expanded or given up, every "continue this thread" followed."""
+        return not self.pending and not self.continue_parents
+
     def depth_param(self, levels: Iterable[int]) -> dict[str, int]:
         """Reddit's ``depth``, relative to where an answer starts, so it stops at our limit."""
         if self.depth_limit is None:

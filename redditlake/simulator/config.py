@@ -51,6 +51,13 @@ class SimulatorConfig(BaseModel):
     # comments, wide and deep: the threads whose morechildren answers hand ids back.
     big_thread_share: float = Field(0.0, ge=0, le=1)
     big_thread_comments: tuple[int, int] = (1000, 5000)
+    # What happens to comments (each a share of all comments). Like Reddit, a tree leaves out a
+    # gone comment (deleted by its author, removed by a moderator, caught by the spam filter)
+    # that has no shown reply, while the post's num_comments still counts it: a complete tree
+    # is shorter than num_comments. All three at 0: every tree shows num_comments comments.
+    comment_deleted_rate: float = Field(0.03, ge=0, le=1)
+    comment_removed_rate: float = Field(0.02, ge=0, le=1)
+    comment_spam_rate: float = Field(0.01, ge=0, le=1)
     private: list[str] = Field(default_factory=lambda: ["secretclub"])
     banned: list[str] = Field(default_factory=lambda: ["bannedsub"])
     quarantined: list[str] = Field(default_factory=lambda: ["quarantinedsub"])

@@ -5,6 +5,11 @@ skeletons, no text); posts created after the initial clock come from hourly buck
 (subreddit, hour), so ``advance`` in one step or many yields the same posts. Comment trees are
 built per post on first access, seeded by the post id, with creation times that may lie in the
 future: visibility is simply ``created <= now``.
+
+Like Reddit, a post's ``num_comments`` counts every comment made, while its tree hides some:
+a deleted, removed or spam-filtered comment with no shown reply is left out of the tree (one
+with shown replies stays, as ``[deleted]``/``[removed]``, so its replies keep their parent).
+``Thread.shown`` is that set; ``World.comment_ids`` and ``hidden_comment_ids`` tell it to tests.
 """
 
 from __future__ import annotations
@@ -112,10 +117,15 @@ class Comment:
     removed: bool
     deleted: bool
     stickied: bool = False
+    spam: bool = False  # caught by the spam filter: never shown to an ordinary client
 
     @property
     def fullname(self) -> str:
         return "t1_" + self.id
+
+    @property
+    def gone(self) -> bool:
+        return self.deleted or self.removed or self.spam
 
     @property
     def parent_fullname(self) -> str:
@@ -133,7 +143,20 @@ class Thread:
     created: list[float]
 
     def visible_count(self, now: float) -> int:
+        """Comments made by ``now``: the post's ``num_comments``, hidden ones included."""
         return bisect.bisect_right(self.created, now)
+
+    def shown(self, now: float) -> list[Comment]:
+        """The comments a tree shows at ``now``, in creation order: a gone comment only while
+        some reply of it is shown."""
+        made = self.comments[: self.visible_count(now)]
+        with_shown_reply: set[str | None] = set()
+        shown: set[str] = set()
+        for comment in reversed(made):  # replies come after their parent
+            if not comment.gone or comment.id in with_shown_reply:
+                shown.add(comment.id)
+                with_shown_reply.add(comment.parent)
+        return [c for c in made if c.id in shown]
 
 
 class World:
@@ -186,11 +209,18 @@ class World:
             return [p.id for p in self.visible_posts(sub)]
 
     def comment_ids(self, post_id: str) -> list[str]:
-        """Ids of all currently visible comments of a post (deleted ones included), oldest first."""
+        """Ids of the comments the post's tree shows now (what a complete fetch gets), oldest first."""
         with self.lock:
             thread = self.thread(self._require_post(post_id))
-            n = thread.visible_count(self.now)
-            return [c.id for c in thread.comments[:n]]
+            return [c.id for c in thread.shown(self.now)]
+
+    def hidden_comment_ids(self, post_id: str) -> list[str]:
+        """Ids of comments counted in the post's ``num_comments`` that its tree does not show."""
+        with self.lock:
+            thread = self.thread(self._require_post(post_id))
+            now = self.now
+            shown = {c.id for c in thread.shown(now)}
+            return [c.id for c in thread.comments[: thread.visible_count(now)] if c.id not in shown]
 
     def delete(self, fullname: str) -> None:
         """Mark a post (t3_) or comment (t1_) as deleted by its author, or delete an account (t2_):
@@ -461,6 +491,7 @@ class World:
             total = int(rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma))
         # A separate stream, so that turning big threads on leaves every other thread as it was.
         big = self._rng("big", post.id)
+        spam = self._rng("spam", post.id)  # its own stream too: the spam rate leaves the rest as it was
         if self.config.big_thread_share and big.random() < self.config.big_thread_share:
             total = big.randint(*self.config.big_thread_comments)
         if post.stickied:
@@ -506,8 +537,9 @@ class World:
                 base_score=-rng.randint(1, 30) if rng.random() < 0.07 else int(rng.paretovariate(1.2)),
                 controversial=rng.random() < 0.05,
                 edited_at=created + rng.uniform(30, 86400) if rng.random() < 0.06 else None,
-                removed=rng.random() < 0.02,
-                deleted=rng.random() < 0.03,
+                removed=rng.random() < self.config.comment_removed_rate,
+                deleted=rng.random() < self.config.comment_deleted_rate,
+                spam=spam.random() < self.config.comment_spam_rate,
             )
             comments.append(comment)
             targets.append(comment)
@@ -521,7 +553,7 @@ class World:
             first_top = by_id[children[None][0]]
             first_top.stickied = True
             first_top.author = "AutoModerator"
-            first_top.deleted = first_top.removed = False
+            first_top.deleted = first_top.removed = first_top.spam = False
         return Thread(post, comments, by_id, children, [c.created for c in comments])
 
 

@@ -247,7 +247,8 @@ def truth(world: World, subreddit: str) -> dict[str, Any] | None:
         if world.subreddit(subreddit) is None:
             return None
         posts = world.post_ids(subreddit)
-        return {"posts": posts, "comments": {p: world.comment_ids(p) for p in posts}}
+        return {"posts": posts, "comments": {p: world.comment_ids(p) for p in posts},
+                "hidden": {p: world.hidden_comment_ids(p) for p in posts}}
 
 
 # -- handlers -----------------------------------------------------------------------------

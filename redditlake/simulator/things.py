@@ -277,18 +277,18 @@ def comment_data(world: World, comment: Comment, post: Post, now: float, replies
         body = "Reminder: keep it civil. *I am a bot, and this action was performed automatically.*"
     if comment.deleted:
         body, author = DELETED, DELETED
-    elif comment.removed:
+    elif comment.removed or comment.spam:
         body, author = REMOVED, DELETED
     score = ranking.comment_score(comment, now)
     sub = world.subreddit(post.subreddit)
     assert sub is not None
     edited: float | bool = (
         comment.edited_at
-        if comment.edited_at and comment.edited_at <= now and not (comment.deleted or comment.removed)
+        if comment.edited_at and comment.edited_at <= now and not comment.gone
         else False
     )
     score_hidden = sub.index % 2 == 0 and now - comment.created < 3600
-    gone = comment.deleted or comment.removed
+    gone = comment.gone
     data = {
         "subreddit_id": "t5_" + sub.id,
         "approved_at_utc": None,
