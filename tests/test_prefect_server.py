@@ -6,12 +6,15 @@ simulator over HTTP, the UI rendered in headless Chromium.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -183,7 +186,35 @@ def test_a_killed_run_leaves_no_prefect_server_behind(make_sim, tmp_path):
             run.kill()
             run.wait()
         for pid in left:  # what this test started and the code under test left running
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.prefect
+def test_the_links_a_run_prints_open_its_run_while_it_lasts(make_sim, tmp_path):
+    sim = make_sim(posts_per_subreddit=60, comments_per_post_mean=15, requests_per_window=3, window_seconds=60)
+    home = tmp_path / "prefect-home"
+    run = _cli("collect", "python", env=_env(home, **sim_env(sim, str(tmp_path / "lake"))))
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in run.stderr], daemon=True).start()
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        link = None
+        while link is None:
+            assert time.monotonic() < deadline, "the run printed no link to its flow run"
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                assert run.poll() is None, "the run ended without printing a link to its flow run"
+                continue
+            link = re.search(r"View at (http://\S+/runs/flow-run/\S+)", line)
+        dom = rendered_dom(link.group(1), tmp_path / "chromium-profile")
+        assert run.poll() is None, "the run ended before its link was opened"  # a slow budget keeps it going
+        assert "Unable to connect" not in dom and "Can't connect" not in dom, dom[-3000:]
+        assert re.search(r"<title>Flow Run: [\w-]+ • Prefect Server", dom), dom[-3000:]
+    finally:
+        run.kill()
+        run.wait(timeout=60)
 
 
 def test_a_server_whose_starter_is_gone_is_ended_on_the_next_start(tmp_path, monkeypatch):
