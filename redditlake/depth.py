@@ -7,9 +7,10 @@ made-up 0. An unknown depth is filled in once the parent chain is known: by a la
 that brings the parent (or the post's tree) within ``window_days`` of the stored reply, or by
 ``fill_stored`` (maintenance), which reads the subreddit's whole comments table.
 
-The landing reads only the stored comments of the batch's threads in the ``dt`` days around the
-batch: a reply is never older than its parent, and a thread is busy for days, not months, so
-the window keeps every landing's read small; what falls outside it waits for maintenance.
+The landing reads only the stored comments of the batch's threads in the ``dt`` days within
+``window_days`` of the batch's (parents before it, waiting replies after it): a thread is busy
+for days, rarely for weeks, so the window keeps every landing's read bounded whatever the lake's
+size; a reply further than that from its parent waits for maintenance, unknown but never wrong.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from redditlake.lake import Lake
 
 TABLE = "comments"
 COLUMNS = ["id", "parent_id", "link_id", "depth"]
-WINDOW_DAYS = 7
+WINDOW_DAYS = 30
 
 
 @dataclass
