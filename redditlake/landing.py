@@ -86,8 +86,7 @@ class Landing:
         ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch. Comments get their
         depth from their thread (``redditlake.depth``), and stored ones whose depth this batch makes known are filled in."""
         parsed = _misrouted_to_quarantine(parse_batch(model, things, collected_at, self.required_fields), subreddit)
-        if parsed.quarantined.num_rows:  # each bad item once (see quality.quarantine)
-            quarantine.land(self.lake, subreddit, self._private_raw(parsed.quarantined), self.quarantine_lookback_days)
+        self._quarantine(subreddit, parsed.quarantined)
         rows = self._private(_with_source(parsed.rows, source))
         fills: dict[str, int] = {}
         if model is Comment and rows.num_rows:
@@ -113,17 +112,31 @@ class Landing:
                                  collected_at))
         return result
 
+    def quarantine(self, subreddit: str, rows: list[dict[str, Any]]) -> None:
+        """Store items that never became rows (``QUARANTINE_SCHEMA`` dicts), e.g. unusable dump lines."""
+        self._quarantine(subreddit, pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA))
+
+    def _quarantine(self, subreddit: str, rows: pa.Table) -> None:
+        if rows.num_rows:  # each bad item once (see quality.quarantine)
+            quarantine.land(self.lake, subreddit, self._private_raw(rows), self.quarantine_lookback_days)
+
     def _private_raw(self, quarantined: pa.Table) -> pa.Table:
-        """Quarantined JSON holds account names too: pseudonymise them like every column."""
+        """Quarantined JSON holds account names too: pseudonymise them like every column. Text that
+        is no JSON object cannot be pseudonymised field by field, so it is not kept at all then."""
         if not self.pseudonymiser:
             return quarantined
         raws = []
         for raw in quarantined.column("raw").to_pylist():
-            thing = json.loads(raw)
-            if isinstance(thing, dict):
-                for column, prefix in PRIVATE_COLUMNS.items():
-                    if isinstance(thing.get(column), str):
-                        thing[column] = self.pseudonymiser.pseudonym(thing[column], prefix)
+            try:
+                thing = json.loads(raw)
+            except (ValueError, RecursionError):
+                thing = None
+            if not isinstance(thing, dict):
+                raws.append(f"[withheld: {len(raw)} characters that are no JSON object, pseudonymisation is on]")
+                continue
+            for column, prefix in PRIVATE_COLUMNS.items():
+                if isinstance(thing.get(column), str):
+                    thing[column] = self.pseudonymiser.pseudonym(thing[column], prefix)
             raws.append(json.dumps(thing, sort_keys=True))
         return quarantined.set_column(quarantined.column_names.index("raw"), "raw", pa.array(raws, pa.string()))
 
