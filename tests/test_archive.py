@@ -448,3 +448,46 @@ def test_an_answer_past_the_body_cap_fails_the_request_without_retries(archived,
     with pytest.raises(ResponseTooLarge, match="answered more than 4096 bytes"):
         asyncio.run(page(4096))
     assert archive.archive.stats()["requests"] == before + 1
+
+
+def test_a_streamed_answer_without_a_length_is_cut_at_the_body_cap(tmp_path):
+    """No Content-Length to refuse up front (chunked, as a compressed answer also is): the read stops at the cap."""
+    from aiohttp import web
+
+    from redditlake.config import load_settings
+    from redditlake.errors import ResponseTooLarge
+    from redditlake.simulator.serving import AppThread
+
+    sent: list[int] = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b'{"data": [')
+        try:
+            for _ in range(512):  # 8 MiB if nobody stops reading
+                await response.write(b'"' + b"x" * 16_000 + b'",')
+                sent.append(1)
+        except (ConnectionResetError, RuntimeError):
+            pass
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/comments/search", endless)
+    server = AppThread(app, "endless-archive").start()
+    try:
+        settings = load_settings(env={"REDDITLAKE_LAKE": str(tmp_path / "lake")})
+        settings = settings.model_copy(update={
+            "archive": settings.archive.model_copy(update={"arcticshift_url": server.url}),
+            "http": settings.http.model_copy(update={"max_body_bytes": 1 << 20})})
+
+        async def page():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await client.search("comments", "python", 0, 1)
+
+        with pytest.raises(ResponseTooLarge, match=f"answered more than {1 << 20} bytes"):
+            asyncio.run(page())
+    finally:
+        server.stop()
+    assert len(sent) < 512
