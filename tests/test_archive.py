@@ -469,6 +469,7 @@ def test_a_streamed_answer_without_a_length_is_cut_at_the_body_cap(tmp_path):
             for _ in range(512):  # 8 MiB if nobody stops reading
                 await response.write(b'"' + b"x" * 16_000 + b'",')
                 sent.append(1)
+            await response.write(b'""]}')
         except (ConnectionResetError, RuntimeError):
             pass
         return response
