@@ -8,9 +8,10 @@ that brings the parent (or the post's tree) within ``window_days`` of the stored
 ``fill_stored`` (maintenance), which reads the subreddit's whole comments table.
 
 The landing reads only the stored comments of the batch's threads in the ``dt`` days within
-``window_days`` of the batch's (parents before it, waiting replies after it): a thread is busy
-for days, rarely for weeks, so the window keeps every landing's read bounded whatever the lake's
-size; a reply further than that from its parent waits for maintenance, unknown but never wrong.
+``window_days`` of the batch's (waiting replies after them; parents before them, only when a
+chain leaves the batch, so a tree's landing looks forward only): a thread is busy for days,
+rarely for weeks, so every landing's read stays bounded whatever the lake's size; a reply
+further than that from its parent waits for maintenance, unknown but never wrong.
 """
 
 from __future__ import annotations
@@ -94,13 +95,17 @@ def settle(batch: pa.Table, stored: Iterable[Mapping]) -> Settled:
 
 
 def thread_context(lake: Lake, subreddit: str, batch: pa.Table, window_days: int = WINDOW_DAYS) -> list[dict]:
-    """Stored comments of the batch's threads in the ``dt`` days around the batch's."""
+    """Stored comments of the batch's threads that can matter to it: those in the ``window_days``
+    after each of the batch's ``dt`` days (the same ids stored before, replies waiting for a
+    parent) and, only when a parent chain leaves the batch, in the ``window_days`` before."""
     if batch.num_rows == 0:
         return []
-    lo, hi = pc.min_max(batch.column("created_utc")).values()
-    first = lo.as_py().astimezone(dt.UTC).date() - dt.timedelta(days=window_days)
-    last = hi.as_py().astimezone(dt.UTC).date() + dt.timedelta(days=window_days)
-    days = [d for d in lake.days(TABLE, subreddit) if first <= d <= last]
+    own = {t.astimezone(dt.UTC).date() for t in batch.column("created_utc").to_pylist()}
+    alone = Thread()
+    alone.add(batch.select(["id", "parent_id", "depth"]).to_pylist())
+    back = window_days if any(alone.depth(i) is None for i in batch.column("id").to_pylist()) else 0
+    days = [d for d in lake.days(TABLE, subreddit)
+            if any(-window_days <= (o - d).days <= back for o in own)]
     if not days:
         return []
     stored = lake.latest(TABLE, subreddit, COLUMNS, dts=days)
