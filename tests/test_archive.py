@@ -492,3 +492,37 @@ def test_a_streamed_answer_without_a_length_is_cut_at_the_body_cap(tmp_path):
     finally:
         server.stop()
     assert len(sent) < 512
+
+
+def test_a_tree_node_hung_under_the_wrong_parent_gets_no_depth(tmp_path):
+    """An archive tree that lost a reply's parent shows the reply at the top: its place says nothing
+    about its depth (nor its subtree's), so the client leaves them for the landing to derive."""
+    from aiohttp import web
+
+    from redditlake.config import load_settings
+    from redditlake.simulator.serving import AppThread
+
+    def node(cid: str, parent: str, *replies: dict) -> dict:
+        listing = {"kind": "Listing", "data": {"children": list(replies)}} if replies else ""
+        return {"kind": "t1", "data": {"id": cid, "name": f"t1_{cid}", "parent_id": parent, "replies": listing}}
+
+    tree = [node("x", "t3_p", node("y", "t1_x", node("z", "t1_y"))), node("b", "t1_a", node("c", "t1_b"))]
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"data": tree, "error": None})
+
+    app = web.Application()
+    app.router.add_get("/api/comments/tree", answer)
+    server = AppThread(app, "tree-archive").start()
+    try:
+        settings = load_settings(env={"REDDITLAKE_LAKE": str(tmp_path / "lake")})
+        settings = settings.model_copy(update={"archive": settings.archive.model_copy(update={"arcticshift_url": server.url})})
+
+        async def fetch():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await client.comment_tree("p")
+
+        depths = {c["id"]: c["depth"] for c in asyncio.run(fetch())}
+    finally:
+        server.stop()
+    assert depths == {"x": 0, "y": 1, "z": 2, "b": None, "c": None}
