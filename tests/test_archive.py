@@ -526,3 +526,22 @@ def test_a_tree_node_hung_under_the_wrong_parent_gets_no_depth(tmp_path):
     finally:
         server.stop()
     assert depths == {"x": 0, "y": 1, "z": 2, "b": None, "c": None}
+
+
+def test_a_pseudonymised_lake_keeps_no_unparseable_dump_text(archived, tmp_path):
+    from redditlake.privacy import Pseudonymiser
+
+    sim, archive = archived
+    comment = json.loads(world_lines(archive.archive, ["python"], kinds=("comments",))[0])
+    torn = json.dumps({**comment, "author": "SomeRealName"}).encode()[:-20]  # a torn line: no JSON, a name inside
+    path = str(tmp_path / "RC_2026-10.zst")
+    write_zst(path, [torn, json.dumps({**comment, "author": "OtherName", "created_utc": "soon"}).encode()])
+    lake = Lake.open(str(tmp_path / "lake"))
+
+    result = ingest_dump(path, Landing(lake, pseudonymiser=Pseudonymiser("k3y")), ["python"], SINCE, UNTIL)
+
+    assert result.quarantined == {"python": 2}
+    raws = dict(query_rows(lake, "SELECT reason, raw FROM quarantine"))
+    assert len(raws) == 2 and not any("SomeRealName" in r or "OtherName" in r for r in raws.values())
+    assert any(r.startswith("[withheld: ") for r in raws.values())
+    assert any(json.loads(r).get("author", "").startswith("u_") for r in raws.values() if r.startswith("{"))
