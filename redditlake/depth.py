@@ -38,12 +38,12 @@ class Thread:
     known: dict[str, int] = field(default_factory=dict)
     _unknowable: set[str] = field(default_factory=set)
 
-    def add(self, rows: Iterable[Mapping], *, keep_known: bool = True) -> None:
-        """Hold these comments; a depth already held is kept (a stored row is never changed)."""
+    def add(self, rows: Iterable[Mapping]) -> None:
+        """Hold these comments; a depth already held is kept (a stored row's depth is never changed)."""
         for r in rows:
             cid = r["id"]
             self.parents.setdefault(cid, r["parent_id"])
-            if r["depth"] is not None and not (keep_known and cid in self.known):
+            if r["depth"] is not None and cid not in self.known:
                 self.known[cid] = int(r["depth"])
 
     def depth(self, cid: str) -> int | None:

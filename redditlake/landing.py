@@ -73,7 +73,7 @@ class Landing:
     # None when the run does not validate: then nothing is kept in memory.
     recorder: Any = None
     quarantine_lookback_days: int = 90  # data_quality.quarantine_lookback_days
-    depth_window_days: int = depth.WINDOW_DAYS  # how far around a batch its comments' parents are looked up
+    depth_window_days: int = depth.WINDOW_DAYS  # days around a batch searched for its comments' parents and waiting replies
 
     def _private(self, table: pa.Table) -> pa.Table:
         return self.pseudonymiser.table(table) if self.pseudonymiser else table
