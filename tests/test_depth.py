@@ -19,7 +19,7 @@ from redditlake.config import DataQualitySettings
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.pipeline import now_utc
-from redditlake.quality import gxrun, suites
+from redditlake.quality.batch import Batch, validate
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree
 from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
@@ -73,12 +73,16 @@ def check_against_truth(sim, lake: Lake) -> tuple[int, int]:
     return len(stored) - unknown, unknown
 
 
-def assert_gx_depth_passes(lake: Lake) -> None:
-    settings = DataQualitySettings()
-    specs = [s for s in suites.suite_for("comments", settings) if s.name.startswith("depth")]
-    frame = suites.prepare("comments", SUB, lake.read("comments", SUB), specs)
-    outcomes = gxrun.run_suite(frame, specs, "id", suites.parameters(SUB, settings, datetime.now(UTC)))
-    assert len(outcomes) == 2 and all(o.success for o in outcomes), [(o.name, o.unexpected_ids) for o in outcomes]
+def assert_gx_depth_passes(lake: Lake, unknown: int) -> None:
+    """The comments suite on the whole stored table: the depth expectations pass (known depths
+    judged), and the unknown ones are counted in the ``unknown_depth_share`` metric."""
+    rows = lake.read("comments", SUB)
+    result = validate(Batch("comments", SUB, rows), DataQualitySettings(), datetime.now(UTC))
+    depth_outcomes = [o for o in result.outcomes if o.name.startswith("depth")]
+    assert len(depth_outcomes) == 2 and all(o.success for o in depth_outcomes), \
+        [(o.name, o.unexpected_ids) for o in depth_outcomes]
+    metrics = {m["metric_name"]: m["metric_value"] for m in result.metrics}
+    assert metrics["unknown_depth_share"] == pytest.approx(unknown / len(stored_depths(lake)))
 
 
 async def land_trees(settings, lake: Lake) -> None:
@@ -103,12 +107,12 @@ def test_stream_depths_are_true_or_unknown_and_the_tree_fills_them(make_sim, tmp
     # replies among them too (depth > 0 from a parent streamed in an earlier or the same batch).
     assert unknown > 0 and known > 0
     assert query_rows(lake, "SELECT count(*) FROM comments WHERE depth > 0")[0][0] > 0
-    assert_gx_depth_passes(lake)
+    assert_gx_depth_passes(lake, unknown)
 
     asyncio.run(land_trees(settings, lake))
     known, unknown = check_against_truth(sim, lake)
     assert unknown == 0 and known == len(stored_depths(lake))
-    assert_gx_depth_passes(lake)
+    assert_gx_depth_passes(lake, unknown)
 
 
 def test_archive_backfill_depths_then_the_archive_trees_fill_them(archived, tmp_path):
@@ -126,21 +130,21 @@ def test_archive_backfill_depths_then_the_archive_trees_fill_them(archived, tmp_
     asyncio.run(backfill())
     known, unknown = check_against_truth(sim, lake)
     assert known > 0 and unknown > 0
-    assert_gx_depth_passes(lake)
+    assert_gx_depth_passes(lake, unknown)
 
     async def threads():
         async with ArchiveClient.for_source("arcticshift", settings) as client:
             return await backfill_threads(client, Landing(lake), SUB, SINCE, UNTIL)
 
     assert asyncio.run(threads()).requests > 0
-    check_against_truth(sim, lake)
+    _, unknown = check_against_truth(sim, lake)
     # Every thread fetched has no unknown depth left; the ones left are on posts older than the
     # backfill (not stored, so their trees were not fetched).
     unknown_on = query_rows(lake, "SELECT DISTINCT substr(link_id, 4) IN (SELECT id FROM posts) FROM comments "
                                   "WHERE depth IS NULL")
     assert unknown_on in ([], [(False,)])
     assert query_rows(lake, "SELECT count(*) FROM comments WHERE substr(link_id, 4) IN (SELECT id FROM posts)")[0][0] > 0
-    assert_gx_depth_passes(lake)
+    assert_gx_depth_passes(lake, unknown)
 
 
 def test_dump_backfill_depths_a_later_landing_and_the_live_tree_fill_them(archived, tmp_path):
@@ -159,12 +163,12 @@ def test_dump_backfill_depths_a_later_landing_and_the_live_tree_fill_them(archiv
     filled = {i for i in unknown_ids if stored_depths(lake)[i][1] is not None}
     assert filled and unknown > 0 and known > 0 and unknown_first > 0
     assert query_rows(lake, "SELECT count(*) FROM comments WHERE depth IS NULL AND source = 'dump'")[0][0] == unknown
-    assert_gx_depth_passes(lake)
+    assert_gx_depth_passes(lake, unknown)
 
     asyncio.run(land_trees(settings, lake))
     known, unknown = check_against_truth(sim, lake)
     assert unknown == 0
-    assert_gx_depth_passes(lake)
+    assert_gx_depth_passes(lake, unknown)
 
 
 def test_maintenance_fills_what_no_landing_could(archived, tmp_path):
