@@ -39,6 +39,10 @@ class ApiUnavailable(RedditLakeError):
     """The API kept failing after every retry, or its circuit breaker is open."""
 
 
+class ResponseTooLarge(ApiUnavailable):
+    """An answer body past ``http.max_body_bytes``: not retried (it would be as large again)."""
+
+
 class TransientApiError(ApiUnavailable):
     """One request failed in a way worth retrying (5xx, 429, timeout, reset, bad body)."""
 

@@ -29,7 +29,7 @@ from redditlake.lake.location import Location, open_location
 from redditlake.lake.locks import DEFAULT_TIMEOUT_S, PartitionLocker, locker_for
 from redditlake.lake.names import TABLE_PATTERN, subreddit_partition, table_name
 from redditlake.lake.reading import layout_file_infos, table_dataset
-from redditlake.lake.redact import RedactResult, ValueReplacer, check_values
+from redditlake.lake.redact import PROTECTED_COLUMNS, PerIdValues, RedactResult, ValueReplacer, check_values
 from redditlake.lake.storage import Storage
 
 # A file can vanish between listing and reading when a compaction replaces
@@ -386,12 +386,49 @@ class Lake:
             raise TypeError("ids must be strings")
         if not values:
             raise ValueError("redact needs at least one column value to set")
+        return self._rewrite_rows(
+            table, part, wanted, key, lambda schema: ValueReplacer(pa.array(sorted(wanted), pa.string()),
+                                                                 check_values(schema, values), key)
+        )
+
+    def update_column(self, table: str, subreddit: str, column: str, values: Mapping[str, object]) -> RedactResult:
+        """Set ``column`` of the stored row of each id in ``values`` to that id's value.
+
+        For values learnt after a row was written once (a comment's depth, unknown until its
+        parent landed): the partitions holding those ids are rewritten exactly as ``redact``
+        rewrites them (same lock, publication and crash safety), every other row and column
+        kept. The ids found are in the result's ``redacted``. Raises ValueError for a protected
+        or unknown column, or a value that does not fit it; nothing is rewritten then.
+        """
+        table, part = table_name(table), subreddit_partition(subreddit)
+        wanted = frozenset(values)
+        ordered = sorted(wanted)
+
+        def edit(schema: pa.Schema) -> PerIdValues:
+            if column in PROTECTED_COLUMNS:
+                raise ValueError(f"update_column cannot set {column!r}: the id and the partition columns identify a row")
+            if column not in schema.names:
+                raise ValueError(f"{table} has no column {column!r}")
+            try:
+                array = pa.array([values[i] for i in ordered], schema.field(column).type)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError) as error:
+                raise ValueError(f"values do not fit column {column!r}: {error}") from None
+            return PerIdValues(pa.array(ordered, pa.string()), column, array)
+
+        return self._rewrite_rows(table, part, wanted, ID_COLUMN, edit)
+
+    def _rewrite_rows(
+        self, table: str, part: str, wanted: frozenset[str], key: str,
+        make_edit: Callable[[pa.Schema], ValueReplacer | PerIdValues],
+    ) -> RedactResult:
+        """Rewrite the ``dt`` partitions holding any of ``wanted`` through the edit ``make_edit``
+        builds from the partition's schema (it raises ValueError before anything is rewritten)."""
         table_path = self.location.path(table)
         with self.locker.lock(table, part):
             dataset = table_dataset(self.storage, table, part)
             if dataset is None:
                 return RedactResult(table, part, frozenset(), wanted)
-            scalars = check_values(dataset.schema, values)
+            replacer = make_edit(dataset.schema)
             if not wanted:
                 return RedactResult(table, part, frozenset(), frozenset())
             if key not in dataset.schema.names:
@@ -399,7 +436,6 @@ class Lake:
             id_set = pa.array(sorted(wanted), pa.string())
             hits = dataset.to_table(columns=[key, "dt"], filter=pc.field(key).isin(id_set))
             found = frozenset(hits.column(key).to_pylist())
-            replacer = ValueReplacer(id_set, scalars, key)
             replaced: list[str] = []
             written: list[str] = []
             for day in sorted(set(hits.column("dt").to_pylist())):

@@ -105,3 +105,25 @@ class ValueReplacer:
                 missing = pa.scalar(None, type=scalar.type)
                 table = table.append_column(pa.field(column, scalar.type), pc.if_else(matched, scalar, missing))
         return table
+
+
+@dataclass
+class PerIdValues:
+    """The edit ``Lake.update_column`` applies: row ``i``'s ``column`` becomes ``values[i]``.
+
+    Unlike ``ValueReplacer`` each id gets its own value (one array aligned with ``ids``).
+    """
+
+    ids: pa.Array  # string, unique
+    column: str
+    values: pa.Array  # aligned with ``ids``, of the column's type
+    rows: int = 0
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        at = pc.index_in(table.column(ID_COLUMN).cast(pa.string()), value_set=self.ids)
+        matched = pc.is_valid(at)
+        self.rows += pc.sum(matched).as_py() or 0
+        index = table.schema.get_field_index(self.column)
+        kept = table.schema.field(index)
+        new = pc.take(self.values, at).cast(kept.type)
+        return table.set_column(index, kept, pc.if_else(matched, new, table.column(index)))

@@ -76,7 +76,7 @@ def _created_day(raw: str | None) -> dt.date | None:
     try:
         created = json.loads(raw).get("created_utc") if raw else None
         day = dt.datetime.fromtimestamp(float(created), dt.UTC).date()
-    except (TypeError, ValueError, OverflowError, OSError, AttributeError):
+    except (TypeError, ValueError, OverflowError, OSError, AttributeError, RecursionError):
         return None
     return day if day >= _FIRST_DAY else None
 

@@ -207,7 +207,7 @@ class Archive:
 
     def comment_item(self, comment: Comment, post: Post, now: float) -> dict:
         at = self._snapshot_time(comment.created, now)
-        data = things.comment_data(self.world, comment, post, at, "")
+        data = things.flat_comment_data(self.world, comment, post, at)
         data.pop("replies", None)
         data["retrieved_on"] = int(at)
         return data

@@ -371,7 +371,7 @@ def info_handler(sim: Simulator, request: web.Request, params: Params, match: re
                 post = world.post(comment.post_id)
                 assert post is not None
                 if world.readable(post.subreddit):
-                    children.append({"kind": "t1", "data": things.comment_data(world, comment, post, now, "")})
+                    children.append({"kind": "t1", "data": things.flat_comment_data(world, comment, post, now)})
             elif kind == "t5" and (sub := world.subreddit_by_id(ident)) is not None:
                 children.append({"kind": "t5", "data": things.subreddit_data(world, sub)})
     return json_response(things.listing(children))

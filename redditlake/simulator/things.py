@@ -366,6 +366,14 @@ def comment_data(world: World, comment: Comment, post: Post, now: float, replies
     return _overridden(world, comment.id, data)
 
 
+def flat_comment_data(world: World, comment: Comment, post: Post, now: float) -> dict[str, Any]:
+    """A comment outside a tree (comment listings, /api/info, archives): no ``depth``, as Reddit and
+    the archives send none there (only a tree knows how deep a comment sits)."""
+    data = comment_data(world, comment, post, now, "")
+    data.pop("depth", None)
+    return data
+
+
 def _overridden(world: World, thing_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """Apply the config's ``thing_overrides`` (fault injection) to a rendered thing."""
     for key, value in world.config.thing_overrides.get(thing_id, {}).items():
