@@ -179,7 +179,7 @@ class Archive:
                 and (before is None or p.created < before)
                 and (author is None or p.author == author)
             )
-        found.sort(key=lambda p: (p.created, p.id), reverse=desc)
+        found.sort(key=lambda p: (p.created, p.number), reverse=desc)
         return [self.post_item(p, now) for p in found[:size]]
 
     def search_comments(self, params: dict[str, str], size_param: str, strict_size: bool) -> list[dict]:
@@ -196,7 +196,7 @@ class Archive:
                 and (author is None or c.author == author)
                 and (link is None or p.id == link)
             )
-        found.sort(key=lambda cp: (cp[0].created, cp[0].id), reverse=desc)
+        found.sort(key=lambda cp: (cp[0].created, cp[1].number, cp[0].seq), reverse=desc)
         return [self.comment_item(c, p, now) for c, p in found[:size]]
 
     def post_item(self, post: Post, now: float) -> dict:

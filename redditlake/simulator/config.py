@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -65,11 +65,15 @@ class SimulatorConfig(BaseModel):
     # Base service time of every API request; real Reddit takes ~0.1-0.5 s. With 0, requests
     # still yield to the loop once so concurrent arrivals overlap and show up in the stats.
     latency_seconds: float = Field(0.0, ge=0)
+    # Which ids are random base-36 instead of sequential. Reddit is moving comment ids to random,
+    # so that is the default; "all" also scrambles post ids, to catch any code that orders or
+    # compares ids (the test suite runs that way).
+    random_ids: Literal["none", "comments", "all"] = "comments"
 
     @field_validator("big_thread_comments")
     @classmethod
     def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
         low, high = value
-        if not 1 <= low <= high <= 6000:
-            raise ValueError(f"big_thread_comments must be (min, max) with 1 <= min <= max <= 6000, got {value}")
+        if not 1 <= low <= high <= 60_000:
+            raise ValueError(f"big_thread_comments must be (min, max) with 1 <= min <= max <= 60000, got {value}")
         return value

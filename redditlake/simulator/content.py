@@ -19,15 +19,18 @@ from datetime import UTC, datetime
 
 from . import textgen
 from .config import SimulatorConfig
+from .ids import IdScheme
 
 INITIAL_CLOCK = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 HISTORY_SECONDS = 30 * 86400
 BUCKET_SECONDS = 3600
 POST_BASE = int("1a00000", 36)
 COMMENT_BASE = int("g000000", 36)
-# Comment ids are COMMENT_BASE + post_number * STRIDE + seq, so an id alone leads to its post.
-COMMENT_STRIDE = 16384
-MAX_COMMENTS_PER_POST = 6000
+# A comment's id encodes post_number * STRIDE + seq (scrambled when ids are random), so an id
+# alone leads to its post. The bit widths keep every id at 7 base-36 digits.
+COMMENT_STRIDE = 65536
+MAX_COMMENTS_PER_POST = 60_000
+POST_ID_BITS, COMMENT_ID_BITS = 30, 35
 ACCOUNT_POOL = 300
 SUBREDDIT_KINDS = ("public", "private", "banned", "quarantined")
 POST_KINDS = (
@@ -154,6 +157,10 @@ class World:
         self._posts_by_number: dict[int, Post] = {}
         self._all_posts: list[Post] = []  # generation order; crosspost parents come from here
         self._threads: dict[str, Thread] = {}
+        self.post_ids_scheme = IdScheme(POST_BASE, POST_ID_BITS, random=config.random_ids == "all",
+                                        seed=config.seed, label="posts")
+        self.comment_ids_scheme = IdScheme(COMMENT_BASE, COMMENT_ID_BITS, random=config.random_ids != "none",
+                                           seed=config.seed, label="comments")
         # Fullnames /api/info leaves out of its answers (a short 200 answer), see ``drop_from_info``.
         self.info_dropped: set[str] = set()
         self.accounts = self._build_accounts()
@@ -270,11 +277,8 @@ class World:
 
     def comment(self, comment_id: str) -> Comment | None:
         """A visible comment by id; the id encodes its post's number."""
-        try:
-            value = int(comment_id, 36) - COMMENT_BASE
-        except ValueError:
-            return None
-        if value < 0:
+        value = self.comment_ids_scheme.number(comment_id.lower())
+        if value is None:
             return None
         number, _ = divmod(value, COMMENT_STRIDE)
         with self.lock:
@@ -375,7 +379,7 @@ class World:
             base_score = min(80_000, int(rng.paretovariate(1.05)) - 1)
         ratio = round(rng.uniform(0.15, 0.49) if base_score < 0 else rng.uniform(0.55, 1.0), 2)
         post = Post(
-            id=textgen.to_base36(POST_BASE + number),
+            id=self.post_ids_scheme.id(number),
             number=number,
             subreddit=sub.name,
             created=round(created, 0),
@@ -496,7 +500,7 @@ class World:
             else:
                 parent = rng.choice(targets)
             comment = Comment(
-                id=textgen.to_base36(COMMENT_BASE + post.number * COMMENT_STRIDE + seq),
+                id=self.comment_ids_scheme.id(post.number * COMMENT_STRIDE + seq),
                 seq=seq,
                 post_id=post.id,
                 parent=parent.id if parent else None,
