@@ -33,6 +33,20 @@ class FaultConfig(BaseModel):
         return value
 
 
+class HugeThreadConfig(BaseModel):
+    """Reddit refuses big requests on threads of tens of thousands of comments (413, or an error
+    body with HTTP 200): a client must split them and go on."""
+
+    # Threads with at least this many visible comments are huge; 0: none is.
+    comments: int = Field(0, ge=0)
+    # On a huge thread: a morechildren call asking more ids than this is refused ...
+    morechildren_ids: int = Field(25, ge=1)
+    # ... and so is a tree answer (/comments, or a focused view) that would hold more comments.
+    tree_comments: int = Field(100, ge=1)
+    # Refuse with HTTP 200 and Reddit's error body instead of HTTP 413.
+    error_body: bool = False
+
+
 ABSENT = "<absent>"  # a thing_overrides value: drop the key from the JSON
 
 
@@ -69,6 +83,7 @@ class SimulatorConfig(BaseModel):
     # so that is the default; "all" also scrambles post ids, to catch any code that orders or
     # compares ids (the test suite runs that way).
     random_ids: Literal["none", "comments", "all"] = "comments"
+    huge_threads: HugeThreadConfig = Field(default_factory=HugeThreadConfig)
 
     @field_validator("big_thread_comments")
     @classmethod
