@@ -1,0 +1,79 @@
+"""A lake kept current from an archive, without a Reddit key, over a running content clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from conftest import query_rows, sim_settings
+from redditlake.archive.client import ArchiveClient
+from redditlake.archive.follow import follow_archive
+from redditlake.lake import Lake
+from redditlake.landing import Landing
+from redditlake.simulator import timeline
+from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
+
+SUB = "python"
+LAG = 1800.0  # the archive has nothing younger than 30 minutes
+STEP = 6 * 3600
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def archived(world, since: float, until: float) -> tuple[set[str], set[str]]:
+    with world.lock:
+        sub = world.subreddit(SUB)
+        posts = {p.id for p in timeline.posts(world, sub) if since <= p.created < until}
+        comments = {c.id for c, _ in timeline.comments(world, sub) if since <= c.created < until}
+    return posts, comments
+
+
+def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_later_removal(make_sim, tmp_path):
+    sim = make_sim(subreddits=[SUB], posts_per_subreddit=400, comments_per_post_mean=5)
+    world = sim.world
+    config = ArchiveConfig(requests_per_window=100_000, max_size=50, lag_seconds=LAG)
+    with ArchiveThread(world, config) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": 50})})
+        lake = Lake.open(settings.lake.uri)
+        origin = world.now - 86400
+
+        async def run_once():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
+
+        first = asyncio.run(run_once())
+        assert first.ok
+        stored = {r[0] for r in query_rows(lake, "SELECT id FROM comments")}
+        # A comment landed by the follow pass, deleted by its author afterwards (not settled yet).
+        with world.lock:
+            young = [c for c, _ in timeline.comments(world, world.subreddit(SUB))
+                     if c.id in stored and world.now - c.created < 12 * 3600 and not (c.deleted or c.removed)]
+        victim = young[0]
+        world.delete("t1_" + victim.id)
+
+        for _ in range(8):  # two days of content time, a run every 6 hours
+            world.advance(STEP)
+            assert asyncio.run(run_once()).ok
+
+        posts, comments = archived(world, origin, world.now - LAG)
+        rows = query_rows(lake, "SELECT id, source FROM comments")
+        post_rows = query_rows(lake, "SELECT id, source FROM posts")
+        assert {r[0] for r in rows} == comments and len(rows) == len(comments)
+        assert {r[0] for r in post_rows} == posts and len(post_rows) == len(posts)
+        assert {r[1] for r in rows + post_rows} == {"arcticshift"}
+        # The removal came with the settled copy, and went through compliance like refresh's.
+        assert query_rows(lake, f"SELECT body, author FROM comments WHERE id = '{victim.id}'") == [(None, "[deleted]")]
+        assert ("comments", "deleted") in query_rows(
+            lake, f"SELECT kind, reason FROM deletions WHERE id = '{victim.id}'")
+        # Settled posts' final scores went to post_metrics.
+        settled_posts, _ = archived(world, origin, world.now - 36 * 3600)
+        metrics = {r[0] for r in query_rows(lake, "SELECT DISTINCT id FROM post_metrics")}
+        assert settled_posts and settled_posts <= metrics
+        # No state outside the lake: the positions are rows of backfill_progress.
+        jobs = {r[0] for r in query_rows(lake, "SELECT DISTINCT job FROM backfill_progress")}
+        assert jobs == {"follow:arcticshift:posts", "follow:arcticshift:comments",
+                        "settle:arcticshift:posts", "settle:arcticshift:comments"}
