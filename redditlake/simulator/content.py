@@ -455,7 +455,9 @@ class World:
             sub.next_bucket += 1
 
     def _build_thread(self, post: Post) -> Thread:
-        rng = self._rng("thread", post.id)
+        # Seeded by the post's sequential id, not the one issued: random ids leave every thread as it was.
+        seed = textgen.to_base36(POST_BASE + post.number)
+        rng = self._rng("thread", seed)
         mean = self.config.comments_per_post_mean
         if mean <= 0 or rng.random() < 0.08:
             total = 0
@@ -464,7 +466,7 @@ class World:
             sigma = 1.5
             total = int(rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma))
         # A separate stream, so that turning big threads on leaves every other thread as it was.
-        big = self._rng("big", post.id)
+        big = self._rng("big", seed)
         if self.config.big_thread_share and big.random() < self.config.big_thread_share:
             total = big.randint(*self.config.big_thread_comments)
         if post.stickied:
