@@ -9,6 +9,7 @@ from conftest import query_rows, sim_settings
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.follow import follow_archive
 from redditlake.lake import Lake
+from redditlake.quality import results
 from redditlake.landing import Landing
 from redditlake.simulator import timeline
 from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
@@ -77,3 +78,40 @@ def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_la
         jobs = {r[0] for r in query_rows(lake, "SELECT DISTINCT job FROM backfill_progress")}
         assert jobs == {"follow:arcticshift:posts", "follow:arcticshift:comments",
                         "settle:arcticshift:posts", "settle:arcticshift:comments"}
+
+
+def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs_land(prefect_api, make_sim, tmp_path):
+    """An entry with ``source: arcticshift`` becomes a follow-archive deployment (no Reddit key
+    asked for); its flow, run with the deployment's parameters, lands rows and records the run."""
+    from flows.follow import follow
+    from redditlake.collection import FOLLOW_ENTRYPOINT, CollectionFile, deployment_specs
+
+    config = CollectionFile.model_validate({"collection": {"subreddits": [
+        {"name": "datascience"}, {"name": SUB, "source": "arcticshift", "collection_frequency": "6h"}]},
+        "maintenance": {}})
+    specs = deployment_specs(config)
+    (spec,) = [s for s in specs if s["name"] == SUB]
+    assert spec["entrypoint"] == FOLLOW_ENTRYPOINT and spec["schedule"] == {"interval": 6 * 3600}
+    assert spec["parameters"] == {"subreddit": SUB, "source": "arcticshift", "comments": True, "lake_block": None}
+    # refresh and the maintenance sweep ask Reddit's API: only the subreddits collected from it.
+    by_flow = {s["flow_name"]: s["parameters"] for s in specs}
+    assert by_flow["refresh"]["subreddits"] == ["datascience"] and by_flow["maintain-lake"]["sweep"] == ["datascience"]
+
+    sim = make_sim(subreddits=[SUB], posts_per_subreddit=200, comments_per_post_mean=4)
+    world = sim.world
+    with ArchiveThread(world, ArchiveConfig(requests_per_window=100_000, lag_seconds=LAG)) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000})})
+        for _ in range(2):
+            state = asyncio.run(follow(**spec["parameters"], now=str(int(world.now)), settings=settings,
+                                       return_state=True))
+            assert state.is_completed(), state.message
+            world.advance(STEP)
+    lake = Lake.open(settings.lake.uri)
+    posts, comments = archived(world, world.now - STEP - 86400 - STEP, world.now - STEP - LAG)
+    assert {r[0] for r in query_rows(lake, "SELECT id FROM posts")} == posts
+    assert {r[0] for r in query_rows(lake, "SELECT id FROM comments")} == comments
+    # The same quality path as every collection: the run's batches were validated.
+    validated = set(results.read(lake, "validation_runs").column("table_name").to_pylist())
+    assert {"posts", "comments"} <= validated
