@@ -32,6 +32,17 @@ def check_depths(rows: list[dict]) -> None:
         assert r["depth"] == (0 if parent.startswith("t3_") else by_id[parent[3:]]["depth"] + 1)
 
 
+def check_complete(world, posts, trees) -> None:
+    """Every comment of each post's thread once, with its depth, nothing given up."""
+    for pid, tree in zip(posts, trees):
+        rows = tree.rows()
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids))
+        assert set(ids) == set(world.comment_ids(pid)), f"{len(ids)} of {len(world.comment_ids(pid))}"
+        check_depths(rows)
+        assert not tree.unexpandable and not tree.unexpandable_parents
+
+
 def subtree(world, post_id: str, root: str) -> set[str]:
     children = world.thread(world.post(post_id)).children
     out, stack = set(), [root]
@@ -54,13 +65,7 @@ def test_every_comment_of_big_threads_is_fetched_once_with_its_depth(make_sim, t
     sim = make_sim(subreddits=["python"], **BIG)
     posts = big_posts(sim.world, "python", 2)
     trees = fetch_trees(sim_settings(sim, str(tmp_path)), posts)
-    for pid, tree in zip(posts, trees):
-        rows = tree.rows()
-        ids = [r["id"] for r in rows]
-        assert len(ids) == len(set(ids))
-        assert set(ids) == set(sim.world.comment_ids(pid)), f"{len(ids)} of {len(sim.world.comment_ids(pid))}"
-        check_depths(rows)
-        assert not tree.unexpandable and not tree.unexpandable_parents
+    check_complete(sim.world, posts, trees)
     assert sim.stats()["morechildren_concurrent_max"] == 1
 
 
@@ -72,14 +77,8 @@ def test_huge_threads_refusing_big_requests_are_still_collected_completely(make_
     sim = make_sim(subreddits=["python"], huge_threads=huge, **BIG)
     posts = big_posts(sim.world, "python", 2)
     trees = fetch_trees(sim_settings(sim, str(tmp_path)), posts)
-    for pid, tree in zip(posts, trees):
-        rows = tree.rows()
-        ids = [r["id"] for r in rows]
-        assert len(ids) == len(set(ids))
-        assert set(ids) == set(sim.world.comment_ids(pid)), f"{len(ids)} of {len(sim.world.comment_ids(pid))}"
-        check_depths(rows)
-        assert not tree.unexpandable and not tree.unexpandable_parents
-        assert tree.refused and tree.batch_size <= 20 and tree.tree_limit <= 60
+    check_complete(sim.world, posts, trees)
+    assert all(t.refused and t.batch_size <= 20 and t.tree_limit <= 60 for t in trees)
     stats = sim.stats()
     assert stats["by_status"].get("413", 0) == (0 if error_body else sum(t.refused for t in trees))
     assert stats["morechildren_concurrent_max"] == 1
