@@ -61,7 +61,7 @@ async def follow(
         lines = result.lines()
         for line in lines:
             logger.info(line)
-        return Completed(data=lines, message="; ".join(lines))
+        return Completed(data=lines, message="\n".join(lines))
     message = error or "; ".join(p.line() for p in passes if not p.ok)
     logger.error("r/%s via %s: FAILED: %s (rerun to resume)", subreddit, source, message)
     return Failed(message=f"r/{subreddit}: {message}")

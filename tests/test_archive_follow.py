@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from conftest import query_rows, sim_settings
+from conftest import query_rows, sim_env, sim_settings
+from redditlake.cli import main
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.follow import follow_archive
 from redditlake.lake import Lake
@@ -80,7 +81,8 @@ def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_la
                         "settle:arcticshift:posts", "settle:arcticshift:comments"}
 
 
-def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs_land(prefect_api, make_sim, tmp_path):
+def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs_land(prefect_api, make_sim, tmp_path,
+                                                                                       monkeypatch, capsys):
     """An entry with ``source: arcticshift`` becomes a follow-archive deployment (no Reddit key
     asked for); its flow, run with the deployment's parameters, lands rows and records the run."""
     from flows.follow import follow
@@ -103,11 +105,18 @@ def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs
         s = sim_settings(sim, str(tmp_path / "lake"))
         settings = s.model_copy(update={"archive": s.archive.model_copy(update={
             "arcticshift_url": archive.url, "requests_per_minute": 60_000})})
-        for _ in range(2):
-            state = asyncio.run(follow(**spec["parameters"], now=str(int(world.now)), settings=settings,
-                                       return_state=True))
-            assert state.is_completed(), state.message
-            world.advance(STEP)
+        state = asyncio.run(follow(**spec["parameters"], now=str(int(world.now)), settings=settings, return_state=True))
+        assert state.is_completed(), state.message
+        world.advance(STEP)
+        # The same run by hand, through the CLI: it goes on from the lake's positions.
+        for name, value in {**sim_env(sim, settings.lake.uri), "REDDITLAKE_ARCTICSHIFT_URL": archive.url,
+                            "REDDITLAKE_CONFIG": str(tmp_path / "c.yaml")}.items():
+            monkeypatch.setenv(name, value)
+        (tmp_path / "c.yaml").write_text("archive:\n  requests_per_minute: 60000\n")
+        assert main(["follow", SUB, "--now", str(int(world.now))]) == 0
+        out = capsys.readouterr().out
+        assert f"r/{SUB} arcticshift posts (follow):" in out and "FAILED" not in out, out
+        world.advance(STEP)
     lake = Lake.open(settings.lake.uri)
     posts, comments = archived(world, world.now - STEP - 86400 - STEP, world.now - STEP - LAG)
     assert {r[0] for r in query_rows(lake, "SELECT id FROM posts")} == posts
