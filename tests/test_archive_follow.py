@@ -18,6 +18,7 @@ from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
 SUB = "python"
 LAG = 1800.0  # the archive has nothing younger than 30 minutes
 STEP = 6 * 3600
+SETTLED = 36 * 3600.0  # the archive's second retrieval
 
 
 def at(seconds: float) -> datetime:
@@ -35,7 +36,7 @@ def archived(world, since: float, until: float) -> tuple[set[str], set[str]]:
 def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_later_removal(make_sim, tmp_path):
     sim = make_sim(subreddits=[SUB], posts_per_subreddit=400, comments_per_post_mean=5)
     world = sim.world
-    config = ArchiveConfig(requests_per_window=100_000, max_size=50, lag_seconds=LAG)
+    config = ArchiveConfig(requests_per_window=100_000, max_size=50, lag_seconds=LAG, settled_after=SETTLED)
     with ArchiveThread(world, config) as archive:
         s = sim_settings(sim, str(tmp_path / "lake"))
         settings = s.model_copy(update={"archive": s.archive.model_copy(update={
@@ -73,8 +74,11 @@ def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_la
             lake, f"SELECT kind, reason FROM deletions WHERE id = '{victim.id}'")
         # Settled posts' final scores went to post_metrics.
         settled_posts, _ = archived(world, origin, world.now - 36 * 3600)
-        metrics = {r[0] for r in query_rows(lake, "SELECT DISTINCT id FROM post_metrics")}
-        assert settled_posts and settled_posts <= metrics
+        final = dict(query_rows(lake, "SELECT id, arg_max(score, collected_at) FROM post_metrics GROUP BY id"))
+        assert settled_posts and settled_posts <= set(final)
+        with world.lock:  # the archive's settled copy: the score 36 h after creation
+            settled_scores = {p: archive.archive.post_item(world.post(p), world.now)["score"] for p in settled_posts}
+        assert {p: final[p] for p in settled_posts} == settled_scores
         # No state outside the lake: the positions are rows of backfill_progress.
         jobs = {r[0] for r in query_rows(lake, "SELECT DISTINCT job FROM backfill_progress")}
         assert jobs == {"follow:arcticshift:posts", "follow:arcticshift:comments",
@@ -101,7 +105,7 @@ def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs
 
     sim = make_sim(subreddits=[SUB], posts_per_subreddit=200, comments_per_post_mean=4)
     world = sim.world
-    with ArchiveThread(world, ArchiveConfig(requests_per_window=100_000, lag_seconds=LAG)) as archive:
+    with ArchiveThread(world, ArchiveConfig(requests_per_window=100_000, lag_seconds=LAG, settled_after=SETTLED)) as archive:
         s = sim_settings(sim, str(tmp_path / "lake"))
         settings = s.model_copy(update={"archive": s.archive.model_copy(update={
             "arcticshift_url": archive.url, "requests_per_minute": 60_000})})

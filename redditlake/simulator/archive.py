@@ -42,8 +42,8 @@ class ArchiveConfig(BaseModel):
     max_size: int = Field(100, ge=1, description="most items one search answers (PullPush caps size; Arctic Shift 400s above)")
     lag_seconds: float = Field(0.0, ge=0, description="items younger than this are not archived yet")
     snapshot_after: float = Field(3600.0, ge=0, description="an item's archived copy was taken this long after creation")
-    settled_after: float = Field(36 * 3600.0, ge=0, description="the second retrieval: from then on an item's copy "
-                                 "shows its state this long after creation (final scores, removals)")
+    settled_after: float | None = Field(None, ge=0, description="the second retrieval (Arctic Shift's: 36 h): from "
+                                        "then on an item's copy shows its state this long after creation; None: none")
     faults: FaultConfig = Field(default_factory=FaultConfig)
 
 
@@ -138,8 +138,9 @@ class Archive:
     # -- searching ----------------------------------------------------------------------
 
     def _snapshot_time(self, created: float, now: float) -> float:
-        settled = created + self.config.settled_after
-        return settled if now >= settled else min(now, created + self.config.snapshot_after)
+        if self.config.settled_after is not None and now >= created + self.config.settled_after:
+            return created + self.config.settled_after
+        return min(now, created + self.config.snapshot_after)
 
     def _cutoff(self) -> float:
         return self.world.now - self.config.lag_seconds
