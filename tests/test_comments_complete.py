@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from conftest import query_rows, sim_settings
+from redditlake.errors import AnswerTooLarge
 from redditlake.lake import Lake
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree
@@ -82,6 +83,17 @@ def test_huge_threads_refusing_big_requests_are_still_collected_completely(make_
     stats = sim.stats()
     assert stats["by_status"].get("413", 0) == (0 if error_body else sum(t.refused for t in trees))
     assert stats["morechildren_concurrent_max"] == 1
+
+
+def test_a_tree_refused_even_at_its_smallest_is_one_clear_error(make_sim, tmp_path):
+    """The ladder of a refused tree request: limit halved 500 → 10, then depth 10 → 1, then given up."""
+    sim = make_sim(subreddits=["python"], huge_threads=HugeThreadConfig(comments=1000, tree_comments=1), **BIG)
+    posts = big_posts(sim.world, "python", 1)
+    with pytest.raises(AnswerTooLarge, match="too large even at its smallest"):
+        fetch_trees(sim_settings(sim, str(tmp_path)), posts)
+    # limits 500, 250, 125, 62, 31, 15, 10, then depths 5, 2, 1 at limit 10: ten refusals, nothing else.
+    stats = sim.stats()
+    assert stats["by_status"].get("413") == stats["by_family"].get("comments") == 10
 
 
 def test_ids_the_api_never_expands_are_given_up_counted_and_nothing_else_is_lost(make_sim, tmp_path):
