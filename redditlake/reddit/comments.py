@@ -23,7 +23,8 @@ them (413, or an error body). A refused morechildren call is asked again with
 half the ids, a refused tree request with half the ``limit`` and then a lower
 ``depth``; what a smaller answer leaves out comes back as ``more`` stubs, which
 the loop above expands like any other. The smaller sizes stick for the rest of
-the thread. What is refused even at its smallest is given up and counted.
+the thread. What is refused even at its smallest is given up and counted as
+unexpandable; a thread whose first request is refused so fails with one line.
 
 morechildren calls run one at a time per client (``client.morechildren_lock``):
 Reddit throttles concurrent ones of one client separately.
