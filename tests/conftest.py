@@ -76,6 +76,8 @@ def make_sim():
     def start(**config) -> SimulatorThread:
         config.setdefault("requests_per_window", 1000)
         config.setdefault("window_seconds", 10)
+        # Post and comment ids random: nothing may lean on id order (Reddit's comment ids are random).
+        config.setdefault("random_ids", "all")
         sim = SimulatorThread(SimulatorConfig(**config)).start()
         started.append(sim)
         return sim

@@ -38,7 +38,8 @@ def run(coro):
 
 
 def small_config(**overrides) -> SimulatorConfig:
-    base = {"subreddits": ["python", "aww"], "posts_per_subreddit": 120, "requests_per_window": GENEROUS}
+    base = {"subreddits": ["python", "aww"], "posts_per_subreddit": 120, "requests_per_window": GENEROUS,
+            "random_ids": "all"}
     base.update(overrides)
     return SimulatorConfig(**base)
 
@@ -654,6 +655,42 @@ def test_world_is_deterministic_and_cheap():
     assert a.comment_ids(post) == b.comment_ids(post)
     assert a.now == b.now == World(SimulatorConfig(seed=7)).now
     assert World(SimulatorConfig(seed=7)).comment_ids(post) != a.comment_ids(post) or not a.comment_ids(post)
+
+
+def _creation_ordered(ids: list[str]) -> bool:
+    values = [int(i, 36) for i in ids]
+    return values == sorted(values)
+
+
+def test_random_ids_are_not_ordered_by_creation():
+    """Reddit's comment ids are going random: the simulator's are by default, post ids too on demand."""
+    worlds = {mode: World(small_config(random_ids=mode)) for mode in ("none", "comments", "all")}
+    for mode, world in worlds.items():
+        posts = world.post_ids("python")
+        comments = [c for p in posts for c in world.comment_ids(p)]
+        assert len(posts) > 50 and len(comments) > 500
+        assert len(set(comments)) == len(comments) and all(len(c) == 7 for c in comments)
+        # Every id still leads back to its comment and post, however it was generated.
+        sample = comments[::97]
+        assert all(world.comment(c) is not None and world.comment(c).id == c for c in sample)
+        assert world.comment(sample[0]).post_id in posts
+        # A thread's comments are in creation order: their ids are ordered only when sequential.
+        threads = [world.comment_ids(p) for p in posts if len(world.comment_ids(p)) >= 20]
+        ordered = [_creation_ordered(t) for t in threads]
+        assert all(ordered) if mode == "none" else not any(ordered), mode
+        assert _creation_ordered(posts) == (mode != "all"), mode
+
+
+def test_comment_listing_is_newest_first_by_time_not_id():
+    """``/r/{sub}/comments`` orders by ``created_utc``; with random ids the id order disagrees."""
+    async def body(sim, api: Api) -> None:
+        _, _, listing = await api.get("/r/python/comments", limit="100")
+        items = [c["data"] for c in listing["data"]["children"]]
+        created = [c["created_utc"] for c in items]
+        assert len(items) == 100 and created == sorted(created, reverse=True)
+        assert not _creation_ordered([c["id"] for c in items][::-1])
+
+    run(with_api(small_config(), body))
 
 
 def test_content_variety():

@@ -37,7 +37,7 @@ def posts_in_range(landing: Landing, subreddit: str, since: datetime, until: dat
     if not days:
         return []
     rows = lake.latest("posts", subreddit, ["id", "num_comments", "created_utc"], dts=days).to_pylist()
-    return sorted((r for r in rows if since <= r["created_utc"] < until), key=lambda r: (r["created_utc"], r["id"]))
+    return sorted((r for r in rows if since <= r["created_utc"] < until), key=lambda r: r["created_utc"])
 
 
 async def backfill_threads(

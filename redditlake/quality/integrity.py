@@ -129,7 +129,9 @@ def _queries(has: set[str], subs: list[str], since: datetime | None, dq: DataQua
             SELECT a.subreddit, a.id, b.id, 'same author as ' || b.id || ', title similarity '
                    || round(jaro_winkler_similarity(lower(a.title), lower(b.title)), 3),
                    jaro_winkler_similarity(lower(a.title), lower(b.title))
-            FROM posts a JOIN posts b ON a.author = b.author AND a.subreddit = b.subreddit AND a.id < b.id
+            FROM posts a JOIN posts b ON a.author = b.author AND a.subreddit = b.subreddit
+              -- the later post is the duplicate (ids are not ordered by time; one only breaks a same-second tie)
+              AND (a.created_utc > b.created_utc OR (a.created_utc = b.created_utc AND a.id > b.id))
             WHERE a.author NOT IN ('[deleted]', 'AutoModerator') AND a.title <> '[deleted]'
               AND jaro_winkler_similarity(lower(a.title), lower(b.title)) >= {dq.duplicate_threshold}
               {_filters(subs, since, "a")} ORDER BY 1, 2"""

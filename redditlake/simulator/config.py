@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -33,6 +33,20 @@ class FaultConfig(BaseModel):
             if end < start:
                 raise ValueError(f"outage ends before it starts: {(start, end)}")
         return value
+
+
+class HugeThreadConfig(BaseModel):
+    """Reddit refuses big requests on threads of tens of thousands of comments (413, or an error
+    body with HTTP 200): a client must split them and go on."""
+
+    # Threads with at least this many visible comments are huge; 0: none is.
+    comments: int = Field(0, ge=0)
+    # On a huge thread: a morechildren call asking more ids than this is refused ...
+    morechildren_ids: int = Field(25, ge=1)
+    # ... and so is a tree answer (/comments, or a focused view) that would hold more comments.
+    tree_comments: int = Field(100, ge=1)
+    # Refuse with HTTP 200 and Reddit's error body instead of HTTP 413.
+    error_body: bool = False
 
 
 ABSENT = "<absent>"  # a thing_overrides value: drop the key from the JSON
@@ -75,11 +89,16 @@ class SimulatorConfig(BaseModel):
     # Base service time of every API request; real Reddit takes ~0.1-0.5 s. With 0, requests
     # still yield to the loop once so concurrent arrivals overlap and show up in the stats.
     latency_seconds: float = Field(0.0, ge=0)
+    # Which ids are random base-36 instead of sequential. Reddit is moving comment ids to random,
+    # so that is the default; "all" also scrambles post ids, to catch any code that orders or
+    # compares ids (the test suite runs that way).
+    random_ids: Literal["none", "comments", "all"] = "comments"
+    huge_threads: HugeThreadConfig = Field(default_factory=HugeThreadConfig)
 
     @field_validator("big_thread_comments")
     @classmethod
     def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
         low, high = value
-        if not 1 <= low <= high <= 6000:
-            raise ValueError(f"big_thread_comments must be (min, max) with 1 <= min <= max <= 6000, got {value}")
+        if not 1 <= low <= high <= 60_000:
+            raise ValueError(f"big_thread_comments must be (min, max) with 1 <= min <= max <= 60000, got {value}")
         return value

@@ -24,15 +24,18 @@ from datetime import UTC, datetime
 
 from . import textgen
 from .config import SimulatorConfig
+from .ids import IdScheme
 
 INITIAL_CLOCK = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 HISTORY_SECONDS = 30 * 86400
 BUCKET_SECONDS = 3600
 POST_BASE = int("1a00000", 36)
 COMMENT_BASE = int("g000000", 36)
-# Comment ids are COMMENT_BASE + post_number * STRIDE + seq, so an id alone leads to its post.
-COMMENT_STRIDE = 16384
-MAX_COMMENTS_PER_POST = 6000
+# A comment's id encodes post_number * STRIDE + seq (scrambled when ids are random), so an id
+# alone leads to its post. The bit widths keep every id at 7 base-36 digits.
+COMMENT_STRIDE = 65536
+MAX_COMMENTS_PER_POST = 60_000
+POST_ID_BITS, COMMENT_ID_BITS = 30, 35
 ACCOUNT_POOL = 300
 SUBREDDIT_KINDS = ("public", "private", "banned", "quarantined")
 POST_KINDS = (
@@ -177,6 +180,10 @@ class World:
         self._posts_by_number: dict[int, Post] = {}
         self._all_posts: list[Post] = []  # generation order; crosspost parents come from here
         self._threads: dict[str, Thread] = {}
+        self.post_ids_scheme = IdScheme(POST_BASE, POST_ID_BITS, random=config.random_ids == "all",
+                                        seed=config.seed, label="posts")
+        self.comment_ids_scheme = IdScheme(COMMENT_BASE, COMMENT_ID_BITS, random=config.random_ids != "none",
+                                           seed=config.seed, label="comments")
         # Fullnames /api/info leaves out of its answers (a short 200 answer), see ``drop_from_info``.
         self.info_dropped: set[str] = set()
         self.accounts = self._build_accounts()
@@ -300,11 +307,8 @@ class World:
 
     def comment(self, comment_id: str) -> Comment | None:
         """A visible comment by id; the id encodes its post's number."""
-        try:
-            value = int(comment_id, 36) - COMMENT_BASE
-        except ValueError:
-            return None
-        if value < 0:
+        value = self.comment_ids_scheme.number(comment_id.lower())
+        if value is None:
             return None
         number, _ = divmod(value, COMMENT_STRIDE)
         with self.lock:
@@ -405,7 +409,7 @@ class World:
             base_score = min(80_000, int(rng.paretovariate(1.05)) - 1)
         ratio = round(rng.uniform(0.15, 0.49) if base_score < 0 else rng.uniform(0.55, 1.0), 2)
         post = Post(
-            id=textgen.to_base36(POST_BASE + number),
+            id=self.post_ids_scheme.id(number),
             number=number,
             subreddit=sub.name,
             created=round(created, 0),
@@ -481,7 +485,9 @@ class World:
             sub.next_bucket += 1
 
     def _build_thread(self, post: Post) -> Thread:
-        rng = self._rng("thread", post.id)
+        # Seeded by the post's sequential id, not the one issued: random ids leave every thread as it was.
+        seed = textgen.to_base36(POST_BASE + post.number)
+        rng = self._rng("thread", seed)
         mean = self.config.comments_per_post_mean
         if mean <= 0 or rng.random() < 0.08:
             total = 0
@@ -490,8 +496,8 @@ class World:
             sigma = 1.5
             total = int(rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma))
         # A separate stream, so that turning big threads on leaves every other thread as it was.
-        big = self._rng("big", post.id)
-        spam = self._rng("spam", post.id)  # its own stream too: the spam rate leaves the rest as it was
+        big = self._rng("big", seed)
+        spam = self._rng("spam", seed)  # its own stream too: the spam rate leaves the rest as it was
         if self.config.big_thread_share and big.random() < self.config.big_thread_share:
             total = big.randint(*self.config.big_thread_comments)
         if post.stickied:
@@ -527,7 +533,7 @@ class World:
             else:
                 parent = rng.choice(targets)
             comment = Comment(
-                id=textgen.to_base36(COMMENT_BASE + post.number * COMMENT_STRIDE + seq),
+                id=self.comment_ids_scheme.id(post.number * COMMENT_STRIDE + seq),
                 seq=seq,
                 post_id=post.id,
                 parent=parent.id if parent else None,

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import BasicAuth, web
 
-from . import ranking, things
+from . import huge, ranking, things
 from .config import FaultConfig, SimulatorConfig
 from .paging import listing_page
 from .content import World
@@ -324,6 +324,9 @@ def comments_handler(sim: Simulator, request: web.Request, params: Params, match
                 return error(404, "Not Found")
         children = sim.cutter.comments(post, sort=sort, limit=limit, depth=_int(params, "depth", None),
                                        focus=focus)
+        big = sim.config.huge_threads
+        if huge.is_huge(big, world, post) and huge.tree_comments(children) > big.tree_comments:
+            return huge.refusal(big, morechildren=False)
         body = [
             things.listing([{"kind": "t3", "data": things.post_data(world, post, world.now)}]),
             things.comment_listing(children),
@@ -346,6 +349,9 @@ def morechildren_handler(sim: Simulator, request: web.Request, params: Params, m
             _, refusal = subreddit_gate(sim, post.subreddit)
             if refusal is not None:
                 return refusal
+            big = sim.config.huge_threads
+            if huge.is_huge(big, world, post) and len(set(ids)) > big.morechildren_ids:
+                return huge.refusal(big, morechildren=True)
             result = sim.cutter.morechildren(post, ids, sort=sort, depth=_int(params, "depth", None),
                                              limit_children=limit_children)
     return json_response({"json": {"errors": [], "data": {"things": result}}})
