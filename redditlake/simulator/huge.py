@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .config import HugeThreadConfig
 from .content import Post, World
+from .responses import error, json_response
 
 MESSAGE = "Request Entity Too Large"
 
@@ -37,8 +38,6 @@ def tree_comments(children: list[dict]) -> int:
 
 
 def refusal(config: HugeThreadConfig, morechildren: bool) -> web.Response:
-    from .server import error, json_response  # server imports this module
-
     if not config.error_body:
         return error(413, MESSAGE)
     if morechildren:
