@@ -22,4 +22,4 @@ setup: $(UV)
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
 clean:
-	rm -rf .venv .tools lake .pytest_cache
+	rm -rf .venv .tools .pytest_cache   # never ./lake: it is the user's data, not a build product

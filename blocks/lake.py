@@ -8,6 +8,9 @@ block types once, then save one::
     uv run python -m blocks.lake NAME s3://bucket/prefix [--endpoint-url URL]   # keys from AWS_* variables
 
 The keys live in a prefect-aws ``AwsCredentials`` block (secret fields, never printed).
+The pseudonym key (when authors are pseudonymised) lives in a Prefect ``Secret`` block
+the lake block names, saved from ``REDDITLAKE_PSEUDONYM_KEY`` with
+``--pseudonym-key-block KEYNAME``: workers then need it in no environment.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import argparse
 import os
 
 from prefect.blocks.core import Block
+from prefect.blocks.system import Secret
 from prefect_aws import AwsCredentials
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from redditlake.config import Settings
+from redditlake.errors import ConfigError
 
 
 class LakeLocation(Block):
@@ -29,6 +34,7 @@ class LakeLocation(Block):
     uri: str = Field(description="a folder, or s3://bucket/prefix")
     endpoint_url: str | None = Field(None, description="an S3-compatible store's endpoint (MinIO, R2, ...)")
     credentials: AwsCredentials | None = Field(None, description="keys for S3; none: the task role or AWS_* variables")
+    pseudonym_key_block: str | None = Field(None, description="the Secret block holding the pseudonym key of this lake")
 
 
 async def apply_lake_block(settings: Settings, name: str | None, environ: dict | None = None) -> Settings:
@@ -49,10 +55,21 @@ async def apply_lake_block(settings: Settings, name: str | None, environ: dict |
             environ["AWS_DEFAULT_REGION"] = creds.region_name
     endpoint = block.endpoint_url or (creds.aws_client_parameters.endpoint_url if creds else None)
     lake = settings.lake.model_copy(update={"uri": block.uri, "endpoint_url": endpoint or settings.lake.endpoint_url})
-    return settings.model_copy(update={"lake": lake})
+    settings = settings.model_copy(update={"lake": lake})
+    if block.pseudonym_key_block:
+        key = SecretStr((await Secret.aload(block.pseudonym_key_block)).get())
+        settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(update={"pseudonym_key": key})})
+    return settings
 
 
-def save_lake_block(name: str, uri: str, endpoint_url: str | None = None) -> LakeLocation:
+def save_lake_block(name: str, uri: str, endpoint_url: str | None = None, pseudonym_key_block: str | None = None) -> LakeLocation:
+    """Save the lake block; with ``pseudonym_key_block``, also the ``Secret`` block it names,
+    holding ``REDDITLAKE_PSEUDONYM_KEY``."""
+    if pseudonym_key_block:
+        key = os.environ.get("REDDITLAKE_PSEUDONYM_KEY")
+        if not key:
+            raise ConfigError("--pseudonym-key-block saves REDDITLAKE_PSEUDONYM_KEY, which is not set")
+        Secret(value=key).save(pseudonym_key_block, overwrite=True)
     credentials = None
     if uri.startswith("s3://"):
         credentials = AwsCredentials(
@@ -60,7 +77,7 @@ def save_lake_block(name: str, uri: str, endpoint_url: str | None = None) -> Lak
             aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
             region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
-    block = LakeLocation(uri=uri, endpoint_url=endpoint_url, credentials=credentials)
+    block = LakeLocation(uri=uri, endpoint_url=endpoint_url, credentials=credentials, pseudonym_key_block=pseudonym_key_block)
     block.save(name, overwrite=True)
     return block
 
@@ -70,6 +87,7 @@ if __name__ == "__main__":
     p.add_argument("name")
     p.add_argument("uri")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    p.add_argument("--pseudonym-key-block", help="also save REDDITLAKE_PSEUDONYM_KEY as this Secret block and name it")
     a = p.parse_args()
-    save_lake_block(a.name, a.uri, a.endpoint_url)
+    save_lake_block(a.name, a.uri, a.endpoint_url, a.pseudonym_key_block)
     print(f"saved Redditlake Lake block {a.name!r} ({a.uri}); name it in collection.yaml under blocks.lake")

@@ -29,6 +29,9 @@ RESULTS_BLOCK = "redditlake-results"
 
 
 def build_blocks(bucket: str, prefix: str, endpoint_url: str | None) -> tuple[AwsCredentials, S3Bucket]:
+    if not prefix.strip("/"):
+        # An empty folder puts Prefect's results at the bucket root, beside a lake that may share it.
+        raise ConfigError("the result storage needs a prefix of its own (e.g. prefect-results), not the bucket root")
     credentials = AwsCredentials(
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
@@ -58,6 +61,11 @@ async def result_location() -> Location:
         return open_location(settings.results.local_storage_path)
     storage = await aget_default_result_storage()
     if isinstance(storage, LocalFileSystem):
+        if not storage.basepath:
+            raise ConfigError(
+                "the default result storage is a LocalFileSystem block without a basepath (the working "
+                "directory, where ./lake lives): give it a folder of its own, or pass --results PATH"
+            )
         return open_location(storage.basepath)
     if isinstance(storage, S3Bucket):
         creds = storage.credentials
@@ -68,8 +76,13 @@ async def result_location() -> Location:
         params = getattr(creds, "aws_client_parameters", None)
         endpoint = getattr(params, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         folder = (storage.bucket_folder or "").strip("/")
-        uri = f"s3://{storage.bucket_name}/{folder}" if folder else f"s3://{storage.bucket_name}"
-        return open_location(uri, endpoint_url=endpoint, env={**os.environ, **{k: v for k, v in env.items() if v}})
+        if not folder:
+            raise ConfigError(
+                f"the default result storage is the root of bucket {storage.bucket_name} (its block's bucket_folder "
+                "is empty), where anything else in the bucket lives too: give the block a folder of its own "
+                "(`python -m blocks.storage BUCKET` saves one with prefect-results), or pass --results s3://BUCKET/PREFIX"
+            )
+        return open_location(f"s3://{storage.bucket_name}/{folder}", endpoint_url=endpoint, env={**os.environ, **{k: v for k, v in env.items() if v}})
     raise ConfigError(
         f"result storage {type(storage).__name__} is not supported by gc: use a local folder or an S3Bucket block, "
         "or pass --results PATH|s3://bucket/prefix"
@@ -82,5 +95,8 @@ if __name__ == "__main__":
     p.add_argument("--prefix", default="prefect-results")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
     a = p.parse_args()
-    slug = save_blocks(a.bucket, a.prefix, a.endpoint_url)
+    try:
+        slug = save_blocks(a.bucket, a.prefix, a.endpoint_url)
+    except ConfigError as exc:
+        raise SystemExit(f"blocks.storage: error: {exc}") from None
     print(f"saved; run workers with PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK={slug}")

@@ -69,7 +69,8 @@ async def backfill(
                                  f"r/{sub} {source} threads: FAILED: {one_line(result)} (rerun to resume)")
     for path in plan.dumps:
         state = await dump_job(path, os.path.basename(path), landing, plan.subreddits, plan.since, plan.until,
-                               settings.archive.dump_batch_rows, return_state=True)
+                               settings.archive.dump_batch_rows, settings.archive.dump_max_line_bytes,
+                               return_state=True)
         result = await state.aresult(raise_on_failure=False)
         results.append(result)
         lines.extend(result.lines_out() if hasattr(result, "lines_out") else

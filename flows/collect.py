@@ -167,8 +167,7 @@ class _Run:
         self.summary.comments += len(batch.comments)
         self.summary.comments_written += result.written
         self.summary.unexpandable += sum(batch.unexpandable.values())
-        if opts.comment_depth is None:  # a depth-limited tree is short by design
-            self.summary.short_threads += pipeline.short_threads(batch, sizes, opts.short_thread_tolerance)
+        self.summary.cut_threads += batch.cut_threads()
         for pid, n in batch.unexpandable.items():
             logger.warning(
                 "r/%s: post %s: %d stubs never expanded by the API after %d tries; their comments are missing "

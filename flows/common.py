@@ -10,6 +10,7 @@ from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
 from redditlake.lake.migrate import require_delta
 from redditlake.landing import Landing
+from redditlake.lake.location import Location, open_location
 from redditlake.privacy import Pseudonymiser
 from redditlake.reddit.client import RedditClient, make_transport
 from redditlake.reddit.requestlog import RequestLog
@@ -51,14 +52,20 @@ def land_request_log(lake: Lake, client: RedditClient) -> list[tuple[str, pa.Tab
     return landed
 
 
-async def gc_results(results: str | None = None, forget: list[str] | tuple[str, ...] = (), endpoint_url: str | None = None) -> GcResult:
-    """``redditlake.results.collect_garbage`` on ``results`` (a folder or s3:// URI),
-    by default on the result storage Prefect itself uses in this process."""
+async def gc_results(
+    results: str | None = None,
+    *,
+    lake: Location,
+    forget: list[str] | tuple[str, ...] = (),
+    endpoint_url: str | None = None,
+    dry_run: bool = False,
+) -> GcResult:
+    """``redditlake.results.collect_garbage`` on ``results`` (a folder or s3:// URI), by default
+    on the result storage Prefect itself uses in this process; never on or around ``lake``."""
     from blocks.storage import result_location
-    from redditlake.lake.location import open_location
 
     location = open_location(results, endpoint_url=endpoint_url) if results else await result_location()
-    return await asyncio.to_thread(collect_garbage, location, forget)
+    return await asyncio.to_thread(collect_garbage, location, lake=lake, forget=forget, dry_run=dry_run)
 
 
 def one_line(exc: object) -> str:

@@ -19,6 +19,7 @@ from prefect.states import Completed, Failed, State
 
 from flows.collect import collect
 from flows.common import open_lake
+from redditlake import depth
 from redditlake.config import Settings, load_settings, with_overrides
 from redditlake.lake.maintenance import CompactionPolicy, compact_due
 from redditlake.pipeline import now_utc, validate_subreddit
@@ -35,7 +36,8 @@ async def maintain(
     lake: str | None = None,
     sweep: list[str] | None = None,
 ) -> State:
-    """Compact every partition holding ``min_files`` files, or 2+ files once its day is
+    """Fill in comment depths that became known (``redditlake.depth.fill_stored``), then
+    compact every partition holding ``min_files`` files, or 2+ files once its day is
     ``after_days`` days past (defaults: the settings' ``maintenance`` section), lake-wide
     or for ``subreddits``.
 
@@ -72,6 +74,11 @@ async def maintain(
     markdown: list[str] = []
     metrics: list[dict[str, object]] = []
     run_id, flow_run_id, now = uuid.uuid4().hex, _flow_run_id(), now_utc()
+    if tables is None or "comments" in tables:
+        # Before compaction: a fill rewrites the partitions it touches anyway.
+        for sub in [n for n in names if n is not None] or store.subreddits("comments"):
+            filled = await asyncio.to_thread(depth.fill_stored, store, sub)
+            lines.append(f"r/{sub} comments: {filled} unknown depths filled from their stored parents")
     everything = tables is None and subreddits is None
     for name in names:  # the system areas (quality results, audit: not per subreddit) with the whole lake
         report = await asyncio.to_thread(compact_due, store, policy, tables, name, with_areas=everything)

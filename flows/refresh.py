@@ -22,6 +22,7 @@ from redditlake.reddit.client import RedditClient
 from redditlake.reddit.requestlog import requests_for
 from tasks.quality import record_run
 from tasks.reddit import retry_if_transient
+from redditlake.quality import catalog
 from redditlake.quality import jobs as quality_jobs
 
 
@@ -55,6 +56,7 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
     lines: list[str] = []
     redacted: set[str] = set()
     jobs: list[dict] = []
+    accounts = 0  # deleted accounts erased from quarantine and the quality results
     metrics: list = []  # post_metrics batches the refresh appended, validated at the end
     async with await open_client(settings) as client:
         for raw in subreddits:
@@ -70,6 +72,7 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                 # Everything Reddit no longer shows: redacted now, or possibly by the policy later.
                 redacted |= {v.id for v in seen.verdicts} | {i for ids in seen.missing.values() for i in ids}
                 lines.append(result.line())
+                accounts += result.accounts
                 job = dict(ok=True, items=result.checked)
             except (RedditLakeError, ValueError) as exc:
                 lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
@@ -78,9 +81,13 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
             jobs.append(quality_jobs.job_row("refresh", raw, completed_at=done, seconds=(done - started).total_seconds(), **job))
         landed = await asyncio.to_thread(land_request_log, lake, client)
     await record_run(settings, lake, "refresh", jobs, requests=landed, batches=metrics)
+    if accounts:  # the catalog holds copies of the quality results and quarantine (S3 lakes)
+        path = catalog.catalog_path(lake, settings.data_quality.catalog)
+        if path.exists():
+            await asyncio.to_thread(catalog.build, lake, path)
     # What the lake forgot must not survive in Prefect's result storage either.
     try:
-        lines += (await gc_results(forget=sorted(redacted))).lines()
+        lines += (await gc_results(lake=lake.location, forget=sorted(redacted))).lines()
     except (OSError, RedditLakeError) as exc:
         lines.append(f"result storage: FAILED: {one_line(exc)} (the lake is redacted; rerun `redditlake gc`)")
     for line in lines:

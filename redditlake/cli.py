@@ -76,13 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("subreddits", nargs="*", default=DEMO_SUBREDDITS, metavar="SUB")
 
     g = sub.add_parser(
-        "gc", help="delete expired, pickled (never loaded) and forgotten files from Prefect's result storage"
+        "gc", help="delete expired and pickled (never loaded) Prefect result records; nothing else, never in the lake"
     )
     g.add_argument(
         "--results",
         help="result storage: a folder or s3://bucket/prefix (default: Prefect's own, "
         "the PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK bucket or PREFECT_HOME/storage)",
     )
+    g.add_argument("--lake", help="the lake gc must stay out of (default: ./lake or $REDDITLAKE_LAKE)")
+    g.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
 
     f = sub.add_parser(
         "forget-user",
@@ -230,9 +232,12 @@ def cmd_lake(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     quiet_prefect_env()
     from flows.common import gc_results
+    from redditlake.lake.location import open_location
 
     settings = settings_from(args)
-    for line in asyncio.run(gc_results(args.results, endpoint_url=settings.lake.endpoint_url)).lines():
+    lake = open_location(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    result = gc_results(args.results, lake=lake, endpoint_url=settings.lake.endpoint_url, dry_run=args.dry_run)
+    for line in asyncio.run(result).lines():
         print(line)
     return 0
 
@@ -257,22 +262,26 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_forget_user(args: argparse.Namespace) -> int:
     from redditlake import audit
-    from redditlake.forget import forget_user, stored_name
+    from redditlake.forget import forget_user, request_reference, stored_name
+    from redditlake.quality.catalog import catalog_path
 
     quiet_prefect_env()
     settings = settings_from(args)
     from flows.common import open_landing  # the lake and the pseudonymiser, as collect configures them
 
     landing = open_landing(settings)
-    result = forget_user(landing.lake, args.name, landing.pseudonymiser)
+    catalog = catalog_path(landing.lake, settings.data_quality.catalog)
+    result = forget_user(landing.lake, args.name, landing.pseudonymiser, catalog_file=catalog)
     print(result.line())
     from flows.common import gc_results
 
     forget = sorted({args.name, stored_name(args.name, landing.pseudonymiser)})
-    for line in asyncio.run(gc_results(args.results, forget, endpoint_url=settings.lake.endpoint_url)).lines():
+    gc = gc_results(args.results, lake=landing.lake.location, forget=forget, endpoint_url=settings.lake.endpoint_url)
+    for line in asyncio.run(gc).lines():
         print(line)
     # Accountable without re-recording the name the request asked to delete.
-    audit.record(landing.lake, "forget-user", rows=sum(result.redacted.values()), detail=result.line())
+    reference = request_reference(args.name, settings.privacy.pseudonym_key)
+    audit.record(landing.lake, "forget-user", rows=sum(result.redacted.values()), detail=f"{reference}: {result.line()}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The history and real-time commands: ``backfill``, ``stream``, ``coverage``.
+"""The history and real-time commands: ``backfill``, ``follow``, ``stream``, ``coverage``.
 
 Kept apart from ``cli.py`` (which wires them in) so the collection commands stay small.
 Arguments are checked before Prefect starts, so a bad date or a missing dump file costs nothing.
@@ -23,13 +23,22 @@ def add_parsers(sub) -> None:
                         "post, fewer than by time window where threads average over 100 comments)")
     b.add_argument("--lake", help="lake location (default: ./lake)")
 
+    f = sub.add_parser("follow", help="keep subreddits current from an archive, no Reddit key: one run of what a "
+                                      "`source: arcticshift` deployment does")
+    f.add_argument("subreddits", nargs="+", metavar="SUB")
+    f.add_argument("--source", default="arcticshift", choices=["arcticshift"])
+    f.add_argument("--now", help="follow up to this moment (default: now): YYYY-MM-DD, ISO date-time or epoch seconds")
+    f.add_argument("--start-days", type=float, default=1.0, help="how far back a subreddit's first run starts")
+    f.add_argument("--no-comments", dest="comments", action="store_false", help="posts only")
+    f.add_argument("--lake", help="lake location (default: ./lake)")
+
     s = sub.add_parser("stream", help="follow new posts and comments in near real time until stopped (Ctrl-C)")
     s.add_argument("subreddits", nargs="+", metavar="SUB")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.add_argument("--max-items", type=int, help="stop once at least this many new posts and comments are in (checked after each poll)")
     s.add_argument("--lake", help="lake location (default: ./lake)")
 
-    c = sub.add_parser("coverage", help="per day: rows per source, short threads, stream gaps")
+    c = sub.add_parser("coverage", help="per day: rows per source, cut threads, stream gaps")
     c.add_argument("subreddit", metavar="SUB")
     c.add_argument("--since", help="first day to show (YYYY-MM-DD)")
     c.add_argument("--lake", help="lake location (default: ./lake)")
@@ -55,6 +64,33 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
     for line in lines:
         print(line)
     return 1 if any("FAILED" in line for line in lines) else 0
+
+
+def cmd_follow(args: argparse.Namespace, settings) -> int:
+    from redditlake.archive.plan import parse_when
+    from redditlake.errors import RedditLakeError
+    from redditlake.pipeline import validate_subreddit
+    from redditlake.prefect_server import api_for_run
+
+    subs = [validate_subreddit(s) for s in args.subreddits]  # fails before Prefect starts
+    if args.now:
+        parse_when(args.now, "--now")
+    if args.start_days <= 0:
+        raise RedditLakeError("--start-days must be positive")
+    failed = False
+    with api_for_run() as prefect_ready:
+        from redditlake.cli_common import quiet_prefect_env
+
+        quiet_prefect_env()
+        from flows.follow import follow
+
+        prefect_ready()
+        for sub in subs:
+            state = asyncio.run(follow(sub, args.source, args.comments, args.start_days, now=args.now,
+                                       settings=settings, return_state=True))
+            failed |= not state.is_completed()
+            print(state.message if state.is_completed() else f"r/{sub}: FAILED: {state.message}", flush=True)
+    return 1 if failed else 0
 
 
 def cmd_stream(args: argparse.Namespace, settings) -> int:
@@ -100,4 +136,4 @@ def cmd_coverage(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-COMMANDS = {"backfill": cmd_backfill, "stream": cmd_stream, "coverage": cmd_coverage}
+COMMANDS = {"backfill": cmd_backfill, "follow": cmd_follow, "stream": cmd_stream, "coverage": cmd_coverage}

@@ -49,6 +49,9 @@ def add_parsers(sub) -> None:
     sv.add_argument("--port", type=int, default=9108)
     sv.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
     sv.add_argument("--minutes", type=float, default=60, help="window of request history the figures cover (default: 60)")
+    sv.add_argument("--deep-check-seconds", type=float, default=60,
+                    help="how often /healthz's state is refreshed (one Reddit request, a lake listing); "
+                    "probes never trigger it (default and minimum: 60)")
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -125,7 +128,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     print(f"serving http://{args.host}:{args.port}/healthz and /metrics", file=sys.stderr, flush=True)
     try:
-        asyncio.run(serve(settings_from(args), args.host, args.port, args.minutes))
+        asyncio.run(serve(settings_from(args), args.host, args.port, args.minutes,
+                          deep_check_seconds=max(args.deep_check_seconds, 60.0)))
     except OSError as exc:
         raise RedditLakeError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
     return 0

@@ -13,7 +13,7 @@ def add_parsers(sub) -> None:
     qa.add_argument("--lake", help="lake location (default: ./lake or $REDDITLAKE_LAKE)")
     qs = qa.add_subparsers(dest="quality_command", metavar="ACTION")
     qc = qs.add_parser("check", help="integrity and completeness over the stored lake; exit 1 naming posts with "
-                       "incomplete threads, orphan comments or duplicate ids")
+                       "cut threads, missing trees, orphan comments, broken parent chains or duplicate ids")
     qc.add_argument("subreddits", nargs="*", metavar="SUB", help="only these subreddits (default: all)")
     qc.add_argument("--since", help="only items created within this long, e.g. 7d, 12h")
     qc.add_argument("--no-suites", dest="suites", action="store_false", help="skip the GX suites over stored partitions")

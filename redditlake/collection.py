@@ -26,6 +26,7 @@ ENTRYPOINT = "flows/scheduled.py:collect_scheduled"
 REFRESH_FLOW, REFRESH_ENTRYPOINT, REFRESH_NAME = "refresh", "flows/refresh.py:refresh", "collection-yaml"
 STREAM_FLOW, STREAM_ENTRYPOINT, STREAM_NAME = "stream", "flows/stream.py:stream", "collection-yaml-stream"
 MAINTAIN_FLOW, MAINTAIN_ENTRYPOINT, MAINTAIN_NAME = "maintain-lake", "flows/maintenance.py:maintain", "collection-yaml"
+FOLLOW_FLOW, FOLLOW_ENTRYPOINT = "follow-archive", "flows/follow.py:follow"
 MANAGED_TAG = "collection.yaml"  # marks the deployments `redditlake deploy` owns (stale ones are removed)
 
 # Work queues of the pool, highest priority first. A worker on the pool takes runs from
@@ -62,6 +63,9 @@ class SubredditStrategy(_Strict):
     time_filter: TimeFilter = "week"
     priority: Literal["high", "medium", "low"] = "medium"
     time_limit: str | int = "30m"
+    # Where it is collected from: Reddit's API (needs an approved key), or an archive, which keeps
+    # the lake current without one (settled copies bring final scores and removals).
+    source: Literal["reddit", "arcticshift"] = "reddit"
 
     @field_validator("sorting", mode="before")
     @classmethod
@@ -301,8 +305,15 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
         }
 
     blocks = {"reddit_block": config.blocks.reddit, "lake_block": config.blocks.lake}
-    names = [s.name for s in config.collection.subreddits]
+    # refresh and the maintenance sweep ask Reddit: only subreddits collected from it.
+    names = [s.name for s in config.collection.subreddits if s.source == "reddit"]
     specs = [
+        spec(deployment_name(s), FOLLOW_FLOW, FOLLOW_ENTRYPOINT,
+             f"Follow r/{s.name} through {s.source} every {s.collection_frequency} (no Reddit key)",
+             s.priority, s.schedule, [f"r/{s.name.lower()}", s.source],
+             {"subreddit": s.name, "source": s.source, "comments": s.collect_comments,
+              "lake_block": config.blocks.lake})
+        if s.source != "reddit" else
         spec(deployment_name(s), FLOW_NAME, ENTRYPOINT,
              f"Collect r/{s.name} ({', '.join(s.sorting)}, {s.post_limit} posts) every {s.collection_frequency}",
              s.priority, s.schedule, [f"r/{s.name.lower()}"],

@@ -5,7 +5,11 @@ URLs) and the identity of deleted accounts. ``/api/info`` answers for 100
 fullnames a request, so re-checking what the lake holds is cheap enough to run
 on a schedule. Rows are redacted in place, not dropped: the id stays, so the
 next collection does not store the post again, and ``deletions`` records what
-was done and why. Ids already redacted are not asked about again.
+was done and why. Ids whose content is redacted already are not asked about
+again; an item whose only redaction so far is its author's identity (the
+account was deleted, ``scope`` author) is, so that a later removal of its
+content is still seen. A deleted account's name also leaves quarantine and the
+quality results (``copies``).
 
 Redaction needs evidence: Reddit shows the item deleted or removed. An item
 ``/api/info`` does not return is *unavailable*, which is not evidence: Reddit
@@ -30,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from redditlake.config import ComplianceSettings, RedactAfter
+from redditlake.copies import erase_account_copies
 from redditlake.errors import SubredditUnavailable
 from redditlake.lake import Lake
 from redditlake.models import (
@@ -91,6 +96,7 @@ class RefreshResult:
     redacted: dict[str, int] = field(default_factory=dict)
     unavailable: int = 0  # items not returned this time
     by_policy: int = 0  # of those, redacted by the policy now
+    accounts: int = 0  # deleted accounts erased from the lake's copies (quarantine, quality results)
 
     @property
     def kept(self) -> int:
@@ -141,8 +147,9 @@ async def subreddit_state(client: RedditClient, subreddit: str) -> str:
 
 
 async def check(client: RedditClient, lake: Lake, subreddit: str) -> Check:
-    """Ask Reddit about every stored post and comment not yet redacted; ask why when some are missing."""
-    done = set(lake.latest(Deletion.table, subreddit, ["id"], key="id").column("id").to_pylist())
+    """Ask Reddit about every stored post and comment whose content is not yet redacted; ask why
+    when some are missing."""
+    done, author_only = redacted_ids(lake, subreddit)
     stored = {kind: sorted(lake.existing_ids(kind, subreddit) - done) for kind in PREFIX}
     fullnames = [PREFIX[kind] + i for kind, ids in stored.items() for i in ids]
     with request_priority(Priority.BACKFILL):
@@ -159,13 +166,24 @@ async def check(client: RedditClient, lake: Lake, subreddit: str) -> Check:
             if kind == "posts":
                 posts.append(data)
             verdict = judge(kind, data)
-            if verdict:
+            if verdict and not (verdict.scope == "author" and i in author_only):  # that much is done
                 verdicts.append(verdict)
     state = PUBLIC
     if any(missing.values()):
         with request_priority(Priority.BACKFILL):
             state = await subreddit_state(client, subreddit)
     return Check(posts, verdicts, missing, state, len(fullnames))
+
+
+def redacted_ids(lake: Lake, subreddit: str) -> tuple[set[str], set[str]]:
+    """(ids whose content is redacted, ids of which only the author is) per ``deletions``."""
+    rows = lake.read(Deletion.table, subreddit)
+    if rows.num_rows == 0:
+        return set(), set()
+    content, author = set(), set()
+    for i, scope in zip(rows.column("id").to_pylist(), rows.column("scope").to_pylist()):
+        (author if scope == "author" else content).add(i)
+    return content, author - content
 
 
 def last_refresh(lake: Lake, subreddit: str) -> datetime | None:
@@ -276,6 +294,8 @@ def apply(lake: Lake, subreddit: str, seen: Check, policy: ComplianceSettings, n
     ]
     deletions += redact_users(lake, subreddit, accounts, now)
     redacted |= {d.kind for d in deletions if d.kind == User.table}
+    result.accounts = len(accounts)
+    erase_account_copies(lake, accounts)  # the flow rebuilds the catalog
     result.redacted[User.table] = sum(1 for d in deletions if d.kind == User.table)
     if deletions:
         purged_at = purge(lake, redacted)

@@ -56,6 +56,10 @@ class HttpSettings(_Section):
     )
     backoff_base: float = Field(1.0, ge=0)
     backoff_max: float = Field(30.0, ge=0)
+    max_body_bytes: int = Field(
+        256 << 20, ge=1024, description="largest answer body read (decompressed); a larger one fails the request "
+                                        "instead of filling memory (an archive's 25,000-comment tree is ~50 MB)"
+    )
 
 
 class BudgetSettings(_Section):
@@ -107,11 +111,6 @@ class CollectSettings(_Section):
     max_more_misses: int = Field(
         3, ge=1, description="morechildren calls in a row delivering none of the ids asked before they are given up"
     )
-    short_thread_tolerance: float = Field(
-        0.1, ge=0, le=1,
-        description="a tree short of its post's num_comments by more than this share is counted as short "
-        "(Reddit's count includes some removed comments it never returns)",
-    )
     stranded_days: int | None = Field(
         3, ge=0, description="days back from the newest stored post checked for a missing comment tree each run (null: all)"
     )
@@ -139,6 +138,10 @@ class ArchiveSettings(_Section):
     page_size: int = Field(100, ge=1, le=1000, description="items asked per search request (both APIs cap at 100)")
     window_days: float = Field(7.0, gt=0, description="first created_utc window tried; full pages shrink it")
     dump_batch_rows: int = Field(20_000, ge=100, description="rows buffered from a dump before they are landed")
+    dump_max_line_bytes: int = Field(
+        4 << 20, ge=1024, description="longest dump line parsed; a longer one is quarantined unread (a Reddit "
+                                      "object, 40,000-character selftext included, is far below it)"
+    )
     search_batch_rows: int = Field(5_000, ge=1, description="rows of archive pages gathered before they are landed "
                                                             "(one file per day per batch, not per page)")
 
@@ -218,9 +221,6 @@ class DataQualitySettings(_Section):
     )
     duplicate_threshold: float = Field(
         0.9, ge=0, le=1, description="title similarity at or above which two posts of one author are near-duplicates"
-    )
-    thread_tolerance: float = Field(
-        0.1, ge=0, le=1, description="a thread may hold this share fewer comments than num_comments before it is flagged"
     )
     score_target: float = Field(0.95, ge=0, le=1, description="quality score below this is 'degraded'")
     max_latency_seconds: float = Field(30.0, gt=0, description="request-log latency above this fails its expectation")

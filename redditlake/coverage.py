@@ -1,9 +1,9 @@
 """`redditlake coverage`: per day, what each source contributed and what is known to be missing.
 
 Rows per UTC day of ``created_utc``: posts and comments per source (rows written before the
-``source`` column existed count as reddit), threads whose stored comments fall short of the
-post's ``num_comments`` by more than ``SHORT_SLACK`` (Reddit counts comments it never returns, so a
-complete thread is usually a little short), and the coverage gaps (stream listings cut by the
+``source`` column existed count as reddit), cut threads (``quality.threads``: trees whose fetch
+gave up on stubs or did not finish; a tree shorter than ``num_comments`` is not one, Reddit
+counts comments it never shows), and the coverage gaps (stream listings cut by the
 cap, archive seconds that overflowed a page) that touch the day. The gaps themselves follow, with
 their exact ranges, and whether a later row of ``backfill_progress`` covered them.
 
@@ -22,10 +22,9 @@ import pyarrow.compute as pc
 from redditlake.lake import Lake
 from redditlake.lake.names import subreddit_partition
 from redditlake.positions import CoverageGap
+from redditlake.quality import threads
 from redditlake.quality.coverage import LISTING_CAP
 from redditlake.query import QueryResult
-
-SHORT_SLACK = 0.1  # a thread more than 10 % short of num_comments counts as short
 
 
 def listing_cap_gap(lake: Lake, subreddit: str, sort: str, listing: list[dict[str, Any]], collected_at: datetime,
@@ -74,23 +73,24 @@ def coverage(lake: Lake, subreddit: str, since: datetime | None = None) -> tuple
             return (f"SELECT CAST(created_utc AS DATE) AS day, coalesce(source, 'reddit') AS src, count(*) AS n "
                     f"FROM {table} WHERE subreddit = '{sub}' AND {after} GROUP BY ALL")
 
-        short = "SELECT NULL::DATE AS day, 0 AS short_threads WHERE false"
-        if {"posts", "comments"} <= views:
-            short = (f"SELECT CAST(p.created_utc AS DATE) AS day, count(*) AS short_threads FROM posts p "
-                     f"LEFT JOIN (SELECT link_id, count(*) AS n FROM comments WHERE subreddit = '{sub}' GROUP BY 1) c "
-                     f"ON c.link_id = 't3_' || p.id WHERE p.subreddit = '{sub}' AND {after.replace('created_utc', 'p.created_utc')} "
-                     f"AND coalesce(c.n, 0) < p.num_comments * {1 - SHORT_SLACK} GROUP BY 1")
+        cut = "SELECT NULL::DATE AS day, 0 AS cut_threads WHERE false"
+        if {"posts", "comment_fetches"} <= views:
+            columns = {r[0] for r in con.execute("DESCRIBE comment_fetches").fetchall()}
+            cut = (f"SELECT CAST(p.created_utc AS DATE) AS day, count(*) AS cut_threads FROM posts p "
+                   f"JOIN {threads.latest_markers(columns)} m ON m.post_id = p.id "
+                   f"WHERE p.subreddit = '{sub}' AND {after.replace('created_utc', 'p.created_utc')} "
+                   f"AND {threads.cut_sql('m')} GROUP BY 1")
         gaps_by_day = "SELECT NULL::DATE AS day, 0 AS gaps WHERE false"
         if "coverage_gaps" in views:
             gaps_by_day = (f"SELECT d.day, count(*) AS gaps FROM days d JOIN coverage_gaps g ON g.subreddit = '{sub}' "
                            "AND CAST(g.gap_start AS DATE) <= d.day AND d.day <= CAST(g.gap_end AS DATE) GROUP BY 1")
         sql = f"""
-            WITH p AS ({counts('posts')}), c AS ({counts('comments')}), s AS ({short}),
+            WITH p AS ({counts('posts')}), c AS ({counts('comments')}), s AS ({cut}),
             days AS (SELECT day FROM p UNION SELECT day FROM c), g AS ({gaps_by_day})
             SELECT days.day,
                    coalesce((SELECT string_agg(src || '=' || n, ' ' ORDER BY src) FROM p WHERE p.day = days.day), '') AS posts,
                    coalesce((SELECT string_agg(src || '=' || n, ' ' ORDER BY src) FROM c WHERE c.day = days.day), '') AS comments,
-                   coalesce((SELECT short_threads FROM s WHERE s.day = days.day), 0) AS short_threads,
+                   coalesce((SELECT cut_threads FROM s WHERE s.day = days.day), 0) AS cut_threads,
                    coalesce((SELECT gaps FROM g WHERE g.day = days.day), 0) AS gaps
             FROM days ORDER BY days.day
         """

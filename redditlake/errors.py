@@ -35,8 +35,20 @@ class SubredditUnavailable(RedditLakeError):
         super().__init__(f"r/{name} is {reason}: check the name, or drop it from the run")
 
 
+class AnswerTooLarge(RedditLakeError):
+    """Reddit refused a request as too large (413, or its error body): ask again smaller."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(f"Reddit refused {path} as too large even at its smallest; the rest of that thread is skipped")
+
+
 class ApiUnavailable(RedditLakeError):
     """The API kept failing after every retry, or its circuit breaker is open."""
+
+
+class ResponseTooLarge(ApiUnavailable):
+    """An answer body past ``http.max_body_bytes``: not retried (it would be as large again)."""
 
 
 class TransientApiError(ApiUnavailable):

@@ -6,19 +6,24 @@ and its id stay so the item is not collected again), its profile rows in
 ``users`` are blanked, the files that held the old values are deleted from
 storage at once (``Lake.purge``), and each redaction is recorded in
 ``deletions`` with that time (``purged_at``); ``refresh`` then no longer asks
-Reddit about those items. With pseudonymisation on, the
-name is hashed with the key to find its rows; the name itself is written
-nowhere.
+Reddit about those items. The account's other copies go too (``copies``:
+quarantined JSON, quality results' failing-row samples, the catalog). With
+pseudonymisation on, the name is hashed with the key to find its rows; the
+name itself is written nowhere (the audit trail keeps a keyed reference,
+``Pseudonymiser.reference``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import SecretStr
 
+from redditlake.copies import Erased, erase_account_copies
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
 from redditlake.compliance import USER_REDACTIONS, purge
@@ -35,17 +40,26 @@ PROFILE_REDACTIONS = {**USER_REDACTIONS, "created_utc": None, "link_karma": None
 class ForgetResult:
     redacted: dict[str, int] = field(default_factory=dict)  # table -> rows
     subreddits: set[str] = field(default_factory=set)
+    copies: Erased = field(default_factory=Erased)
 
     def line(self) -> str:
-        done = ", ".join(f"{n} {t}" for t, n in self.redacted.items() if n) or "nothing stored for this account"
-        return f"forgot the account in {len(self.subreddits)} subreddits: {done}"
+        parts = [f"{n} {t}" for t, n in self.redacted.items() if n] + self.copies.parts()
+        done = ", ".join(parts) or "nothing stored for this account"
+        where = f" in {len(self.subreddits)} subreddits" if self.subreddits else ""
+        return f"forgot the account{where}: {done}"
 
 
-def stored_name(name: str, pseudonymiser: Pseudonymiser | None) -> str:
+def account_name(name: str) -> str:
+    """The account name as given (``u/`` and blanks aside); one that names no account is an error."""
     name = name.strip()
     name = name[2:] if name.lower().startswith("u/") else name
     if name in KEEP or not name:
         raise RedditLakeError(f"{name!r} is not an account name: give the user's Reddit name, without u/")
+    return name
+
+
+def stored_name(name: str, pseudonymiser: Pseudonymiser | None) -> str:
+    name = account_name(name)
     return pseudonymiser.pseudonym(name) if pseudonymiser else name
 
 
@@ -57,8 +71,9 @@ def _matches(column: pa.ChunkedArray | pa.Array, stored: str, exact: bool) -> pa
 
 
 def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = None,
-                now: dt.datetime | None = None) -> ForgetResult:
-    """Redact the account's posts, comments and profiles in every subreddit of the lake."""
+                now: dt.datetime | None = None, catalog_file: Path | None = None) -> ForgetResult:
+    """Redact the account's posts, comments and profiles in every subreddit of the lake, then its
+    copies in quarantine and the quality results (and ``catalog_file``, rebuilt when it exists)."""
     stored = stored_name(name, pseudonymiser)
     exact = pseudonymiser is not None
     now = now or dt.datetime.now(dt.UTC)
@@ -86,6 +101,7 @@ def forget_user(lake: Lake, name: str, pseudonymiser: Pseudonymiser | None = Non
     purged_at = purge(lake, [t for t, n in result.redacted.items() if n])
     for part, rows in sorted(deletions.items()):
         lake.append(Deletion.table, part, Deletion.to_arrow(d.model_copy(update={"purged_at": purged_at}) for d in rows))
+    result.copies = erase_account_copies(lake, {account_name(name), stored}, catalog_file)
     return result
 
 
@@ -100,3 +116,10 @@ def _blank_profiles(lake: Lake, stored: str, exact: bool, result: ForgetResult) 
             total += done.rows
             result.subreddits.add(part)
     return total
+
+
+def request_reference(name: str, key: SecretStr | None) -> str:
+    """How the audit trail names the account of a request: a keyed reference, or that none is kept."""
+    if key is None or not key.get_secret_value():
+        return "account not recorded (set REDDITLAKE_PSEUDONYM_KEY to keep a keyed reference)"
+    return f"account {Pseudonymiser(key.get_secret_value()).reference(account_name(name))}"

@@ -1,4 +1,4 @@
-"""`redditlake health`: is the API reachable and well, the lake writable, Prefect up?
+"""`redditlake health`: is the API reachable and well, the lake readable, Prefect up?
 
 The API's recent health comes from the lake's ``api_requests`` table (every
 request of every run, whichever worker made it), so a serverless deployment
@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from redditlake.config import Settings
 from redditlake.errors import RedditLakeError
@@ -50,29 +53,52 @@ def check_lake(lake: Lake) -> Check:
     return Check("lake", True, f"{lake.uri} ({', '.join(tables) or 'empty'})")
 
 
-def check_request_history(lake: Lake, minutes: float) -> Check:
+def recent_requests(lake: Lake, minutes: float) -> pa.Table | None:
+    """The request log's rows of the last ``minutes``, every worker's, or None if there are none.
+    Only the partitions of those days are listed and read, so the cost follows the window,
+    not the age of the lake."""
     if "api_requests" not in lake.tables():
-        return Check("api history", True, "no requests recorded yet")
+        return None
     since = datetime.now(UTC) - timedelta(minutes=minutes)
-    con = lake.duckdb()
+    parts = []
+    for sub in lake.subreddits("api_requests"):
+        days = [d for d in lake.days("api_requests", sub) if d >= since.date()]
+        if days:
+            rows = lake.read_days("api_requests", sub, days)
+            if not rows.num_rows:  # the day's files went between the listing and the read (compaction)
+                continue
+            parts.append(rows.filter(pc.greater_equal(rows.column("ts"), pa.scalar(since, rows.schema.field("ts").type))))
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts, promote_options="permissive") if parts else None
+
+
+def query_requests(requests: pa.Table, sql: str) -> list[tuple]:
+    """``sql`` over ``requests`` (as ``api_requests``) on a connection that opens no file."""
+    con = duckdb.connect()
     try:
-        row = con.execute(
-            """
-            SELECT count(*),
-                   avg(CASE WHEN error_class IS NULL AND status < 400 THEN 1 ELSE 0 END),
-                   quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
-                   count(*) FILTER (WHERE status = 429),
-                   count(*) FILTER (WHERE attempt > 1),
-                   arg_max(breaker, ts), min(ratelimit_remaining)
-            FROM api_requests WHERE ts >= ?
-            """,
-            [since],
-        ).fetchone()
+        con.register("api_requests", requests)
+        return con.execute(sql).fetchall()
     finally:
         con.close()
-    n, success, p50, p95, n429, retries, breaker, min_remaining = row
-    if not n:
+
+
+def check_request_history(lake: Lake, minutes: float) -> Check:
+    requests = recent_requests(lake, minutes)
+    if requests is None:
         return Check("api history", True, f"no requests in the last {minutes:g} min")
+    [row] = query_requests(
+        requests,
+        """
+        SELECT count(*),
+               avg(CASE WHEN error_class IS NULL AND status < 400 THEN 1 ELSE 0 END),
+               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
+               count(*) FILTER (WHERE status = 429),
+               count(*) FILTER (WHERE attempt > 1),
+               arg_max(breaker, ts), min(ratelimit_remaining)
+        FROM api_requests
+        """,
+    )
+    n, success, p50, p95, n429, retries, breaker, min_remaining = row
     ok = success >= MIN_SUCCESS_RATE and breaker != "open"
     return Check(
         "api history",

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from redditlake import depth
 from redditlake.lake import Lake, WriteResult
 from redditlake.lake.names import subreddit_partition
 from redditlake.models import (
@@ -72,6 +73,7 @@ class Landing:
     # None when the run does not validate: then nothing is kept in memory.
     recorder: Any = None
     quarantine_lookback_days: int = 90  # data_quality.quarantine_lookback_days
+    depth_window_days: int = depth.WINDOW_DAYS  # days around a batch searched for its comments' parents and waiting replies
 
     def _private(self, table: pa.Table) -> pa.Table:
         return self.pseudonymiser.table(table) if self.pseudonymiser else table
@@ -81,13 +83,19 @@ class Landing:
         source: str | None = None, app: tuple[str, int] | None = None,
     ) -> WriteResult:
         """One row per id: what the lake holds already is skipped (whichever source stored it). Rows that fail validation go to
-        ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch. ``app`` (app id,
-        version) is committed with the rows: a position that lands exactly when they do."""
+        ``quarantine`` (first: a crash must not lose them) and never stop the rest of the batch. Comments get their
+        depth from their thread (``redditlake.depth``), and stored ones whose depth this batch makes known are filled in.
+        ``app`` (app id, version) is committed with the rows: a position that lands exactly when they do."""
         parsed = _misrouted_to_quarantine(parse_batch(model, things, collected_at, self.required_fields), subreddit)
-        if parsed.quarantined.num_rows:  # each bad item once (see quality.quarantine)
-            quarantine.land(self.lake, subreddit, self._private_raw(parsed.quarantined), self.quarantine_lookback_days)
+        self._quarantine(subreddit, parsed.quarantined)
         rows = self._private(_with_source(parsed.rows, source))
+        fills: dict[str, int] = {}
+        if model is Comment and rows.num_rows:
+            settled = depth.settle(rows, depth.thread_context(self.lake, subreddit, rows, self.depth_window_days))
+            rows, fills = settled.rows, settled.fills
         result = self.lake.write(model.table, subreddit, rows, app=app)
+        # After the write: a crash in between leaves these depths unknown (for maintenance), never wrong.
+        depth.store(self.lake, subreddit, fills)
         self._record(LandedBatch(model.table, result.subreddit, rows, parsed.quarantined, parsed.cleaning,
                                  result.written, collected_at))
         return result
@@ -105,17 +113,31 @@ class Landing:
                                  collected_at))
         return result
 
+    def quarantine(self, subreddit: str, rows: list[dict[str, Any]]) -> None:
+        """Store items that never became rows (``QUARANTINE_SCHEMA`` dicts), e.g. unusable dump lines."""
+        self._quarantine(subreddit, pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA))
+
+    def _quarantine(self, subreddit: str, rows: pa.Table) -> None:
+        if rows.num_rows:  # each bad item once (see quality.quarantine)
+            quarantine.land(self.lake, subreddit, self._private_raw(rows), self.quarantine_lookback_days)
+
     def _private_raw(self, quarantined: pa.Table) -> pa.Table:
-        """Quarantined JSON holds account names too: pseudonymise them like every column."""
+        """Quarantined JSON holds account names too: pseudonymise them like every column. Text that
+        is no JSON object cannot be pseudonymised field by field, so it is not kept at all then."""
         if not self.pseudonymiser:
             return quarantined
         raws = []
         for raw in quarantined.column("raw").to_pylist():
-            thing = json.loads(raw)
-            if isinstance(thing, dict):
-                for column, prefix in PRIVATE_COLUMNS.items():
-                    if isinstance(thing.get(column), str):
-                        thing[column] = self.pseudonymiser.pseudonym(thing[column], prefix)
+            try:
+                thing = json.loads(raw)
+            except (ValueError, RecursionError):
+                thing = None
+            if not isinstance(thing, dict):
+                raws.append(f"[withheld: {len(raw)} characters that are no JSON object, pseudonymisation is on]")
+                continue
+            for column, prefix in PRIVATE_COLUMNS.items():
+                if isinstance(thing.get(column), str):
+                    thing[column] = self.pseudonymiser.pseudonym(thing[column], prefix)
             raws.append(json.dumps(thing, sort_keys=True))
         return quarantined.set_column(quarantined.column_names.index("raw"), "raw", pa.array(raws, pa.string()))
 
@@ -141,7 +163,7 @@ class Landing:
         markers = CommentFetch.to_arrow(
             CommentFetch(
                 post_id=pid, num_comments=num_comments[pid], comments=n, collected_at=collected_at,
-                unexpandable=batch.unexpandable.get(pid, 0),
+                unexpandable=batch.unexpandable.get(pid, 0), complete=batch.complete(pid),
             )
             for pid, n in batch.trees.items()
         )

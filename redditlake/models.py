@@ -258,7 +258,9 @@ class Comment(Row):
     subreddit_id: str | None
     link_id: str
     parent_id: str
-    depth: int
+    # Levels below the post (0: a reply to the post); None while unknown: listings, archives and
+    # dumps omit it, and the landing derives it from the thread (see ``redditlake.depth``).
+    depth: int | None
     author: str | None
     author_fullname: str | None
     body: str | None
@@ -294,13 +296,13 @@ class Comment(Row):
 
     @field_validator("depth")
     @classmethod
-    def _depth(cls, value: int) -> int:
-        if value < 0:
+    def _depth(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
             raise ValueError(f"depth {value} is negative")
         return value
 
     @classmethod
-    def from_api(cls, d: dict[str, Any], collected_at: datetime, depth: int | None = None) -> Comment:
+    def from_api(cls, d: dict[str, Any], collected_at: datetime) -> Comment:
         return cls(
             id=d["id"],
             name=d.get("name") or f"t1_{d['id']}",
@@ -308,7 +310,7 @@ class Comment(Row):
             subreddit_id=d.get("subreddit_id"),
             link_id=d["link_id"],
             parent_id=d["parent_id"],
-            depth=int(d["depth"] if d.get("depth") is not None else (depth or 0)),
+            depth=None if d.get("depth") is None else int(d["depth"]),
             author=d.get("author"),
             author_fullname=d.get("author_fullname"),
             body=clean_text(d.get("body")),
@@ -429,6 +431,9 @@ class CommentFetch(Record):
     collected_at: datetime
     # Stubs the API never expanded (ids, "continue this thread" parents): their subtrees are missing.
     unexpandable: int = 0
+    # Whether the fetch finished: every `more` stub expanded or given up (and counted above), every
+    # "continue this thread" followed. None in markers written before this was recorded.
+    complete: bool | None = None
 
 
 class Deletion(Record):

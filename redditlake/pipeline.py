@@ -18,6 +18,7 @@ from typing import Any
 from redditlake.errors import InvalidSubredditName
 from redditlake.lake import Lake
 from redditlake.lake.names import SUBREDDIT_PATTERN
+from redditlake.quality.threads import is_cut
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import CommentTree, TreeOptions, fetch_comment_tree
@@ -133,6 +134,14 @@ class CommentBatch:
     requests: int = 0
     trees: dict[str, int] = field(default_factory=dict)  # post id -> comments in its tree
     unexpandable: dict[str, int] = field(default_factory=dict)  # post id -> stubs given up (when any)
+    unfinished: set[str] = field(default_factory=set)  # post ids whose fetch ended with stubs left
+
+    def complete(self, post_id: str) -> bool:
+        return post_id not in self.unfinished
+
+    def cut_threads(self) -> int:
+        """Trees of this batch that landed cut (``quality.threads.is_cut``)."""
+        return sum(is_cut(self.unexpandable.get(pid, 0), self.complete(pid)) for pid in self.trees)
 
 
 async def fetch_comments(
@@ -161,12 +170,9 @@ async def fetch_comments(
         batch.trees[post_id] = len(rows)
         if given_up := len(tree.unexpandable) + len(tree.unexpandable_parents):
             batch.unexpandable[post_id] = given_up
+        if not tree.complete:
+            batch.unfinished.add(post_id)
     return batch
-
-
-def short_threads(batch: CommentBatch, num_comments: dict[str, int], tolerance: float) -> int:
-    """Trees that landed short of their post's ``num_comments`` by more than ``tolerance`` (a share)."""
-    return sum(1 for pid, n in batch.trees.items() if n < num_comments.get(pid, 0) * (1 - tolerance))
 
 
 async def fetch_users(client: RedditClient, names: Iterable[str]) -> list[dict[str, Any]]:
@@ -199,7 +205,7 @@ class SubredditSummary:
     requests: int = 0
     seconds: float = 0.0
     unexpandable: int = 0  # `more` ids and "continue this thread" parents the API never expanded
-    short_threads: int = 0  # trees short of num_comments beyond collect.short_thread_tolerance
+    cut_threads: int = 0  # trees landed cut (quality.threads.is_cut): comments known to be missing
     quality: Any = field(default=None, repr=False)  # quality.run.QualityReport of this subreddit's batches
 
     def line(self) -> str:
@@ -210,6 +216,6 @@ class SubredditSummary:
             f"{self.comments} comments ({self.comments_written} new), "
             + (f"{self.users} users, " if self.users else "")
             + (f"{self.unexpandable} unexpandable stubs, " if self.unexpandable else "")
-            + (f"{self.short_threads} short threads, " if self.short_threads else "")
+            + (f"{self.cut_threads} cut threads, " if self.cut_threads else "")
             + f"{self.requests} requests, {self.seconds:.1f}s"
         )

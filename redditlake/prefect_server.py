@@ -23,6 +23,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from redditlake import orphans, tether
 from redditlake.errors import RedditLakeError
 
 DEFAULT_PORT = 4210  # not Prefect's 4200, which a user's own `prefect server start` takes
@@ -61,7 +62,13 @@ def use_running_server() -> str | None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now, as uvicorn binds (``SO_REUSEADDR``).
+
+    Without the option, the connections a server just stopped left in TIME_WAIT (a
+    minute) would count as taken; with it, Linux still refuses a port something listens on.
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -72,21 +79,27 @@ def _port_free(port: int) -> bool:
 class ServerProcess:
     """A Prefect API server in its own process group, on 127.0.0.1: start, wait, stop."""
 
-    def __init__(self, argv: list[str], port: int, env: dict[str, str], log: Path | None = None):
+    def __init__(self, module: str, args: list[str], port: int, env: dict[str, str], log: Path | None = None):
+        """Run ``python -m module args``, tied to this process: it dies with it, however it ends."""
         self.port = port
         self.url = f"http://127.0.0.1:{port}/api"
+        self.ui_url = f"http://127.0.0.1:{port}"
         self.log = log  # None: its errors go to our stderr
         env = {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
         env.pop("PREFECT_API_URL", None)
+        if not (env.get("PREFECT_SERVER_UI_API_URL") or env.get("PREFECT_UI_API_URL")):  # a proxy's URL wins
+            # Else the UI's pages call the API on Prefect's default port, 4200, not this one.
+            env["PREFECT_SERVER_UI_API_URL"] = self.url
         out = open(log, "ab") if log else None
         try:
             self.proc = subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=out or subprocess.DEVNULL, stderr=out,
-                start_new_session=True,
+                tether.argv(module, *args), env=env, stdin=subprocess.DEVNULL, stdout=out or subprocess.DEVNULL,
+                stderr=out, start_new_session=True,
             )
         finally:
             if out:
                 out.close()
+        self.note = orphans.record(self.proc.pid, self.url)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -121,20 +134,21 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.note:
+            self.note.unlink(missing_ok=True)
 
 
 def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
     """Run a Prefect server (``prefect server start``, with its UI and services) on
     127.0.0.1:``port`` until interrupted (Ctrl-C or SIGTERM)."""
     url = f"http://127.0.0.1:{port}/api"
+    orphans.reap()  # a server left by a crashed run or `redditlake server` would answer here
     if healthy(url):
         raise RedditLakeError(f"a Prefect server already answers on {url}: use it (export PREFECT_API_URL={url})")
     if not _port_free(port):
         raise RedditLakeError(f"port {port} on 127.0.0.1 is taken; pick another with --port")
-    server = ServerProcess(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        port, dict(os.environ),
-    )
+    server = ServerProcess("prefect", ["server", "start", "--host", "127.0.0.1", "--port", str(port)], port,
+                           dict(os.environ))
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -145,7 +159,7 @@ def serve(port: int = DEFAULT_PORT, startup_timeout: float = 600.0) -> int:
         server.wait_ready(startup_timeout)
         note.parent.mkdir(parents=True, exist_ok=True)
         note.write_text(json.dumps({"url": url, "pid": os.getpid()}))
-        print(f"Prefect server on {url} (UI: http://127.0.0.1:{port}); later redditlake runs use it. "
+        print(f"Prefect server on {url}, its UI on {server.ui_url}; later redditlake runs use it. "
               "Ctrl-C stops it.", file=sys.stderr, flush=True)
         server.proc.wait()
         raise RedditLakeError(f"the Prefect server exited with code {server.proc.returncode}")
@@ -166,20 +180,16 @@ def run_server(log_dir: Path) -> ServerProcess:
 
     Without ``PREFECT_API_URL`` Prefect would start a temporary server itself, but only
     when the flow starts: after this process has imported Prefect's whole server app (to
-    start it) and everything else. Starting the same server (the command Prefect's
-    ``SubprocessASGIServer`` runs: no UI, no services) as the first thing lets its start-up
-    overlap the credential check and the imports, and keeps the server app out of this process.
+    start it) and everything else. Starting the same server (what Prefect's
+    ``SubprocessASGIServer`` runs: only the services that record runs) as the first thing
+    lets its start-up overlap the credential check and the imports, and keeps the server
+    app out of this process. Unlike Prefect's, it serves the UI, so the run's links work.
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("prefect")  # a top-level spec: Prefect is not imported
-    site = Path(spec.origin).parent.parent
     port = _free_port()
-    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     return ServerProcess(
-        [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory", "prefect.server.api.server:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-        port, env, log=log_dir / "prefect-server.log",
+        "uvicorn", ["--factory", "redditlake.prefect_app:create_app", "--host", "127.0.0.1", "--port", str(port),
+                    "--log-level", "error", "--lifespan", "on"],
+        port, dict(os.environ), log=log_dir / "prefect-server.log",
     )
 
 
@@ -197,6 +207,7 @@ def api_for_run():
     now for this run only (stopped when the run ends). Call the yielded function before the
     first flow starts; until then the server starts in the background.
     """
+    orphans.reap()  # before looking for a running server: a crashed one's orphan would be found
     if use_running_server():
         yield lambda: None
         return
@@ -204,12 +215,23 @@ def api_for_run():
         server = run_server(Path(tmp))
         os.environ["PREFECT_API_URL"] = server.url
         timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") or 120)
+        used = False
+
+        def ready() -> None:
+            nonlocal used
+            server.wait_ready(timeout)
+            used = True
+
         try:
-            yield lambda: server.wait_ready(timeout)
+            yield ready
         finally:
             _drain_prefect_workers()
             server.stop(timeout=10)
             os.environ.pop("PREFECT_API_URL", None)
+            if used:  # the "View at" links Prefect printed lead to a server that is gone now
+                print(f"(the Prefect server at {server.ui_url} stopped with this run; its runs stay in the "
+                      f"Prefect home: `redditlake server` shows them at http://127.0.0.1:{DEFAULT_PORT})",
+                      file=sys.stderr, flush=True)
 
 
 def _drain_prefect_workers() -> None:

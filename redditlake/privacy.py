@@ -37,6 +37,14 @@ class Pseudonymiser:
         digest = hmac.new(self._key, value.lower().encode("utf-8"), hashlib.sha256).hexdigest()
         return f"{prefix}{digest[:20]}"
 
+    def reference(self, name: str) -> str:
+        """A keyed reference to an account for the audit trail of a ``forget-user`` request: the
+        same name always gives the same reference (a later request, or a person asking whether
+        theirs was done, can be matched by whoever holds the key), the name cannot be read back,
+        and it differs from the account's pseudonym, so it does not point at rows of old copies."""
+        digest = hmac.new(self._key, b"forget-user\0" + name.lower().encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"ref_{digest[:20]}"
+
     def table(self, table: pa.Table) -> pa.Table:
         """The same table with every account name and account id column pseudonymised."""
         for column, prefix in COLUMNS.items():

@@ -1,8 +1,11 @@
 """`redditlake query`: SQL over the lake with DuckDB, printed for a terminal.
 
-Every query is recorded in the lake's audit trail (``redditlake.audit``):
-who ran it, the SQL (credentials masked), the tables it read, how many rows
-came back — failed queries too, with the error.
+The SQL only reads the lake (``redditlake.sandbox``): one SELECT-like
+statement, on a connection that can open no file outside the lake. Every query
+is recorded in the lake's audit trail (``redditlake.audit``) before it runs:
+who ran it, the SQL (credentials masked), the tables it names. A refused or
+unparsable statement gets one entry saying so and never runs; one that runs
+gets a second entry with how many rows came back, or its error.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import duckdb
 from redditlake import audit
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
+from redditlake.sandbox import QueryRefused, locked, parse_read_only, read_only_connection
+
+STARTED = "started"
 
 
 @dataclass
@@ -29,26 +35,47 @@ class QueryResult:
 def run_query(lake: Lake, sql: str, *, action: str = "query") -> QueryResult:
     """Run ``sql`` over the lake's views and record it in the audit trail as ``action``."""
     tables = tables_read(sql)
-    con = lake.duckdb()
     try:
-        cur = con.execute(sql)
-        columns = [d[0] for d in cur.description or []]
-        result = QueryResult(columns, cur.fetchall())
+        statement = parse_read_only(sql)
+    except QueryRefused as exc:
+        raise _refused(lake, action, sql, tables, str(exc)) from None
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        audit.record(lake, action, sql=sql, tables=tables, rows=None, detail=f"failed: {first}")
-        views = ", ".join(lake.tables()) or "none yet: collect something first"
-        raise RedditLakeError(f"query failed: {first} (tables: {views})") from None
-    finally:
-        con.close()
-    audit.record(lake, action, sql=sql, tables=tables, rows=len(result.rows))
+        raise _failed(lake, action, sql, tables, exc) from None
+    audit.record(lake, action, sql=sql, tables=tables, detail=STARTED)
+    with read_only_connection(lake) as con:
+        try:
+            cur = con.execute(statement)
+            columns = [d[0] for d in cur.description or []]
+            result = QueryResult(columns, cur.fetchall())
+        except duckdb.PermissionException as exc:  # a file outside the lake, an extension, a setting
+            raise _refused(lake, action, sql, tables, f"{_first_line(exc)}: query reads the lake and nothing else") from None
+        except duckdb.Error as exc:
+            raise _failed(lake, action, sql, tables, exc) from None
+    audit.record(lake, action, sql=sql, tables=tables, rows=len(result.rows), detail=f"returned {len(result.rows)} rows")
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _refused(lake: Lake, action: str, sql: str, tables: list[str], why: str) -> QueryRefused:
+    audit.record(lake, action, sql=sql, tables=tables, detail=f"refused: {why}")
+    return QueryRefused(f"query refused: {why}")
+
+
+def _failed(lake: Lake, action: str, sql: str, tables: list[str], exc: duckdb.Error) -> RedditLakeError:
+    first = _first_line(exc)
+    audit.record(lake, action, sql=sql, tables=tables, rows=None, detail=f"failed: {first}")
+    views = ", ".join(lake.tables()) or "none yet: collect something first"
+    return RedditLakeError(f"query failed: {first} (tables: {views})")
 
 
 def tables_read(sql: str) -> list[str]:
     """The tables and views a statement names, as DuckDB's parser sees them ([] if it cannot parse).
-    On an empty connection: with the lake's views in place DuckDB would bind them too, and fail."""
-    with duckdb.connect() as con:
+    On an empty connection: with the lake's views in place DuckDB would bind them too, and fail.
+    Locked like the query's own: binding some statements touches files (EXPORT makes its folder)."""
+    with locked(duckdb.connect(), []) as con:
         try:
             return sorted(con.get_table_names(sql))
         except duckdb.Error:

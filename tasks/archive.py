@@ -30,8 +30,9 @@ async def search_job(client: ArchiveClient, landing: Landing, subreddit: str, ki
 
 @task(name="backfill-dump", task_run_name="dump {name}", cache_policy=NO_CACHE, persist_result=False)
 async def dump_job(path: str, name: str, landing: Landing, subreddits: list[str], since: datetime, until: datetime,
-                   batch_rows: int) -> DumpResult:
-    return await asyncio.to_thread(ingest_dump, path, landing, subreddits, since, until, batch_rows=batch_rows)
+                   batch_rows: int, max_line_bytes: int = 4 << 20) -> DumpResult:
+    return await asyncio.to_thread(ingest_dump, path, landing, subreddits, since, until, batch_rows=batch_rows,
+                                   max_line_bytes=max_line_bytes)
 
 
 @task(name="backfill-threads", task_run_name="{source} r/{subreddit} threads", cache_policy=NO_CACHE, persist_result=False,

@@ -77,6 +77,8 @@ def make_sim():
     def start(**config) -> SimulatorThread:
         config.setdefault("requests_per_window", 1000)
         config.setdefault("window_seconds", 10)
+        # Post and comment ids random: nothing may lean on id order (Reddit's comment ids are random).
+        config.setdefault("random_ids", "all")
         sim = SimulatorThread(SimulatorConfig(**config)).start()
         started.append(sim)
         return sim
@@ -115,3 +117,50 @@ def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     name = f"lake-{next(_buckets)}"
     make_bucket(s3_endpoint, name)
     return name
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_with(env_entry: str) -> list[int]:
+    """PIDs of live processes whose environment holds ``env_entry`` (e.g. one test's PREFECT_HOME)."""
+    found = []
+    for proc in os.listdir("/proc"):
+        if proc.isdigit():
+            try:
+                with open(f"/proc/{proc}/environ", "rb") as f:
+                    if env_entry.encode() in f.read().split(b"\0"):
+                        found.append(int(proc))
+            except OSError:
+                continue
+    return found
+
+
+def chromium() -> str:
+    """Headless Chromium's path. Under CI (CI=true) it is required, as .ci/run installs it."""
+    path = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but no /usr/bin/chromium: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("no /usr/bin/chromium on this machine (apt-get install chromium; required under CI=true)")
+    return path
+
+
+def rendered_dom(url: str, profile_dir, budget_ms: int = 20000) -> str:
+    """The DOM of ``url`` after its scripts ran (JS apps such as Prefect's UI), in headless Chromium."""
+    import subprocess
+
+    out = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile_dir}", "--window-size=1400,3000", f"--virtual-time-budget={budget_ms}",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout

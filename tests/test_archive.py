@@ -283,7 +283,8 @@ def test_comment_tree_endpoint_matches_the_thread(archived):
             return await client.comment_tree(post_id)
 
     comments = asyncio.run(tree())
-    assert sorted(c["id"] for c in comments) == sorted(sim.world.comment_ids(post_id))
+    # Every comment made: the archive took them in before Reddit's trees hid some.
+    assert sorted(c["id"] for c in comments) == sorted(sim.world.comment_ids(post_id) + sim.world.hidden_comment_ids(post_id))
     depths = {c["id"]: c["depth"] for c in comments}
     parents = {c["id"]: c["parent_id"] for c in comments}
     assert all(depths[i] == 0 if parents[i].startswith("t3_") else depths[i] == depths[parents[i][3:]] + 1 for i in depths)
@@ -416,7 +417,8 @@ def test_thread_backfill_is_a_request_per_post_and_beats_the_window_search_on_bi
         again = asyncio.run(threads())
 
     with_comments = [r[0] for r in query_rows(lake, "SELECT id FROM posts WHERE num_comments > 0")]
-    want = {c for pid in with_comments for c in sim.world.comment_ids(pid)}
+    # An archive took each comment in as it was made: it holds those Reddit's trees now hide too.
+    want = {c for pid in with_comments for c in sim.world.comment_ids(pid) + sim.world.hidden_comment_ids(pid)}
     stored = ids(lake, "comments", "python")
     assert len(want) > 3000 and set(stored) == want and len(stored) == len(set(stored))
     assert query_rows(lake, "SELECT DISTINCT source FROM comments") == [("arcticshift",)]
@@ -426,3 +428,159 @@ def test_thread_backfill_is_a_request_per_post_and_beats_the_window_search_on_bi
     markers = query_rows(lake, "SELECT post_id, comments FROM comment_fetches")
     assert {m[0] for m in markers} == set(with_comments)
     assert again.requests == 0  # every tree is landed: a rerun asks for nothing
+
+
+def test_unusable_dump_lines_are_quarantined_and_the_ingestion_resumes_past_them(archived, tmp_path):
+    sim, archive = archived
+    good = world_lines(archive.archive, ["python"], kinds=("comments",))
+    comment = json.loads(good[0])
+
+    def line(**fields) -> bytes:
+        return json.dumps({**comment, **fields}).encode()
+
+    deep = b'{"subreddit": "python", "id": "deep1", "created_utc": 1790000000, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    bad = {
+        b'["subreddit", {"subreddit": "python", "id": "list1"}]': "not a JSON object (a list)",
+        b'{"subreddit": "python", "id": "torn1", "body": "cut sh': "not JSON",
+        deep: "nested deeper than 64 levels",  # deeper than Python's parser goes
+        line(id="nest1", media={"a": json.loads("[" * 80 + "]" * 80)}): "nested deeper than 64 levels",
+        line(id="when1", created_utc="yesterday"): "created_utc 'yesterday' is not a number",
+        line(id="big1", body="x" * (5 << 20)): "line of 5",  # past the cap, whole in one read
+        line(id="huge1", body="y" * (9 << 20)): "line of 9",  # past the cap, read past in pieces
+    }
+    other = line(id="else1", subreddit="aww", created_utc="never")  # not a wanted subreddit: not ours to judge
+    path = str(tmp_path / "RC_2026-10.zst")
+    write_zst(path, [*bad, other, *good])
+    lake_path = str(tmp_path / "lake")
+
+    kill_once_progress_shows({"what": "dump", "lake": lake_path, "path": path, "subreddits": ["python"],
+                              "since": SINCE.isoformat(), "until": UNTIL.isoformat(), "batch_rows": 20})
+    lake = Lake.open(lake_path)
+    result = ingest_dump(path, Landing(lake), ["python"], SINCE, UNTIL, batch_rows=20)
+
+    assert result.resumed_at_line > len(bad) + 1 and result.lines == len(bad) + 1 + len(good)
+    _, comments = truth(sim, "python")
+    stored = ids(lake, "comments", "python")
+    assert set(stored) == comments and len(stored) == len(set(stored))
+    rows = query_rows(lake, "SELECT id, reason, length(raw) FROM quarantine ORDER BY reason")
+    assert len(rows) == len(bad)  # each once: the rerun started past them
+    reasons = sorted(r[1] for r in rows)
+    for expected in bad.values():
+        assert sum(reason.startswith(expected) for reason in reasons) == list(bad.values()).count(expected), expected
+    assert {r[0] for r in rows} >= {"list1", "torn1", "deep1", "nest1", "when1"}
+    assert all(r[2] <= 4096 for r in rows if r[1].startswith("line of"))  # an oversized line: its head only
+
+
+def test_an_answer_past_the_body_cap_fails_the_request_without_retries(archived, tmp_path):
+    from redditlake.errors import ResponseTooLarge
+
+    sim, archive = archived
+    settings = settings_for(sim, archive, str(tmp_path / "lake"))
+
+    async def page(max_body_bytes: int) -> list[dict]:
+        s = settings.model_copy(update={"http": settings.http.model_copy(update={"max_body_bytes": max_body_bytes})})
+        async with ArchiveClient.for_source("arcticshift", s) as client:
+            return await client.search("comments", "python", int(SINCE.timestamp()), int(UNTIL.timestamp()))
+
+    assert len(asyncio.run(page(1 << 20))) == 25
+    before = archive.archive.stats()["requests"]
+    with pytest.raises(ResponseTooLarge, match="answered more than 4096 bytes"):
+        asyncio.run(page(4096))
+    assert archive.archive.stats()["requests"] == before + 1
+
+
+def test_a_streamed_answer_without_a_length_is_cut_at_the_body_cap(tmp_path):
+    """No Content-Length to refuse up front (chunked, as a compressed answer also is): the read stops at the cap."""
+    from aiohttp import web
+
+    from redditlake.config import load_settings
+    from redditlake.errors import ResponseTooLarge
+    from redditlake.simulator.serving import AppThread
+
+    sent: list[int] = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b'{"data": [')
+        try:
+            for _ in range(512):  # 8 MiB if nobody stops reading
+                await response.write(b'"' + b"x" * 16_000 + b'",')
+                sent.append(1)
+            await response.write(b'""]}')
+        except (ConnectionResetError, RuntimeError):
+            pass
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/comments/search", endless)
+    server = AppThread(app, "endless-archive").start()
+    try:
+        settings = load_settings(env={"REDDITLAKE_LAKE": str(tmp_path / "lake")})
+        settings = settings.model_copy(update={
+            "archive": settings.archive.model_copy(update={"arcticshift_url": server.url}),
+            "http": settings.http.model_copy(update={"max_body_bytes": 1 << 20})})
+
+        async def page():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await client.search("comments", "python", 0, 1)
+
+        with pytest.raises(ResponseTooLarge, match=f"answered more than {1 << 20} bytes"):
+            asyncio.run(page())
+    finally:
+        server.stop()
+    assert len(sent) < 512
+
+
+def test_a_tree_node_hung_under_the_wrong_parent_gets_no_depth(tmp_path):
+    """An archive tree that lost a reply's parent shows the reply at the top: its place says nothing
+    about its depth (nor its subtree's), so the client leaves them for the landing to derive."""
+    from aiohttp import web
+
+    from redditlake.config import load_settings
+    from redditlake.simulator.serving import AppThread
+
+    def node(cid: str, parent: str, *replies: dict) -> dict:
+        listing = {"kind": "Listing", "data": {"children": list(replies)}} if replies else ""
+        return {"kind": "t1", "data": {"id": cid, "name": f"t1_{cid}", "parent_id": parent, "replies": listing}}
+
+    tree = [node("x", "t3_p", node("y", "t1_x", node("z", "t1_y"))), node("b", "t1_a", node("c", "t1_b"))]
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"data": tree, "error": None})
+
+    app = web.Application()
+    app.router.add_get("/api/comments/tree", answer)
+    server = AppThread(app, "tree-archive").start()
+    try:
+        settings = load_settings(env={"REDDITLAKE_LAKE": str(tmp_path / "lake")})
+        settings = settings.model_copy(update={"archive": settings.archive.model_copy(update={"arcticshift_url": server.url})})
+
+        async def fetch():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await client.comment_tree("p")
+
+        depths = {c["id"]: c["depth"] for c in asyncio.run(fetch())}
+    finally:
+        server.stop()
+    assert depths == {"x": 0, "y": 1, "z": 2, "b": None, "c": None}
+
+
+def test_a_pseudonymised_lake_keeps_no_unparseable_dump_text(archived, tmp_path):
+    from redditlake.privacy import Pseudonymiser
+
+    sim, archive = archived
+    comment = json.loads(world_lines(archive.archive, ["python"], kinds=("comments",))[0])
+    torn = json.dumps({**comment, "author": "SomeRealName"}).encode()[:-20]  # a torn line: no JSON, a name inside
+    path = str(tmp_path / "RC_2026-10.zst")
+    write_zst(path, [torn, json.dumps({**comment, "author": "OtherName", "created_utc": "soon"}).encode()])
+    lake = Lake.open(str(tmp_path / "lake"))
+
+    result = ingest_dump(path, Landing(lake, pseudonymiser=Pseudonymiser("k3y")), ["python"], SINCE, UNTIL)
+
+    assert result.quarantined == {"python": 2}
+    raws = dict(query_rows(lake, "SELECT reason, raw FROM quarantine"))
+    assert len(raws) == 2 and not any("SomeRealName" in r or "OtherName" in r for r in raws.values())
+    assert any(r.startswith("[withheld: ") for r in raws.values())
+    assert any(json.loads(r).get("author", "").startswith("u_") for r in raws.values() if r.startswith("{"))

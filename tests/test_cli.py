@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import sim_env
+from conftest import free_port, sim_env
 from redditlake.lake import Lake
 
 
@@ -102,14 +102,6 @@ def test_a_bad_comment_depth_is_one_line(tmp_path):
     ], out.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_wrong_secret_is_one_line_before_prefect_starts(sim, tmp_path):
     env = sim_env(sim, str(tmp_path / "lake"), REDDIT_CLIENT_SECRET="not-the-secret")
     out = redditlake("collect", "python", env=env)
@@ -122,87 +114,13 @@ def test_a_wrong_secret_is_one_line_before_prefect_starts(sim, tmp_path):
 
 
 def test_an_unreachable_api_is_one_line(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {"REDDIT_CLIENT_ID": "x", "REDDIT_CLIENT_SECRET": "y", "REDDIT_URL": f"http://127.0.0.1:{port}",
            "REDDIT_OAUTH_URL": f"http://127.0.0.1:{port}", "REDDITLAKE_LAKE": str(tmp_path / "lake")}
     out = redditlake("collect", "python", env=env)
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"redditlake: error: cannot reach http://127.0.0.1:{port}"), out.stderr
-
-
-def _processes_with(env_entry: str) -> list[int]:
-    """PIDs of processes whose environment holds ``env_entry`` (e.g. one test's PREFECT_HOME)."""
-    found = []
-    for proc in os.listdir("/proc"):
-        if proc.isdigit():
-            try:
-                with open(f"/proc/{proc}/environ", "rb") as f:
-                    if env_entry.encode() in f.read().split(b"\0"):
-                        found.append(int(proc))
-            except OSError:
-                continue
-    return found
-
-
-@pytest.mark.prefect
-def test_a_run_without_a_prefect_server_starts_one_for_itself_and_stops_it(sim, tmp_path):
-    home = tmp_path / "prefect-home"  # a new user: no server anywhere, no Prefect home yet
-    env = {**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}, "PREFECT_HOME": str(home),
-           **sim_env(sim, str(tmp_path / "lake"))}
-    out = subprocess.run(
-        [sys.executable, "-m", "redditlake.cli", "collect", "python", "--limit", "5", "--no-comments"],
-        env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("r/python: 5 posts (5 new)"), out.stdout
-    # Its logs reached the server before it stopped, and nothing of it is left running.
-    assert "Error logging to API" not in out.stderr, out.stderr
-    assert _processes_with(f"PREFECT_HOME={home}") == []
-    assert Lake.open(str(tmp_path / "lake")).read("posts").num_rows == 5
-
-
-@pytest.mark.prefect
-def test_later_runs_use_a_running_redditlake_server(sim, tmp_path):
-    import json
-    import signal
-    import time
-    import urllib.request
-
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    base = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env = {**base, "PREFECT_HOME": str(home)}
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "redditlake.cli", "server", "--port", str(port)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    note = home / "redditlake-server.json"
-    try:
-        deadline = time.monotonic() + 600  # a fresh server takes 8 s idle, over 2 min on a loaded machine
-        while not note.exists():
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < deadline, "redditlake server did not come up"
-            time.sleep(0.5)
-        url = json.loads(note.read_text())["url"]
-        assert url == f"http://127.0.0.1:{port}/api"
-
-        run_env = {**env, **sim_env(sim, str(tmp_path / "lake"))}
-        out = subprocess.run(
-            [sys.executable, "-m", "redditlake.cli", "collect", "python", "--limit", "5", "--no-comments"],
-            env=run_env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-        )
-        assert out.returncode == 0, out.stderr
-        # The run is recorded in that server: it was used, not a temporary one.
-        req = urllib.request.Request(f"{url}/flow_runs/filter", data=b"{}", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            runs = json.load(r)
-        assert {"r/python"} <= {run["name"] for run in runs}
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-    assert not note.exists()  # a stopped server is not advertised
 
 
 def test_demo_collects_from_its_own_simulator_with_no_credentials_and_prints_a_query(tmp_path):

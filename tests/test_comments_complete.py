@@ -8,10 +8,12 @@ import asyncio
 import pytest
 
 from conftest import query_rows, sim_settings
+from redditlake.errors import AnswerTooLarge
 from redditlake.lake import Lake
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree
 from redditlake.simulator import FaultConfig
+from redditlake.simulator.config import HugeThreadConfig
 
 BIG = dict(posts_per_subreddit=12, comments_per_post_mean=8, big_thread_share=0.25, big_thread_comments=(1000, 5000))
 # Through the flow: fewer and smaller big threads, the Prefect engine costs more per comment.
@@ -29,6 +31,17 @@ def check_depths(rows: list[dict]) -> None:
     for r in rows:
         parent = r["parent_id"]
         assert r["depth"] == (0 if parent.startswith("t3_") else by_id[parent[3:]]["depth"] + 1)
+
+
+def check_complete(world, posts, trees) -> None:
+    """Every comment of each post's thread once, with its depth, nothing given up."""
+    for pid, tree in zip(posts, trees):
+        rows = tree.rows()
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids))
+        assert set(ids) == set(world.comment_ids(pid)), f"{len(ids)} of {len(world.comment_ids(pid))}"
+        check_depths(rows)
+        assert not tree.unexpandable and not tree.unexpandable_parents
 
 
 def subtree(world, post_id: str, root: str) -> set[str]:
@@ -53,14 +66,34 @@ def test_every_comment_of_big_threads_is_fetched_once_with_its_depth(make_sim, t
     sim = make_sim(subreddits=["python"], **BIG)
     posts = big_posts(sim.world, "python", 2)
     trees = fetch_trees(sim_settings(sim, str(tmp_path)), posts)
-    for pid, tree in zip(posts, trees):
-        rows = tree.rows()
-        ids = [r["id"] for r in rows]
-        assert len(ids) == len(set(ids))
-        assert set(ids) == set(sim.world.comment_ids(pid)), f"{len(ids)} of {len(sim.world.comment_ids(pid))}"
-        check_depths(rows)
-        assert not tree.unexpandable and not tree.unexpandable_parents
+    check_complete(sim.world, posts, trees)
     assert sim.stats()["morechildren_concurrent_max"] == 1
+
+
+@pytest.mark.parametrize("error_body", [False, True], ids=["413", "error-body"])
+def test_huge_threads_refusing_big_requests_are_still_collected_completely(make_sim, tmp_path, error_body):
+    """Past a size, the simulator refuses big morechildren calls and tree answers (413, or Reddit's
+    error body); the client halves ids, then limit/depth, and goes on to every comment."""
+    huge = HugeThreadConfig(comments=1000, morechildren_ids=20, tree_comments=60, error_body=error_body)
+    sim = make_sim(subreddits=["python"], huge_threads=huge, **BIG)
+    posts = big_posts(sim.world, "python", 2)
+    trees = fetch_trees(sim_settings(sim, str(tmp_path)), posts)
+    check_complete(sim.world, posts, trees)
+    assert all(t.refused and t.batch_size <= 20 and t.tree_limit <= 60 for t in trees)
+    stats = sim.stats()
+    assert stats["by_status"].get("413", 0) == (0 if error_body else sum(t.refused for t in trees))
+    assert stats["morechildren_concurrent_max"] == 1
+
+
+def test_a_tree_refused_even_at_its_smallest_is_one_clear_error(make_sim, tmp_path):
+    """The ladder of a refused tree request: limit halved 500 → 10, then depth 10 → 1, then given up."""
+    sim = make_sim(subreddits=["python"], huge_threads=HugeThreadConfig(comments=1000, tree_comments=1), **BIG)
+    posts = big_posts(sim.world, "python", 1)
+    with pytest.raises(AnswerTooLarge, match="too large even at its smallest"):
+        fetch_trees(sim_settings(sim, str(tmp_path)), posts)
+    # limits 500, 250, 125, 62, 31, 15, 10, then depths 5, 2, 1 at limit 10: ten refusals, nothing else.
+    stats = sim.stats()
+    assert stats["by_status"].get("413") == stats["by_family"].get("comments") == 10
 
 
 def test_ids_the_api_never_expands_are_given_up_counted_and_nothing_else_is_lost(make_sim, tmp_path):
@@ -110,7 +143,7 @@ def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, mak
     summaries = asyncio.run(collect(["python", "aww"], settings))
 
     assert all(s.ok for s in summaries), [s.line() for s in summaries]
-    assert all(s.unexpandable == 0 and s.short_threads == 0 for s in summaries), [s.line() for s in summaries]
+    assert all(s.unexpandable == 0 and s.cut_threads == 0 for s in summaries), [s.line() for s in summaries]
     lake = Lake.open(lake_uri)
     assert query_rows(lake, "SELECT count(*) - count(DISTINCT id) FROM comments") == [(0,)]
     big = 0
@@ -135,20 +168,21 @@ def test_collect_lands_every_comment_of_big_threads_in_parallel(prefect_api, mak
 
 
 @pytest.mark.prefect
-def test_collect_counts_unexpandable_ids_and_short_threads_in_summary_and_lake(prefect_api, make_sim, tmp_path):
+def test_collect_counts_unexpandable_ids_and_cut_threads_in_summary_and_lake(prefect_api, make_sim, tmp_path):
     from flows.collect import collect
 
     sim = make_sim(subreddits=["python"], faults=FaultConfig(unexpandable_rate=0.02), **FLOW_BIG)
     lake_uri = str(tmp_path / "lake")
-    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=8, max_more_misses=2, short_thread_tolerance=0.0)
+    settings = sim_settings(sim, lake_uri, sorts=["new"], limit=8, max_more_misses=2)
 
     (summary,) = asyncio.run(collect(["python"], settings))
 
-    assert summary.ok and summary.unexpandable > 0 and summary.short_threads > 0, summary.line()
-    assert "unexpandable" in summary.line() and "short" in summary.line()
+    assert summary.ok and summary.unexpandable > 0 and summary.cut_threads > 0, summary.line()
+    assert "unexpandable" in summary.line() and f"{summary.cut_threads} cut threads" in summary.line()
     lake = Lake.open(lake_uri)
-    ((marked,),) = query_rows(lake, "SELECT sum(unexpandable) FROM comment_fetches")
-    assert marked == summary.unexpandable
+    ((marked, cut, finished),) = query_rows(
+        lake, "SELECT sum(unexpandable), count(*) FILTER (unexpandable > 0), bool_and(complete) FROM comment_fetches")
+    assert marked == summary.unexpandable and cut == summary.cut_threads and finished
     # Every comment landed is real, once; what is missing is behind what was given up.
     stored = {r[0] for r in query_rows(lake, "SELECT id FROM comments")}
     truth = {c for pid in sim.world.post_ids("python") for c in sim.world.comment_ids(pid)}

@@ -86,6 +86,8 @@ def _postgres_database() -> tuple[str, str] | None:
 
 
 def _drop_database(name: str) -> None:
+    if not name.startswith("redditlake_e2e_"):  # only a database _postgres_database made
+        raise ValueError(f"refusing to drop {name!r}: not a test database")
     _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import pickle
@@ -14,6 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
@@ -63,6 +65,11 @@ def json_record(key: str, payload: object, expiration: datetime | None = None) -
     return ResultRecord(metadata=meta, result=payload).serialize()
 
 
+def key(label: str) -> str:
+    """A result file name as Prefect makes one (an MD5 hex digest); gc touches no other name."""
+    return hashlib.md5(label.encode()).hexdigest()
+
+
 def decoded(content: bytes) -> str:
     """A file's text, with a result record's base64 payload decoded too (pickles keep strings as UTF-8)."""
     text = content.decode("utf-8", errors="replace")
@@ -88,8 +95,10 @@ def s3_texts(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
     }
 
 
-def prefect_database_text() -> str:
-    """Every row of the Prefect server's database (the session's test server), as SQL text."""
+def prefect_database_text(of_the_run: str) -> str:
+    """Every row of the Prefect server's database (the session's test server), as SQL text;
+    ``of_the_run`` is a line the run logged: it must be there, or this is not the database
+    the run wrote to and finding nothing in it would prove nothing."""
     from prefect.logging.handlers import APILogHandler
     from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
 
@@ -97,9 +106,11 @@ def prefect_database_text() -> str:
     path = PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1]
     con = sqlite3.connect(path)
     try:
-        return "\n".join(con.iterdump())
+        text = "\n".join(con.iterdump())
     finally:
         con.close()
+    assert of_the_run in text, f"{of_the_run!r} is not in {path}: not the run's database"
+    return text
 
 
 def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
@@ -135,6 +146,17 @@ def lake_strings(lake: Lake, *, skip_free_text: bool) -> set[str]:
             for v in table.column(name).to_pylist():
                 add(v)
     return found
+
+
+def catalog_text(path: Path) -> str:
+    """Every value of every table and view of the DuckDB catalog, and the file's bytes."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        parts = [str(con.execute(f'SELECT * FROM "{n}"').fetchall()) for n in names]
+    finally:
+        con.close()
+    return "\n".join(parts) + path.read_bytes().decode("utf-8", errors="replace")
 
 
 def collected_names(sim, lake: Lake) -> set[str]:
@@ -175,7 +197,7 @@ def test_pseudonymised_collect_leaves_no_author_name_outside_the_lake_text(prefe
 
     home = Path(os.environ["PREFECT_HOME"])
     places = {"prefect home": tree_texts(home), "result storage": tree_texts(result_storage_path())}
-    places["prefect database"] = {"db": prefect_database_text()}
+    places["prefect database"] = {"db": prefect_database_text(summary.line())}
     for place, texts in places.items():
         leaks = {(n, f) for f, text in texts.items() for n in names if n in text}
         assert not leaks, f"author names in the {place}: {sorted(leaks)[:3]}"
@@ -204,7 +226,7 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
     settings = settings.model_copy(update={"lake": settings.lake.model_copy(update={"endpoint_url": s3_endpoint})})
     lake = Lake.open(f"s3://{bucket}/lake", endpoint_url=s3_endpoint)
     # Bait: where an earlier version cached comment batches, a stale pickle; gc must remove it.
-    s3_client(s3_endpoint).put_object(Bucket=bucket, Key="prefect-results/stale", Body=pickled_record(Path("/nonexistent/x"), "stale"))
+    s3_client(s3_endpoint).put_object(Bucket=bucket, Key=f"prefect-results/{key('stale')}", Body=pickled_record(Path("/nonexistent/x"), key("stale")))
 
     with temporary_settings({PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: f"s3-bucket/forget-results-{tag}"}):
         summary = asyncio.run(collect([SUB], settings))[0]
@@ -212,19 +234,19 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
         names = collected_names(sim, lake)
         assert len(names) >= 5
         texts = s3_texts(s3_endpoint, bucket)  # result storage and anything else in the bucket
-        texts["prefect database"] = prefect_database_text()
+        texts["prefect database"] = prefect_database_text(summary.line())
         leaks = {(n, k) for k, text in texts.items() for n in names if n in text}
         assert not leaks, f"author names outside the lake: {sorted(leaks)[:3]}"
         assert not names & lake_strings(lake, skip_free_text=True), "a real author name reached the S3 lake"
 
         # Nothing of the run was persisted (with a default storage block set, Prefect would
         # persist every flow's and task's result unless told not to).
-        assert list_keys(s3_endpoint, bucket, "prefect-results/") == ["prefect-results/stale"]
+        assert list_keys(s3_endpoint, bucket, "prefect-results/") == [f"prefect-results/{key('stale')}"]
         # refresh ends with gc, which finds the S3 result storage through the block by itself.
         lines = asyncio.run(refresh([SUB], settings))
         after = "\n".join(s3_texts(s3_endpoint, bucket).values())
         assert not [n for n in names if n in after], "author names outside the lake after refresh"
-    assert any(f"s3://{bucket}/prefect-results/stale: deleted unread" in line for line in lines), lines
+    assert any(f"s3://{bucket}/prefect-results/{key('stale')}: deleted unread" in line for line in lines), lines
     assert [k for k in list_keys(s3_endpoint, bucket, "prefect-results/") if not k.endswith("/")] == []
 
 
@@ -252,10 +274,10 @@ def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api,
     storage = result_storage_path()
     storage.mkdir(parents=True, exist_ok=True)
     raw = {"id": comment_id, "name": f"t1_{comment_id}", "body": body}
-    (storage / "old-json-batch").write_bytes(json_record("old-json-batch", [raw], datetime.now(UTC) + timedelta(days=1)))
-    (storage / "old-pickled-batch").write_bytes(pickled_record(tmp_path / "executed", "old-pickled-batch"))
-    keep = json_record("other-flow", {"n": 1}, datetime.now(UTC) + timedelta(days=1))
-    (storage / "other-flow").write_bytes(keep)
+    (storage / key("old-json-batch")).write_bytes(json_record(key("old-json-batch"), [raw], datetime.now(UTC) + timedelta(days=1)))
+    (storage / key("old-pickled-batch")).write_bytes(pickled_record(tmp_path / "executed", key("old-pickled-batch")))
+    keep = json_record(key("other-flow"), {"n": 1}, datetime.now(UTC) + timedelta(days=1))
+    (storage / key("other-flow")).write_bytes(keep)
 
     sim.world.delete(f"t1_{comment_id}")
     lines = asyncio.run(refresh([SUB], settings))
@@ -265,9 +287,9 @@ def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api,
     assert rows(lake, f"SELECT body FROM comments WHERE id = '{comment_id}'") == [(None,)]
     leftovers = [f for f, text in tree_texts(storage).items() if body in text or comment_id in text]
     assert not leftovers, f"the deleted comment survives in the result storage: {leftovers}"
-    assert not (storage / "old-pickled-batch").exists() and not (tmp_path / "executed").exists()
-    assert (storage / "other-flow").read_bytes() == keep  # another flow's unexpired result is left alone
-    assert body not in prefect_database_text(), "the deleted comment is in Prefect's database"
+    assert not (storage / key("old-pickled-batch")).exists() and not (tmp_path / "executed").exists()
+    assert (storage / key("other-flow")).read_bytes() == keep  # another flow's unexpired result is left alone
+    assert body not in prefect_database_text(lines[0]), "the deleted comment is in Prefect's database"
     assert body not in "\n".join(tree_texts(Path(os.environ["PREFECT_HOME"])).values())
 
 
@@ -294,10 +316,10 @@ def test_a_pickle_planted_in_the_result_storage_is_never_executed(prefect_api, m
     # computed), over every result file there is, and as raw pickle bytes.
     marker = tmp_path / "executed"
     source = settings.reddit.oauth_url
-    keys = {(INPUTS - "client").compute_key(None, {"subreddit": SUB, "source": source}, {}), "planted-raw"}
+    keys = {(INPUTS - "client").compute_key(None, {"subreddit": SUB, "source": source}, {})}
     keys |= {p.name for p in storage.iterdir() if p.is_file()}
-    for key in keys:
-        (storage / key).write_bytes(pickled_record(marker, key))
+    for k in keys:
+        (storage / k).write_bytes(pickled_record(marker, k))
     (storage / "planted-raw").write_bytes(pickle.dumps(Planted(str(marker))))
 
     summary = asyncio.run(collect([SUB], settings))[0]
@@ -308,6 +330,8 @@ def test_a_pickle_planted_in_the_result_storage_is_never_executed(prefect_api, m
     out = capsys.readouterr().out
     assert "deleted unread: not a data-only (JSON) result record" in out
     assert not any((storage / k).exists() for k in keys)
+    # Raw pickle bytes are no result record: gc names them and leaves them to a person.
+    assert f"{storage / 'planted-raw'}: left alone: not a Prefect result record" in out
     assert not marker.exists()
 
 
@@ -322,8 +346,9 @@ def test_a_query_writes_an_audit_row_and_audit_shows_it(tmp_path, capsys, monkey
 
     assert cli.main(["audit", "--lake", str(lake_dir), "--format", "json"]) == 0
     entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [e["action"] for e in entries] == ["query", "query"]
-    failed, ok = entries
+    assert [e["action"] for e in entries] == ["query"] * 4
+    failed, failed_start, ok, ok_start = entries  # each query: an entry before it runs, then its outcome
+    assert failed_start["detail"] == ok_start["detail"] == "started" and ok_start["sql"] == ok["sql"]
     assert ok["rows"] == 1 and ok["user"] and "'hello'" in ok["sql"] and "42 AS answer" in ok["sql"]
     assert "s3cr3t" not in ok["sql"] and "AKIA" not in ok["sql"] and ok["sql"].count("'***'") == 2
     assert failed["rows"] is None and failed["tables"] == "nowhere" and "failed:" in failed["detail"]
@@ -342,10 +367,10 @@ def test_audit_records_tables_touched_and_appends_only(tmp_path):
 
     run_query(lake, "SELECT p.id FROM posts p JOIN posts q ON p.id = q.id")
     first = audit.read(lake).to_pylist()
-    assert len(first) == 1 and first[0]["tables"] == ["posts"] and first[0]["rows"] == 2
+    assert len(first) == 2 and first[0]["tables"] == ["posts"] and first[0]["rows"] == 2 and first[1]["detail"] == "started"
     audit.record(lake, "export", rows=2, detail="to out.csv with token='abc'")
     after = audit.read(lake).to_pylist()
-    assert [e["action"] for e in after] == ["export", "query"] and after[1] == first[0]
+    assert [e["action"] for e in after] == ["export", "query", "query"] and after[1:] == first
     assert after[0]["detail"] == "to out.csv with token='***'"
     assert audit.read(lake, action="query", limit=1).num_rows == 1
 
@@ -365,13 +390,14 @@ def test_mask_keeps_ordinary_literals_and_hides_credentials():
 
 def test_verdicts_on_result_files(tmp_path):
     now = datetime.now(UTC)
-    assert verdict(json_record("k", {"a": 1}, now - timedelta(seconds=1)), now) == "expired"
-    assert verdict(json_record("k", {"a": 1}, now + timedelta(hours=1)), now) is None
-    assert verdict(json_record("k", {"a": 1}), now) is None
-    assert verdict(json_record("k", {"id": "xyz789"}), now, ["xyz789"]) == "forgotten"
-    assert verdict(pickled_record(tmp_path / "never", "k"), now) == "refused"
-    assert verdict(pickle.dumps({"a": 1}), now) == "refused"
-    assert verdict(b"not json", now) == "refused"
+    k = key("k")
+    assert verdict(k, json_record(k, {"a": 1}, now - timedelta(seconds=1)), now) == "expired"
+    assert verdict(k, json_record(k, {"a": 1}, now + timedelta(hours=1)), now) is None
+    assert verdict(k, json_record(k, {"a": 1}), now) is None
+    assert verdict(k, json_record(k, {"id": "xyz789"}), now, ["xyz789"]) == "forgotten"
+    assert verdict(k, pickled_record(tmp_path / "never", k), now) == "refused"
+    assert verdict(k, pickle.dumps({"a": 1}), now) == "unknown"
+    assert verdict(k, b"not json", now) == "unknown"
     assert not (tmp_path / "never").exists()
 
 
@@ -383,29 +409,30 @@ def test_gc_deletes_expired_and_pickled_results_on_s3(s3_endpoint, monkeypatch, 
     s3 = s3_client(s3_endpoint)
     now = datetime.now(UTC)
     files = {
-        "results/expired": json_record("expired", {"a": 1}, now - timedelta(minutes=1)),
-        "results/fresh": json_record("fresh", {"a": 1}, now + timedelta(minutes=10)),
-        "results/pickled": pickled_record(tmp_path / "executed", "pickled"),
-        "elsewhere/expired": json_record("x", {"a": 1}, now - timedelta(minutes=1)),
+        f"results/{key('expired')}": json_record(key("expired"), {"a": 1}, now - timedelta(minutes=1)),
+        f"results/{key('fresh')}": json_record(key("fresh"), {"a": 1}, now + timedelta(minutes=10)),
+        f"results/{key('pickled')}": pickled_record(tmp_path / "executed", key("pickled")),
+        f"elsewhere/{key('x')}": json_record(key("x"), {"a": 1}, now - timedelta(minutes=1)),
     }
-    for key, body in files.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    for name, body in files.items():
+        s3.put_object(Bucket=bucket, Key=name, Body=body)
 
-    result = collect_garbage(open_location(f"s3://{bucket}/results", endpoint_url=s3_endpoint))
-    assert result.expired == [f"s3://{bucket}/results/expired"]
-    assert result.refused == [f"s3://{bucket}/results/pickled"]
+    lake = open_location(f"s3://{bucket}/lake", endpoint_url=s3_endpoint)
+    result = collect_garbage(open_location(f"s3://{bucket}/results", endpoint_url=s3_endpoint), lake=lake)
+    assert result.expired == [f"s3://{bucket}/results/{key('expired')}"]
+    assert result.refused == [f"s3://{bucket}/results/{key('pickled')}"]
     # (pyarrow leaves a "results/" folder marker behind a deletion)
-    assert [k for k in list_keys(s3_endpoint, bucket) if not k.endswith("/")] == ["elsewhere/expired", "results/fresh"]
+    assert [k for k in list_keys(s3_endpoint, bucket) if not k.endswith("/")] == [f"elsewhere/{key('x')}", f"results/{key('fresh')}"]
     assert not (tmp_path / "executed").exists()
 
 
 def test_gc_command_on_a_folder(tmp_path, capsys):
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "old").write_bytes(json_record("old", [1], datetime.now(UTC) - timedelta(days=1)))
-    assert cli.main(["gc", "--results", str(folder)]) == 0
+    (folder / key("old")).write_bytes(json_record(key("old"), [1], datetime.now(UTC) - timedelta(days=1)))
+    assert cli.main(["gc", "--results", str(folder), "--lake", str(tmp_path / "lake")]) == 0
     assert "1 files, deleted 1 expired" in capsys.readouterr().out
-    assert not (folder / "old").exists()
+    assert not (folder / key("old")).exists()
 
 
 def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_path, capsys, monkeypatch):
@@ -429,8 +456,8 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
     landing.users("python", [user("Leaver_42"), user("stayer")], now)
     results = tmp_path / "results"
     results.mkdir()
-    (results / "mentions").write_bytes(json_record("m", {"author": "Leaver_42"}))
-    (results / "other").write_bytes(json_record("o", {"author": "stayer"}))
+    (results / key("mentions")).write_bytes(json_record(key("mentions"), {"author": "Leaver_42"}))
+    (results / key("other")).write_bytes(json_record(key("other"), {"author": "stayer"}))
 
     assert cli.main(["forget-user", "Leaver_42", "--lake", str(lake_dir), "--results", str(results)]) == 0
     out = capsys.readouterr().out
@@ -446,7 +473,7 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
     assert rows(lake, "SELECT id, body FROM comments ORDER BY id") == [("c1", None), ("c2", "body c2 by stayer")]
     assert rows(lake, "SELECT author, link_karma FROM users ORDER BY author") == [("[deleted]", None), ("stayer", 5)]
     assert {r[0] for r in rows(lake, "SELECT id FROM deletions WHERE reason = 'user_request'")} == {"p1", "p3", "c1"}
-    assert not (results / "mentions").exists() and (results / "other").exists()
+    assert not (results / key("mentions")).exists() and (results / key("other")).exists()
     assert [e["action"] for e in audit.read(lake).to_pylist()] == ["forget-user"]
     assert cli.main(["forget-user", "[deleted]", "--lake", str(lake_dir)]) == 1
 
@@ -454,3 +481,46 @@ def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_pa
 def files_holding(lake: Lake, needle: str) -> list[str]:
     """Files of a local lake whose raw bytes hold ``needle`` (to say where a leak is)."""
     return [str(p) for p in Path(lake.location.root).rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+def test_forget_user_drops_the_account_from_quarantine_quality_results_and_catalog(tmp_path, capsys, monkeypatch):
+    from redditlake.landing import Landing
+    from redditlake.pipeline import now_utc
+    from redditlake.privacy import Pseudonymiser
+    from redditlake.quality import catalog, results
+
+    monkeypatch.setenv("REDDITLAKE_PSEUDONYM_KEY", "k3y-for-the-reference")
+    lake_dir = tmp_path / "lake"
+    landing = Landing(Lake.open(str(lake_dir)), None, required_fields={"posts": ["title"]})
+    now = now_utc()
+    untitled = lambda i, author, text: {"id": i, "name": f"t3_{i}", "subreddit": SUB, "selftext": text, "author": author,
+                                        "created_utc": 1_700_000_000, "num_comments": 0, "score": 1}
+    landing.posts(SUB, [untitled("q1", "Leaver_42", "only leaver wrote this"), untitled("q2", "stayer", "stays")], now)
+    landing.posts("rust", [untitled("q3", "leaver_42", "and this")], now)
+    sample = {"run_id": "r1", "table_name": "users", "subreddit": SUB, "expectation": "link_karma at least min_karma",
+              "success": False, "unexpected_count": 2, "unexpected_ids": ["Leaver_42", "stayer"], "validated_at": now}
+    results.write(landing.lake, "expectation_results", [sample])
+    db = catalog.build(landing.lake, tmp_path / "quality.duckdb")
+    assert "only leaver wrote this" in catalog_text(db) and "Leaver_42" in catalog_text(db)
+
+    assert cli.main(["forget-user", "Leaver_42", "--lake", str(lake_dir)]) == 0
+    out = capsys.readouterr().out
+    lake = landing.lake
+    assert rows(lake, "SELECT id, raw IS NULL FROM quarantine ORDER BY id") == [("q1", True), ("q2", False), ("q3", True)]
+    assert results.read(lake, "expectation_results").column("unexpected_ids").to_pylist() == [["[deleted]", "stayer"]]
+    assert not {s for s in lake_strings(lake, skip_free_text=False) if "leaver" in s.lower()}
+    text = catalog_text(db).lower()
+    assert "leaver" not in text and "stayer" in text, "the catalog keeps the account"
+    assert "forgot the account: 2 quarantined, 1 quality samples" in out, out
+    # Purged: no file of the lake, older Delta versions included, holds the forgotten text or name.
+    assert files_holding(lake, "only leaver wrote this") == [] and files_holding(lake, "Leaver_42") == []
+
+    # The trail names the request by a keyed reference: the same for the same account, never the name.
+    assert cli.main(["forget-user", "u/leaver_42", "--lake", str(lake_dir)]) == 0
+    details = [e["detail"] for e in audit.read(lake, action="forget-user").to_pylist()]
+    reference = Pseudonymiser("k3y-for-the-reference").reference("Leaver_42")
+    assert len(details) == 2 and all(d.startswith(f"account {reference}: ") for d in details), details
+    assert not [d for d in details if "leaver" in d.lower()]
+    monkeypatch.delenv("REDDITLAKE_PSEUDONYM_KEY")
+    assert cli.main(["forget-user", "Leaver_42", "--lake", str(lake_dir)]) == 0
+    assert audit.read(lake, action="forget-user", limit=1).column("detail")[0].as_py().startswith("account not recorded")

@@ -38,7 +38,8 @@ def run(coro):
 
 
 def small_config(**overrides) -> SimulatorConfig:
-    base = {"subreddits": ["python", "aww"], "posts_per_subreddit": 120, "requests_per_window": GENEROUS}
+    base = {"subreddits": ["python", "aww"], "posts_per_subreddit": 120, "requests_per_window": GENEROUS,
+            "random_ids": "all"}
     base.update(overrides)
     return SimulatorConfig(**base)
 
@@ -171,7 +172,8 @@ def test_listing_sorts_and_the_post_shape():
                     "distinguished", "gilded", "total_awards_received", "archived", "removed_by_category"):
             assert key in post, key
         assert post["name"] == "t3_" + post["id"] and 6 <= len(post["id"]) <= 7
-        assert post["num_comments"] == len(sim.world.comment_ids(post["id"]))
+        # num_comments counts what the tree hides too (deleted leaves, removed, spam-filtered).
+        assert post["num_comments"] == len(sim.world.comment_ids(post["id"])) + len(sim.world.hidden_comment_ids(post["id"]))
         assert isinstance(post["created_utc"], float)
 
     run(with_api(small_config(), body))
@@ -288,9 +290,10 @@ def test_comment_tree_is_cut_into_more_stubs_like_reddit():
         # Every comment is either shown, or hidden behind exactly one stub: a sibling stub counts
         # its hidden comments, a "continue this thread" stub hides all replies of its parent.
         thread = world.thread(world.post(post_id))
+        on_show = set(world.comment_ids(post_id))  # hidden comments are in no stub
 
         def descendants(comment_id):
-            kids = thread.children.get(comment_id, [])
+            kids = [k for k in thread.children.get(comment_id, []) if k in on_show]
             return len(kids) + sum(descendants(k) for k in kids)
 
         hidden = sum(s["count"] for s in stubs)
@@ -316,7 +319,8 @@ def test_focused_comment_view_returns_exactly_that_comment():
     async def body(sim, api):
         world = sim.world
         post_id = deepest_post(world, "python")
-        deep = max(world.thread(world.post(post_id)).comments, key=lambda c: c.depth)
+        on_show = set(world.comment_ids(post_id))
+        deep = max((c for c in world.thread(world.post(post_id)).comments if c.id in on_show), key=lambda c: c.depth)
         while deep.depth > 5:
             deep = world.comment(deep.parent)
         for path in (f"/comments/{post_id}/_/{deep.id}", f"/r/python/comments/{post_id}/some_slug/{deep.id}/"):
@@ -418,12 +422,59 @@ def test_asyncpraw_handles_stubs_of_more_than_100_ids():
     run(body())
 
 
+def test_trees_hide_gone_comments_without_replies_while_num_comments_counts_them():
+    """Reddit's trees leave out deleted, removed and spam-filtered comments that have no shown
+    reply, yet num_comments counts them; one with shown replies stays as a placeholder."""
+    config = small_config(subreddits=["python"], posts_per_subreddit=60, comments_per_post_mean=60)
+
+    async def body():
+        async with running_simulator(config) as sim:
+            world = sim.world
+            posts = world.post_ids("python")
+            hidden = {p: world.hidden_comment_ids(p) for p in posts}
+            assert sum(map(len, hidden.values())) > 0, "hiding is on by default"
+            with world.lock:
+                gone = [c for p in posts for c in world.thread(world.post(p)).comments if c.id in hidden[p]]
+            assert all(c.gone for c in gone)
+            assert {kind for c in gone for kind in ("deleted", "removed", "spam") if getattr(c, kind)} == {
+                "deleted", "removed", "spam"}
+            post_id = max((p for p in posts if hidden[p]), key=lambda p: len(world.comment_ids(p)))
+            async with asyncpraw.Reddit(**sim.reddit_kwargs()) as reddit:
+                submission = await reddit.submission(post_id)
+                await submission.comments.replace_more(limit=None)
+                got = {c.id: c for c in submission.comments.list()}
+            assert sorted(got) == sorted(world.comment_ids(post_id))
+            assert not set(got) & set(hidden[post_id])
+            assert submission.num_comments == len(got) + len(hidden[post_id])
+            # A gone comment that is shown has a shown reply and is shown as a placeholder.
+            shown_gone = [c for c in world.thread(world.post(post_id)).comments if c.id in got and c.gone]
+            for comment in shown_gone:
+                assert got[comment.id].body in ("[deleted]", "[removed]") and len(got[comment.id].replies) > 0
+            truth = await asyncio.to_thread(http_json, sim.url + "/_sim/truth/python")
+            assert truth["hidden"][post_id] == hidden[post_id]
+            assert truth["comments"][post_id] == world.comment_ids(post_id)
+
+            # Deleting a leaf now: it leaves the tree, num_comments keeps counting it.
+            leaf = next(c for c in world.comment_ids(post_id) if c not in {x.parent for x in shown_gone}
+                        and not world.thread(world.post(post_id)).children.get(c))
+            before = len(world.comment_ids(post_id)) + len(world.hidden_comment_ids(post_id))
+            world.delete("t1_" + leaf)
+            assert leaf in world.hidden_comment_ids(post_id) and leaf not in world.comment_ids(post_id)
+            assert len(world.comment_ids(post_id)) + len(world.hidden_comment_ids(post_id)) == before
+
+    run(body())
+    plain = World(config.model_copy(update={"comment_deleted_rate": 0, "comment_removed_rate": 0,
+                                            "comment_spam_rate": 0}))
+    assert not any(plain.hidden_comment_ids(p) for p in plain.post_ids("python"))
+
+
 def test_morechildren_handles_at_most_100_ids_and_returns_a_stub_for_the_rest():
     async def body(sim, api):
         world = sim.world
         post_id = next(p for p in world.post_ids("python")
                        if len(world.thread(world.post(p)).children[None]) >= 150)
-        top_level = world.thread(world.post(post_id)).children[None]
+        on_show = set(world.comment_ids(post_id))
+        top_level = [c for c in world.thread(world.post(post_id)).children[None] if c in on_show]
         ids = top_level[:150]
         status, _, data = await api.post("/api/morechildren", {
             "link_id": "t3_" + post_id, "children": ",".join(ids), "api_type": "json", "sort": "new"})
@@ -483,7 +534,8 @@ def test_morechildren_hands_back_requested_ids_that_do_not_fit_with_their_replie
         post = world.post(post_id)
         thread = world.thread(post)
         # Top-level comments with replies: their expansion fills the answer before all are answered.
-        ids = [c for c in thread.children[None] if thread.children.get(c)][:100]
+        on_show = set(world.comment_ids(post_id))
+        ids = [c for c in thread.children[None] if c in on_show and on_show & set(thread.children.get(c, []))][:100]
         answer = cutter.morechildren(post, ids, sort="confidence", depth=None, limit_children=False)
     comments = [t["data"]["id"] for t in answer if t["kind"] == "t1"]
     assert len(comments) == 100 and len(set(comments)) == 100
@@ -526,7 +578,8 @@ def test_unexpandable_comments_are_handed_back_and_their_thread_points_at_itself
         answer = cutter.morechildren(post, stuck[:50], sort="confidence", depth=None, limit_children=False)
         assert not [t for t in answer if t["kind"] == "t1" and t["data"]["id"] in stuck]
         assert {i for t in answer if t["kind"] == "more" for i in t["data"]["children"]} == set(stuck[:50])
-        parent = next(c for c in stuck if thread.children.get(c))
+        on_show = set(stuck) | set(world.comment_ids(post_id))
+        parent = next(c for c in stuck if on_show & set(thread.children.get(c, [])))
         (only,) = cutter.comments(post, sort="confidence", limit=500, depth=None, focus=world.comment(parent))
         (cont,) = only["data"]["replies"]["data"]["children"]
         assert cont["data"]["id"] == "_" and cont["data"]["parent_id"] == "t1_" + parent
@@ -602,6 +655,42 @@ def test_world_is_deterministic_and_cheap():
     assert a.comment_ids(post) == b.comment_ids(post)
     assert a.now == b.now == World(SimulatorConfig(seed=7)).now
     assert World(SimulatorConfig(seed=7)).comment_ids(post) != a.comment_ids(post) or not a.comment_ids(post)
+
+
+def _creation_ordered(ids: list[str]) -> bool:
+    values = [int(i, 36) for i in ids]
+    return values == sorted(values)
+
+
+def test_random_ids_are_not_ordered_by_creation():
+    """Reddit's comment ids are going random: the simulator's are by default, post ids too on demand."""
+    worlds = {mode: World(small_config(random_ids=mode)) for mode in ("none", "comments", "all")}
+    for mode, world in worlds.items():
+        posts = world.post_ids("python")
+        comments = [c for p in posts for c in world.comment_ids(p)]
+        assert len(posts) > 50 and len(comments) > 500
+        assert len(set(comments)) == len(comments) and all(len(c) == 7 for c in comments)
+        # Every id still leads back to its comment and post, however it was generated.
+        sample = comments[::97]
+        assert all(world.comment(c) is not None and world.comment(c).id == c for c in sample)
+        assert world.comment(sample[0]).post_id in posts
+        # A thread's comments are in creation order: their ids are ordered only when sequential.
+        threads = [world.comment_ids(p) for p in posts if len(world.comment_ids(p)) >= 20]
+        ordered = [_creation_ordered(t) for t in threads]
+        assert all(ordered) if mode == "none" else not any(ordered), mode
+        assert _creation_ordered(posts) == (mode != "all"), mode
+
+
+def test_comment_listing_is_newest_first_by_time_not_id():
+    """``/r/{sub}/comments`` orders by ``created_utc``; with random ids the id order disagrees."""
+    async def body(sim, api: Api) -> None:
+        _, _, listing = await api.get("/r/python/comments", limit="100")
+        items = [c["data"] for c in listing["data"]["children"]]
+        created = [c["created_utc"] for c in items]
+        assert len(items) == 100 and created == sorted(created, reverse=True)
+        assert not _creation_ordered([c["id"] for c in items][::-1])
+
+    run(with_api(small_config(), body))
 
 
 def test_content_variety():

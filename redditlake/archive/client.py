@@ -111,15 +111,23 @@ class ArchiveClient:
         things = await self._get("/api/comments/tree", {"link_id": link_id if link_id.startswith("t3_") else f"t3_{link_id}",
                                                         "limit": TREE_LIMIT})
         out: list[dict] = []
-        stack = [(t, 0) for t in reversed(things)]
+        # (thing, the depth of its place in the tree or None, the fullname its parent_id must name)
+        stack: list[tuple[dict, int | None, str | None]] = [(t, 0, None) for t in reversed(things)]
         while stack:
-            thing, depth = stack.pop()
+            thing, depth, parent = stack.pop()
             if thing.get("kind") != "t1":
                 continue
             data = dict(thing["data"])
             replies = data.pop("replies", "") or {}
-            data.setdefault("depth", depth)
+            # A node hung under something other than its parent (an archive that lost the parent puts
+            # the reply at the top) has no depth we know, nor has its subtree: the landing derives
+            # it from the stored thread, or leaves it unknown.
+            placed = data.get("parent_id") == parent if parent else str(data.get("parent_id", "")).startswith("t3_")
+            if data.get("depth") is None:
+                data["depth"] = depth if placed else None
             out.append(data)
             children = (replies.get("data") or {}).get("children") or [] if isinstance(replies, dict) else []
-            stack.extend((c, depth + 1) for c in reversed(children))
+            name = data.get("name") or f"t1_{data.get('id')}"
+            below = data["depth"] + 1 if isinstance(data["depth"], int) else None
+            stack.extend((c, below, name) for c in reversed(children))
         return out

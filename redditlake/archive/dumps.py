@@ -18,17 +18,17 @@ work the same.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import os
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import zstandard
 
 from redditlake.archive.client import COMMENTS, POSTS
+from redditlake.archive.lines import SUBREDDIT, Oversized, created_epoch, guess_id, guess_kind, oversized, parse
 from redditlake.archive.progress import Progress
 from redditlake.archive.search import MODELS, at, epoch
 from redditlake.errors import RedditLakeError
@@ -38,7 +38,6 @@ from redditlake.positions import BackfillProgress, append, latest
 
 MAX_WINDOW = 2**31
 CHUNK = 1 << 22  # decompressed bytes per read
-_SUBREDDIT = re.compile(rb'"subreddit"\s*:\s*"([^"\\]*)"')
 log = logging.getLogger("redditlake.backfill")
 
 
@@ -50,6 +49,7 @@ class DumpResult:
     written: dict[str, int] = field(default_factory=dict)
     resumed_at_line: int = 0
     skipped: bool = False  # already done by an earlier run
+    quarantined: dict[str, int] = field(default_factory=dict)  # subreddit -> unusable lines
 
     def lines_out(self) -> list[str]:
         name = os.path.basename(self.path)
@@ -57,7 +57,9 @@ class DumpResult:
             return [f"{name}: already ingested for these subreddits and dates (nothing to do)"]
         resumed = f", resumed at line {self.resumed_at_line}" if self.resumed_at_line else ""
         out = [f"{name}: {self.lines} lines read{resumed}"]
-        out += [f"r/{s} dump: {self.rows[s]} rows, {self.written.get(s, 0)} new" for s in sorted(self.rows)]
+        out += [f"r/{s} dump: {self.rows[s]} rows, {self.written.get(s, 0)} new"
+                + (f", {self.quarantined[s]} unusable lines quarantined" if self.quarantined.get(s) else "")
+                for s in sorted(self.rows)]
         return out
 
 
@@ -74,8 +76,9 @@ class _Counted:
         return data
 
 
-def iter_lines(path: str, counter: _Counted | None = None) -> Iterator[bytes]:
-    """Decompressed lines of a .zst file, in constant memory."""
+def iter_lines(path: str, counter: _Counted | None = None, max_line: int | None = None) -> Iterator[bytes | Oversized]:
+    """Decompressed lines of a .zst file, in constant memory: a line past ``max_line`` bytes comes
+    as an ``Oversized`` (read past, never held whole)."""
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -85,15 +88,28 @@ def iter_lines(path: str, counter: _Counted | None = None) -> Iterator[bytes]:
         source.fh = fh
         reader = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(source, read_size=1 << 20)
         rest = b""
+        skipping: Oversized | None = None  # the line past the cap being read past
+        cap = max_line or math.inf
         try:
             while chunk := reader.read(CHUNK):
+                if skipping is not None:
+                    end = chunk.find(b"\n")
+                    skipping.add(chunk if end < 0 else chunk[:end])
+                    if end < 0:
+                        continue
+                    yield skipping
+                    skipping, chunk = None, chunk[end + 1:]
                 lines = (rest + chunk).split(b"\n")
                 rest = lines.pop()
-                yield from lines
+                yield from (oversized(line) if len(line) > cap else line for line in lines)
+                if len(rest) > cap:
+                    skipping, rest = oversized(rest), b""
         except zstandard.ZstdError as exc:
             raise RedditLakeError(f"{path} is not a readable zstandard file ({exc}); is it a complete dump?") from None
-        if rest.strip():
-            yield rest
+        if skipping is not None:
+            yield skipping
+        elif rest.strip():
+            yield oversized(rest) if len(rest) > cap else rest
 
 
 def window_size(path: str) -> int | None:
@@ -111,9 +127,13 @@ def job_key(path: str, since: datetime, until: datetime) -> str:
 
 def ingest_dump(
     path: str, landing: Landing, subreddits: list[str], since: datetime, until: datetime, *, batch_rows: int = 20_000,
-    progress_every: float = 5.0,
+    progress_every: float = 5.0, max_line_bytes: int = 4 << 20,
 ) -> DumpResult:
-    """Land the rows of ``subreddits`` created in ``[since, until)`` from one dump file."""
+    """Land the rows of ``subreddits`` created in ``[since, until)`` from one dump file.
+
+    A line naming a wanted subreddit that is no usable object (see ``lines``) is quarantined
+    in that subreddit with its reason, landed with the batch it came in; lines naming no wanted
+    subreddit are not ours to judge and are skipped unparsed."""
     if not os.path.isfile(path):
         raise RedditLakeError(f"dump file {path} does not exist; pass an existing .zst file to --source")
     lake = landing.lake
@@ -137,7 +157,16 @@ def ingest_dump(
         log.info("%s: zstd window %d MiB (the decoder's memory grows to this, or to the file's size if smaller)",
                  os.path.basename(path), window >> 20)
     buffers: dict[tuple[str, str], list[dict]] = {}
+    bad: dict[str, list[dict]] = {}
     buffered = 0
+
+    def quarantine(names: Iterable[bytes], line: bytes, reason: str) -> None:
+        sub = next((n.decode().lower() for n in names if n.lower() in wanted_bytes), None)
+        if sub is None:
+            return
+        bad.setdefault(sub, []).append({"table_name": guess_kind(line), "id": guess_id(line), "reason": reason,
+                                        "raw": line.decode("utf-8", "replace"), "collected_at": now_utc()})
+        result.quarantined[sub] = result.quarantined.get(sub, 0) + 1
 
     def flush(line_no: int, done: bool) -> None:
         nonlocal buffered
@@ -148,6 +177,9 @@ def ingest_dump(
                 landed += len(items)
                 result.written[sub] += landing.rows(MODELS[kind], sub, items, collected, source="dump").written
         buffers.clear()
+        for sub, rows in bad.items():
+            landing.quarantine(sub, rows)
+        bad.clear()
         append_rows = [
             BackfillProgress(job=job, source="dump", kind="all", since_utc=since, until_utc=until,
                              position_utc=at(hi if done else lo), position_line=line_no, rows=0, done=done,
@@ -159,20 +191,26 @@ def ingest_dump(
         buffered = 0
 
     line_no = 0
-    for line_no, line in enumerate(iter_lines(path, counter), start=1):
+    for line_no, line in enumerate(iter_lines(path, counter, max_line_bytes), start=1):
         if line_no <= start_line:
             continue
-        names = _SUBREDDIT.findall(line)
+        if isinstance(line, Oversized):
+            quarantine(line.names, line.head, f"line of {line.size} bytes is past the {max_line_bytes}-byte cap")
+            continue
+        names = SUBREDDIT.findall(line)
         if not names or not any(n.lower() in wanted_bytes for n in names):
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue  # a torn line: dumps are community-made; one bad line never stops a file
-        sub = str(obj.get("subreddit", "")).lower()
-        if sub not in wanted or obj.get("created_utc") is None:
+        obj, reason = parse(line)
+        if obj is None:
+            quarantine(names, line, reason)
             continue
-        created = float(obj["created_utc"])
+        sub = str(obj.get("subreddit", "")).lower()
+        if sub not in wanted:
+            continue
+        created, reason = created_epoch(obj)
+        if created is None:
+            quarantine(names, line, reason)
+            continue
         if not lo <= created < hi:
             continue
         kind = COMMENTS if "link_id" in obj and "body" in obj else POSTS

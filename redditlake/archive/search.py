@@ -13,6 +13,7 @@ day per batch instead of one per page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -73,13 +74,19 @@ class _Pending:
 
 async def backfill_search(
     client: ArchiveClient, landing: Landing, subreddit: str, kind: str, since: datetime, until: datetime,
-    *, window_days: float = 7.0, batch_rows: int = 5_000,
+    *, window_days: float = 7.0, batch_rows: int = 5_000, job: str | None = None,
+    on_landed: Callable[[list[dict]], None] | None = None, trailing: bool = False,
 ) -> BackfillResult:
     """Pages are landed together once ``batch_rows`` rows are pending, at the end, and when the
-    run stops on an error (what was fetched is kept): one file per day per batch, not per page."""
+    run stops on an error (what was fetched is kept): one file per day per batch, not per page.
+
+    ``job``: the position's key (default: source, kind and ``since``); ``on_landed`` sees each
+    batch's items after they landed and before their position is written. ``trailing``: ``until``
+    is now, and an archive lags behind now, so the position stops at the newest item seen, not at
+    ``until`` (the next run reads that second again; the lake keeps one row per id)."""
     lake, source = landing.lake, client.source
     result = BackfillResult(subreddit, source, kind)
-    job = job_key(source, kind, since)
+    job = job or job_key(source, kind, since)
     start, end = epoch(since), epoch(until)
     stored = latest(lake, BackfillProgress, subreddit, "job").get(job)
     # The position also commits with each batch's rows (a Delta app transaction): a run killed
@@ -102,6 +109,8 @@ async def backfill_search(
         items = pending.items
         written = landing.rows(MODELS[kind], subreddit, items, collected, source=source,
                                app=(app_id, pending.position)).written if items else 0
+        if on_landed is not None and items:
+            on_landed(items)
         append(lake, CoverageGap, subreddit, pending.gaps)
         append(lake, BackfillProgress, subreddit, [BackfillProgress(
             job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(pending.position),
@@ -114,6 +123,7 @@ async def backfill_search(
             progress.update(1.0, 0, 0, force=True)
         pending = _Pending()
 
+    newest: int | None = None  # the newest second seen this run (``trailing``)
     with requests_for(subreddit):
         try:
             while pos < end:
@@ -122,6 +132,14 @@ async def backfill_search(
                 result.requests += 1
                 full = len(items) >= client.page_size
                 items = [i for i in items if pos <= float(i["created_utc"]) < hi]
+                if items:
+                    newest = max(newest or 0, int(max(float(i["created_utc"]) for i in items)))
+                if not full and trailing and hi >= end:
+                    # What the archive has not got yet lies after its newest item: hold there.
+                    pending.items.extend(items)
+                    pending.position = max(pos, newest or pos)
+                    progress.add(rows=len(items))
+                    break
                 if not full:
                     new_pos, width = hi, width * 2
                 else:

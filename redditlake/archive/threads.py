@@ -37,7 +37,7 @@ def posts_in_range(landing: Landing, subreddit: str, since: datetime, until: dat
     if not days:
         return []
     rows = lake.latest("posts", subreddit, ["id", "num_comments", "created_utc"], dts=days).to_pylist()
-    return sorted((r for r in rows if since <= r["created_utc"] < until), key=lambda r: (r["created_utc"], r["id"]))
+    return sorted((r for r in rows if since <= r["created_utc"] < until), key=lambda r: r["created_utc"])
 
 
 async def backfill_threads(
@@ -69,7 +69,9 @@ def _land(landing: Landing, subreddit: str, source: str, posts: list[dict], tree
     comments = [c for tree in trees for c in tree]
     written = landing.rows(Comment, subreddit, comments, collected, source=source).written if comments else 0
     markers = [
-        CommentFetch(post_id=p["id"], num_comments=int(p["num_comments"]), comments=len(tree), collected_at=collected)
+        # An archive tree comes whole, no stubs: its fetch is complete (to what the archive holds).
+        CommentFetch(post_id=p["id"], num_comments=int(p["num_comments"]), comments=len(tree), collected_at=collected,
+                     complete=True)
         for p, tree in zip(posts, trees)
     ]
     landing.lake.append(CommentFetch.table, subreddit, CommentFetch.to_arrow(markers))

@@ -237,14 +237,15 @@ def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def partition_predicate(subreddit: str | None, days: Sequence[dt.date] | None, alias: str = "t") -> str:
+def partition_predicate(subreddit: str | None, days: Sequence[dt.date] | None, alias: str | None = "t") -> str:
     """The partitions a MERGE may touch: its read set, which keeps both its memory and its
     conflicts to those partitions. ``subreddit`` was validated as ``[a-z0-9_]``."""
     terms = []
+    prefix = f"{alias}." if alias else ""
     if subreddit is not None:
-        terms.append(f"{alias}.subreddit = {sql_text(subreddit)}")
+        terms.append(f"{prefix}subreddit = {sql_text(subreddit)}")
     if days is not None:
-        terms.append(f"{alias}.dt IN ({', '.join(f'DATE {sql_text(d.isoformat())}' for d in sorted(set(days)))})")
+        terms.append(f"{prefix}dt IN ({', '.join(f'DATE {sql_text(d.isoformat())}' for d in sorted(set(days)))})")
     return " AND ".join(terms) or "true"
 
 
@@ -307,6 +308,24 @@ def set_values(
         return int(metrics.get("num_target_rows_updated", 0))
 
     return retrying(attempt)
+
+
+def replace(
+    location: Location, path: str, rows: pa.Table, where: str, partition_by: Sequence[str], options: ParquetOptions
+) -> None:
+    """Replace the rows ``where`` selects (partition columns only) by ``rows``, in one commit
+    (an overwrite with a predicate: a concurrent commit to those partitions makes one retry)."""
+
+    def attempt() -> None:
+        target = open_table(location, path)
+        if target is None:
+            raise ValueError(f"no table at {path} to replace rows of")
+        write_deltalake(
+            target, rows, partition_by=list(partition_by) or None, mode="overwrite", predicate=where,
+            storage_options=storage_options(location), writer_properties=options.writer(),
+        )
+
+    retrying(attempt)
 
 
 def vacuum(location: Location, path: str, retention_hours: int, *, full: bool) -> list[str]:

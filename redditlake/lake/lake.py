@@ -17,8 +17,8 @@ from redditlake.lake.batch import ID_COLUMN
 from redditlake.lake.delta import PARTITIONS, ParquetOptions, partition_predicate
 from redditlake.lake.location import Location, open_location
 from redditlake.lake.names import TABLE_PATTERN, subreddit_partition, table_name
-from redditlake.lake.redact import RedactResult, check_values
-from redditlake.lake.storage import Storage
+from redditlake.lake.redact import PROTECTED_COLUMNS, RedactResult, check_values
+from redditlake.lake.storage import Storage, make_private_dirs
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Lake:
         """Open a lake at a folder (created on demand) or ``s3://bucket/prefix``."""
         location = open_location(uri, endpoint_url=endpoint_url, region=region)
         if location.is_local:
-            os.makedirs(location.root, exist_ok=True)
+            make_private_dirs(location.root)
         return cls(location, parquet=ParquetOptions(row_group_size=row_group_size, compression=compression))
 
     @property
@@ -135,6 +135,17 @@ class Lake:
         ``dt`` only, outside the tables ``tables()`` lists."""
         data = rows.append_column("dt", batch.utc_dates(rows, dt_column))
         delta.append(self.location, area, data, ["dt"], self.parquet)
+
+    def replace_area_days(self, area: str, days: Sequence[dt.date], rows: pa.Table, dt_column: str) -> None:
+        """Replace the rows of some ``dt`` days of a system area by ``rows`` (of those days), in one
+        commit: for an edit of stored results (a forgotten account's name in a sample). Only the
+        days are in the logged predicate, never a value."""
+        data = rows.append_column("dt", batch.utc_dates(rows, dt_column))
+        delta.replace(self.location, area, data, partition_predicate(None, days, alias=None), ["dt"], self.parquet)
+
+    def purge_area(self, area: str) -> list[str]:
+        """``purge`` for a system area."""
+        return delta.vacuum(self.location, area, 0, full=False)
 
     def read_area(
         self, area: str, schema: pa.Schema, days: Iterable[dt.date] | None = None, filter: ds.Expression | None = None
@@ -239,6 +250,13 @@ class Lake:
         rows = rows.filter(pc.is_valid(rows.column(key)))
         return batch.dedup_by_id(rows, key).select(wanted)
 
+    def read_days(self, table: str, subreddit: str, days: Iterable[dt.date]) -> pa.Table:
+        """Rows of some ``dt`` partitions of a subreddit: e.g. the request log of the last hour,
+        however old the lake is (the log names the files of those days; no other is read)."""
+        table, part = table_name(table), subreddit_partition(subreddit)
+        data = self._dataset(table)
+        return pa.table({}) if data is None else data.to_table(filter=self._where(part, days))
+
     def tables(self) -> list[str]:
         """Names of the tables in the lake (Delta tables with a valid table name)."""
         return [
@@ -324,3 +342,43 @@ class Lake:
         files the log removed are touched, so a concurrent writer is never harmed. Returns
         the files deleted."""
         return delta.vacuum(self.location, table_name(table), 0, full=False)
+
+    def update_column(self, table: str, subreddit: str, column: str, values: Mapping[str, object]) -> RedactResult:
+        """Set ``column`` of the stored row of each id in ``values`` to that id's value.
+
+        For values learnt after a row was written once (a comment's depth, unknown until its
+        parent landed): one MERGE, as ``redact``, over the subreddit's days holding those ids;
+        every other row and column kept. The ids found are in the result's ``redacted``.
+        Raises ValueError for a protected or unknown column, or a value that does not fit
+        it; nothing is written then.
+        """
+        table, part = table_name(table), subreddit_partition(subreddit)
+        wanted = frozenset(values)
+        if column in PROTECTED_COLUMNS:
+            raise ValueError(f"update_column cannot set {column!r}: the id and the partition columns identify a row")
+        data = self._dataset(table)
+        if data is None:
+            return RedactResult(table, part, frozenset(), wanted)
+        if column not in data.schema.names:
+            raise ValueError(f"{table} has no column {column!r}")
+        ordered = sorted(wanted)
+        try:
+            array = pa.array([values[i] for i in ordered], data.schema.field(column).type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"values do not fit column {column!r}: {error}") from None
+        if not wanted:
+            return RedactResult(table, part, frozenset(), frozenset())
+        hits = data.to_table(
+            columns=[ID_COLUMN, "dt"],
+            filter=self._where(part, None) & pc.field(ID_COLUMN).isin(pa.array(ordered, pa.string())),
+        )
+        found = frozenset(hits.column(ID_COLUMN).to_pylist())
+        if not found:
+            return RedactResult(table, part, found, wanted)
+        keep = pc.is_in(pa.array(ordered, pa.string()), value_set=pa.array(sorted(found), pa.string()))
+        keys = pa.table({delta.MATCH_KEY: pa.array(ordered, pa.string()), column: array}).filter(keep)
+        delta.set_values(
+            self.location, table, keys, ID_COLUMN, [column], partition_predicate(part, hits.column("dt").to_pylist()),
+            self.parquet,
+        )
+        return RedactResult(table, part, found, wanted - found, hits.num_rows)

@@ -6,12 +6,18 @@ looks, apart from the health probe's write-and-delete of one object outside ever
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from pyarrow import fs as pafs
 
 from redditlake.lake.location import Location
 
+# What the lake holds is what users wrote: owner and group may read it, others not. A local
+# lake's root is created with DIR_MODE, so others cannot reach any file in it whatever mode
+# the Delta writer gives its files.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
 # A listing that met a folder being created is repeated (see ``Storage._list``).
 _LIST_ATTEMPTS = 5
 
@@ -70,3 +76,16 @@ class Storage:
                 if attempt == _LIST_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+
+def make_private_dirs(directory: str) -> None:
+    """``os.makedirs`` with ``DIR_MODE`` for every folder it creates (makedirs gives it to the last only)."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:
+            pass

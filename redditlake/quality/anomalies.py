@@ -21,10 +21,10 @@ import pyarrow as pa
 from redditlake.config import DataQualitySettings
 
 # items per run, comments per post, deletion rate, share of [removed], score distribution,
-# request error rate, quality score
+# request error rate, quality score, share of num_comments no stored tree holds (quality check)
 TRACKED = (
     "rows", "comments_per_post", "deleted_share", "removed_share", "score_median", "score_p90",
-    "error_rate", "quality_score",
+    "error_rate", "quality_score", "unshown_share",
 )
 MIN_HISTORY = 5
 _SCALE = 0.6745

@@ -106,6 +106,8 @@ def _content_metrics(table: str, rows: pa.Table) -> dict[str, float]:
         m["score_median"], m["score_p90"] = float(q[0]), float(q[1])
     if table == "comments" and "link_id" in rows.column_names:
         m["comments_per_post"] = n / max(1, pc.count_distinct(rows.column("link_id")).as_py())
+    if table == "comments" and "depth" in rows.column_names:
+        m["unknown_depth_share"] = rows.column("depth").null_count / n
     if table == "api_requests":
         status = rows.column("status")
         ok = pc.and_(pc.greater_equal(status, 200), pc.less(status, 300))

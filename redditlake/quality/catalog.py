@@ -26,8 +26,10 @@ import duckdb
 import pyarrow as pa
 
 from redditlake.lake import Lake
+from redditlake.lake.storage import FILE_MODE
 from redditlake.models import QUARANTINE_SCHEMA
 from redditlake.quality import results
+from redditlake.sandbox import lake_directories, locked
 
 TS = pa.timestamp("us", tz="UTC")
 # Lake tables the catalog exposes, with the schema to use when the lake has none yet
@@ -106,8 +108,8 @@ def build(lake: Lake, path: str | os.PathLike[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        con = duckdb.connect(str(temp))
-        try:
+        # Fixed SQL only, but over the lake's files: it reads them and writes this file, nothing else.
+        with locked(duckdb.connect(str(temp)), lake_directories(lake)) as con:
             for kind in results.SCHEMAS:
                 _copy(con, kind, results.read(lake, kind))
             for name, schema in LAKE_TABLES.items():
@@ -115,8 +117,7 @@ def build(lake: Lake, path: str | os.PathLike[str]) -> Path:
             for name, sql in DERIVED_VIEWS.items():
                 con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
             con.execute("CHECKPOINT")
-        finally:
-            con.close()
+        os.chmod(temp, FILE_MODE)  # it copies the lake's quality results: no more readable than the lake
         os.replace(temp, path)
     finally:
         for leftover in (temp, Path(f"{temp}.wal")):

@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 from redditlake.config import Settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
-from redditlake.quality import catalog, integrity, results
+from redditlake.config import DataQualitySettings
+from redditlake.quality import anomalies, catalog, integrity, results
 from redditlake.quality.batch import Batch
 from redditlake.quality.run import check_landed
 
@@ -76,6 +77,27 @@ def _stored_batches(lake: Lake, subreddits: Sequence[str], since: datetime | Non
     return batches
 
 
+def _thread_gap_lines(lake: Lake, report: integrity.IntegrityReport, dq: DataQualitySettings,
+                      now: datetime) -> list[str]:
+    """Record the thread-gap metrics, judge them against their history; what they say, in lines."""
+    if not report.metrics:
+        return []
+    wanted = {(m["subreddit_name"], m["table_name"]) for m in report.metrics}
+    history = results.recent_metrics(lake, wanted, dq.anomaly_runs, dq.anomaly_lookback_days, now.date())
+    found = anomalies.detect(report.metrics, history, dq, now)
+    results.write(lake, "data_quality_metrics", report.metrics)
+    results.write(lake, "anomalies", found)
+    values = {(m["subreddit_name"], m["metric_name"]): m["metric_value"] for m in report.metrics}
+    lines = [
+        f"threads r/{sub}: {values[(sub, 'unshown_comments')]:.0f} comments counted in num_comments are in no stored "
+        f"tree ({values[(sub, 'unshown_share')]:.1%}; Reddit hides deleted, removed and spam-filtered ones)"
+        for sub, name in values if name == "unshown_share"
+    ]
+    lines += [f"warn anomaly r/{a['subreddit']} {a['metric_name']} {a['value']:.4f}: median {a['median']:.4f} of "
+              f"{a['history_runs']} checks, robust z {a['robust_z']:.1f}" for a in found]
+    return lines
+
+
 def check(settings: Settings, lake: Lake, subreddits: Sequence[str], since_text: str | None,
           suites: bool = True) -> tuple[int, list[str]]:
     """Integrity over the lake (+ the GX suites over stored partitions); (exit code, lines)."""
@@ -86,6 +108,7 @@ def check(settings: Settings, lake: Lake, subreddits: Sequence[str], since_text:
         raise RedditLakeError(str(exc)) from None
     now = datetime.now(UTC)
     results.write(lake, "integrity_findings", report.rows(now))
+    gaps = _thread_gap_lines(lake, report, settings.data_quality, now)
     lines = []
     by_check: dict[str, list[integrity.Finding]] = {}
     for f in report.findings:
@@ -98,6 +121,7 @@ def check(settings: Settings, lake: Lake, subreddits: Sequence[str], since_text:
             lines.append(f"{'FAIL' if blocking else 'warn'} {name} r/{f.subreddit} {where}: {f.detail}")
         if len(found) > len(shown):
             lines.append(f"warn {name}: {len(found) - len(shown)} more")
+    lines += gaps
     if suites:
         quality = check_landed(lake, _stored_batches(lake, subreddits, now - since if since else None),
                                settings.data_quality, job="check", now=now)

@@ -2,15 +2,15 @@
 
 Each check is one DuckDB query over the lake's views and yields findings
 (check, subreddit, post id, item id, detail, value). ``BLOCKING`` checks make
-``quality check`` exit 1: a thread short of its comments beyond the
-tolerance, a tree that never landed, a comment whose post or parent is not
-stored, an id stored twice. The others are reported and recorded.
+``quality check`` exit 1: a cut thread (``threads.is_cut``: its fetch gave up
+on stubs or did not finish), a tree that never landed (a post with comments and
+no ``comment_fetches`` marker), a comment whose post or parent is not stored,
+an id stored twice. The others are reported and recorded.
 
-Thread completeness compares the comments stored for a post with the
-``num_comments`` Reddit reported when the tree was fetched (the
-``comment_fetches`` marker; else the post's own count). Reddit's count
-includes some removed comments it does not serve, hence the tolerance
-(``data_quality.thread_tolerance``).
+Thread completeness is judged by what the fetch knew, never by ``num_comments``:
+Reddit counts comments its trees never show. How far stored threads fall short
+of the count is a metric per subreddit (``thread_gaps``) with its history and
+anomalies, not a finding.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ import duckdb
 from redditlake.config import DataQualitySettings
 from redditlake.lake import Lake
 from redditlake.lake.names import subreddit_partition
+from redditlake.quality import threads
 
-BLOCKING = ("incomplete_thread", "tree_missing", "orphan_comment", "broken_parent", "duplicate_id")
+BLOCKING = ("cut_thread", "tree_missing", "orphan_comment", "broken_parent", "duplicate_id")
+# The thread-gap metrics' table in data_quality_metrics (and so the anomaly baseline's key).
+GAP_TABLE = "threads"
 
 
 @dataclass
@@ -45,15 +48,16 @@ class Finding:
 class IntegrityReport:
     findings: list[Finding] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # data_quality_metrics rows
+    check_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def blocking(self) -> list[Finding]:
         return [f for f in self.findings if f.check in BLOCKING]
 
     def rows(self, now: datetime) -> list[dict[str, Any]]:
-        check_id = uuid.uuid4().hex
         return [
-            {"check_id": check_id, "check": f.check, "subreddit": f.subreddit, "post_id": f.post_id,
+            {"check_id": self.check_id, "check": f.check, "subreddit": f.subreddit, "post_id": f.post_id,
              "item_id": f.item_id, "detail": f.detail, "value": f.value, "checked_at": now}
             for f in self.findings
         ]
@@ -79,28 +83,26 @@ def _filters(subs: list[str], since: datetime | None, alias: str) -> str:
     return (" AND " + " AND ".join(parts)) if parts else ""
 
 
-def _queries(has: set[str], subs: list[str], since: datetime | None, dq: DataQualitySettings) -> dict[str, str]:
+def _stored_posts(p: str) -> str:
+    """SQL: ids of the stored posts the check covers (``p``: the posts filter)."""
+    return f"(SELECT id FROM posts p WHERE true {p})"
+
+
+def _queries(has: set[str], subs: list[str], since: datetime | None, dq: DataQualitySettings,
+             marker_columns: set[str]) -> dict[str, str]:
     p, c = _filters(subs, since, "p"), _filters(subs, since, "c")
     q: dict[str, str] = {}
+    if {"posts", "comment_fetches"} <= has:
+        q["cut_thread"] = f"""
+            SELECT m.subreddit, m.post_id, NULL, {threads.cut_detail_sql("m")}, m.unexpandable
+            FROM {threads.latest_markers(marker_columns)} m
+            WHERE {threads.cut_sql("m")} AND m.post_id IN {_stored_posts(p)} ORDER BY 1, 2"""
+        q["tree_missing"] = f"""
+            SELECT p.subreddit, p.id, NULL, 'num_comments ' || p.num_comments || ', no comment tree landed',
+                   p.num_comments
+            FROM posts p WHERE p.num_comments > 0 {p}
+              AND p.id NOT IN (SELECT post_id FROM comment_fetches) ORDER BY 1, 2"""
     if {"posts", "comments"} <= has:
-        marker = (
-            "(SELECT post_id, arg_max(num_comments, collected_at) AS n FROM comment_fetches GROUP BY post_id)"
-            if "comment_fetches" in has else "(SELECT NULL::VARCHAR AS post_id, NULL::BIGINT AS n WHERE false)"
-        )
-        q["incomplete_thread"] = f"""
-            WITH stored AS (SELECT substr(link_id, 4) AS post_id, count(*) AS n FROM comments GROUP BY 1)
-            SELECT p.subreddit, p.id, NULL, 'stored ' || coalesce(s.n, 0) || ' of ' || coalesce(m.n, p.num_comments)
-                   || ' comments', coalesce(s.n, 0) / coalesce(m.n, p.num_comments)
-            FROM posts p LEFT JOIN stored s ON s.post_id = p.id LEFT JOIN {marker} m ON m.post_id = p.id
-            WHERE coalesce(m.n, p.num_comments) > 0 AND m.post_id IS NOT NULL
-              AND coalesce(s.n, 0) < coalesce(m.n, p.num_comments) * {1 - dq.thread_tolerance} {p}
-            ORDER BY 1, 2"""
-        if "comment_fetches" in has:
-            q["tree_missing"] = f"""
-                SELECT p.subreddit, p.id, NULL, 'num_comments ' || p.num_comments || ', no comment tree landed',
-                       p.num_comments
-                FROM posts p WHERE p.num_comments > 0 {p}
-                  AND p.id NOT IN (SELECT post_id FROM comment_fetches) ORDER BY 1, 2"""
         q["orphan_comment"] = f"""
             SELECT c.subreddit, substr(c.link_id, 4), c.id, 'post ' || c.link_id || ' is not stored', NULL
             FROM comments c WHERE substr(c.link_id, 4) NOT IN (SELECT id FROM posts) {c} ORDER BY 1, 2, 3"""
@@ -127,7 +129,9 @@ def _queries(has: set[str], subs: list[str], since: datetime | None, dq: DataQua
             SELECT a.subreddit, a.id, b.id, 'same author as ' || b.id || ', title similarity '
                    || round(jaro_winkler_similarity(lower(a.title), lower(b.title)), 3),
                    jaro_winkler_similarity(lower(a.title), lower(b.title))
-            FROM posts a JOIN posts b ON a.author = b.author AND a.subreddit = b.subreddit AND a.id < b.id
+            FROM posts a JOIN posts b ON a.author = b.author AND a.subreddit = b.subreddit
+              -- the later post is the duplicate (ids are not ordered by time; one only breaks a same-second tie)
+              AND (a.created_utc > b.created_utc OR (a.created_utc = b.created_utc AND a.id > b.id))
             WHERE a.author NOT IN ('[deleted]', 'AutoModerator') AND a.title <> '[deleted]'
               AND jaro_winkler_similarity(lower(a.title), lower(b.title)) >= {dq.duplicate_threshold}
               {_filters(subs, since, "a")} ORDER BY 1, 2"""
@@ -148,6 +152,29 @@ def _queries(has: set[str], subs: list[str], since: datetime | None, dq: DataQua
     return q
 
 
+def thread_gaps(con: duckdb.DuckDBPyConnection, has: set[str], subs: list[str], since: datetime | None,
+                marker_columns: set[str], check_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Per subreddit, how far landed trees fall short of the ``num_comments`` their fetch saw:
+    ``unshown_comments`` (Σ per thread of num_comments − stored, at least 0) and ``unshown_share``
+    (of Σ num_comments). Reddit's hidden comments make it non-zero on healthy data; a jump is
+    what the anomaly detector watches for."""
+    if not {"posts", "comments", "comment_fetches"} <= has:
+        return []
+    sub_filter = f"AND m.subreddit IN ({', '.join(repr(s) for s in subs)})" if subs else ""
+    rows = con.execute(f"""
+        WITH stored AS (SELECT substr(link_id, 4) AS post_id, count(*) AS n FROM comments GROUP BY 1)
+        SELECT m.subreddit, sum(m.num_comments), sum(greatest(m.num_comments - coalesce(s.n, 0), 0))
+        FROM {threads.latest_markers(marker_columns)} m LEFT JOIN stored s USING (post_id)
+        WHERE m.post_id IN {_stored_posts(_filters(subs, since, "p"))} {sub_filter}
+        GROUP BY 1 ORDER BY 1""").fetchall()
+    out = []
+    for sub, counted, unshown in rows:
+        values = {"unshown_comments": float(unshown or 0), "unshown_share": float(unshown or 0) / counted if counted else 0.0}
+        out += [{"run_id": check_id, "metric_name": name, "metric_value": value, "subreddit_name": sub,
+                 "table_name": GAP_TABLE, "calculated_at": now, "flow_run_id": None} for name, value in values.items()]
+    return out
+
+
 def check(
     lake: Lake,
     settings: DataQualitySettings,
@@ -161,8 +188,11 @@ def check(
     con: duckdb.DuckDBPyConnection = lake.duckdb()
     try:
         has = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        marker_columns = {r[0] for r in con.execute("DESCRIBE comment_fetches").fetchall()} if "comment_fetches" in has else set()
+        start = now - since if since else None
         report = IntegrityReport()
-        for name, sql in _queries(has, subs, now - since if since else None, settings).items():
+        report.metrics = thread_gaps(con, has, subs, start, marker_columns, report.check_id, now)
+        for name, sql in _queries(has, subs, start, settings, marker_columns).items():
             check_name = name.split(":")[0].removesuffix("_comments")
             report.checked.append(name)
             for sub, post_id, item_id, detail, value in con.execute(sql).fetchall():

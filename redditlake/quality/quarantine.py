@@ -12,12 +12,17 @@ sighting older than the lookback is recorded again: a bounded read wins over
 remembering forever. Items without an id are keyed by their raw JSON instead.
 The check and the append are one conflict-checked commit (a MERGE over those
 days), so two concurrent runs cannot both store one.
+
+``forget_accounts`` drops the raw JSON of an account's quarantined items (its
+name and its text are in it) when the account is forgotten or deleted: the
+row, its table, id and reason stay, so counts and the dedup above hold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +34,9 @@ from redditlake.models import QUARANTINE_TABLE
 # A stored row is the same sighting: same table, reason and id, or, without an id, the same raw JSON.
 _SAME_ITEM = ("t.table_name = s.table_name AND t.reason = s.reason AND "
               "(t.id = s.id OR (t.id IS NULL AND s.id IS NULL AND t.raw = s.raw))")
+# The JSON fields that name the account a quarantined thing belongs to (a profile's is ``name``).
+ACCOUNT_FIELDS = {"users": ("name", "author")}
+_ITEM_ACCOUNT_FIELDS = ("author",)
 _FIRST_DAY = dt.date(2005, 6, 1)  # Reddit's first day: an earlier created_utc is unusable
 
 
@@ -66,7 +74,7 @@ def _created_day(raw: str | None) -> dt.date | None:
     try:
         created = json.loads(raw).get("created_utc") if raw else None
         day = dt.datetime.fromtimestamp(float(created), dt.UTC).date()
-    except (TypeError, ValueError, OverflowError, OSError, AttributeError):
+    except (TypeError, ValueError, OverflowError, OSError, AttributeError, RecursionError):
         return None
     return day if day >= _FIRST_DAY else None
 
@@ -79,3 +87,33 @@ def _days(lake: Lake, part: str, rows: pa.Table, lookback_days: int) -> list[dt.
     oldest = floor if None in created else max(floor, min(created))  # type: ignore[type-var]
     return [d for d in lake.days(QUARANTINE_TABLE, part) if oldest <= d <= newest]
 
+
+def forget_accounts(lake: Lake, names: Iterable[str]) -> int:
+    """Set ``raw`` to null in every quarantined row whose JSON names one of ``names`` (as stored:
+    Reddit names compare case-insensitively, pseudonyms exactly as they are lower-case); returns
+    the rows. A raw line that is not a JSON object is matched by the names occurring in it."""
+    wanted = {n.lower() for n in names if n}
+    if not wanted or QUARANTINE_TABLE not in lake.tables():
+        return 0
+    done = 0
+    for part in lake.subreddits(QUARANTINE_TABLE):
+        rows = lake.read(QUARANTINE_TABLE, part)
+        if rows.num_rows == 0:
+            continue
+        pairs = zip(rows.column("table_name").to_pylist(), rows.column("raw").to_pylist())
+        raws = {raw for table, raw in pairs if raw is not None and _names_account(table, raw, wanted)}
+        if raws:
+            done += lake.redact(QUARANTINE_TABLE, part, raws, {"raw": None}, key="raw").rows
+    return done
+
+
+def _names_account(table: str | None, raw: str, wanted: set[str]) -> bool:
+    try:
+        thing = json.loads(raw)
+    except ValueError:
+        thing = None
+    if not isinstance(thing, dict):
+        text = raw.lower()
+        return any(name in text for name in wanted)
+    fields = ACCOUNT_FIELDS.get(table or "", _ITEM_ACCOUNT_FIELDS)
+    return any(isinstance(thing.get(f), str) and thing[f].lower() in wanted for f in fields)

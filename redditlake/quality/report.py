@@ -13,44 +13,7 @@ from redditlake.config import DataQualitySettings
 from redditlake import audit
 from redditlake.lake import Lake
 from redditlake.quality import results
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-W, H, PAD = 640, 220, 40
-
-
-def _line_chart(title: str, series: dict[str, list[tuple[date, float]]], y_min: float | None = None,
-                y_max: float | None = None, target: float | None = None) -> str:
-    points = [p for s in series.values() for p in s]
-    if not points:
-        return f"<h3>{html.escape(title)}</h3><p>No data yet.</p>"
-    days = sorted({d for d, _ in points})
-    lo = min(v for _, v in points) if y_min is None else y_min
-    hi = max(v for _, v in points) if y_max is None else y_max
-    hi = hi if hi > lo else lo + 1
-
-    def x(d: date) -> float:
-        return PAD + (W - 2 * PAD) * (days.index(d) / max(1, len(days) - 1))
-
-    def y(v: float) -> float:
-        return H - PAD + (v - lo) / (hi - lo) * -(H - 2 * PAD)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" role="img" aria-label="{html.escape(title)}">',
-             f'<rect width="{W}" height="{H}" fill="#fff" stroke="#ccc"/>',
-             f'<text x="{PAD}" y="{PAD - 12}" font-size="11">{hi:.4g}</text>',
-             f'<text x="{PAD}" y="{H - PAD + 14}" font-size="11">{lo:.4g}</text>',
-             f'<text x="{PAD}" y="{H - 6}" font-size="11">{days[0]}</text>',
-             f'<text x="{W - PAD}" y="{H - 6}" font-size="11" text-anchor="end">{days[-1]}</text>']
-    if target is not None and lo <= target <= hi:
-        parts.append(f'<line x1="{PAD}" x2="{W - PAD}" y1="{y(target):.1f}" y2="{y(target):.1f}" stroke="#999" stroke-dasharray="4"/>')
-    for i, (name, pts) in enumerate(sorted(series.items())):
-        color = COLORS[i % len(COLORS)]
-        coords = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in sorted(pts))
-        parts.append(f'<polyline class="series" fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
-        parts += [f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="3" fill="{color}"><title>{html.escape(name)} {d}: {v:.4g}</title></circle>'
-                  for d, v in pts]
-        parts.append(f'<text x="{W - PAD + 4}" y="{PAD + 14 * i}" font-size="11" fill="{color}">{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return f"<h3>{html.escape(title)}</h3>" + "".join(parts)
+from redditlake.quality.charts import SCORE_TICKS, bar_chart, line_chart, nice_ticks
 
 
 def _table(headers: list[str], rows: list[tuple]) -> str:
@@ -59,6 +22,37 @@ def _table(headers: list[str], rows: list[tuple]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _charts(scores: dict[str, list[tuple[date, float]]], volume: dict[str, list[tuple[date, float]]],
+            target: float) -> str:
+    """Each subreddit's latest day as bars (readable from the first run on), then the daily trend
+    once there are two days to draw a line between."""
+    if not scores:
+        return "<h2>Quality score</h2><p>No validation runs yet: collect, or run <code>redditlake quality check</code>.</p>"
+    days = sorted({d for pts in scores.values() for d, _ in pts})
+    latest = [(name, max(pts)) for name, pts in sorted(scores.items())]
+    rows = [(name, max(pts)) for name, pts in sorted(volume.items())]
+    label = f"target {target:g}"
+    parts = [
+        f"<h2>Quality score per subreddit, its latest day</h2><p>{len(latest)} subreddit(s), "
+        f"{len(days)} day(s) of history ({days[0]} to {days[-1]}).</p>",
+        bar_chart("Quality score (0 to 1)", [(n, v) for n, (_, v) in latest], SCORE_TICKS, target, label,
+                  value_format=lambda v: f"{v:.4f}"),
+        bar_chart("Rows validated (posts + comments)", [(n, v) for n, (_, v) in rows],
+                  nice_ticks(max(v for _, (_, v) in rows))),
+    ]
+    if len(days) < 2:
+        parts.append(f"<h2>Per day</h2><p>One day of history so far ({days[0]}): the daily trends are drawn "
+                     "from the second day on.</p>")
+        return "\n".join(parts)
+    high = max(v for pts in volume.values() for _, v in pts)
+    parts += [
+        "<h2>Per day</h2>",
+        line_chart("Quality score per day (0 to 1)", scores, SCORE_TICKS, target, label),
+        line_chart("Rows validated per day (posts + comments)", volume, nice_ticks(high)),
+    ]
+    return "\n".join(parts)
 
 
 def render(lake: Lake, settings: DataQualitySettings) -> str:
@@ -71,8 +65,8 @@ def render(lake: Lake, settings: DataQualitySettings) -> str:
                   sum(rows) FILTER (table_name IN ('posts', 'comments'))
            FROM validation_runs GROUP BY ALL ORDER BY 1, 2"""
     ).fetchall()
-    scores: dict[str, list] = {}
-    volume: dict[str, list] = {}
+    scores: dict[str, list[tuple[date, float]]] = {}
+    volume: dict[str, list[tuple[date, float]]] = {}
     for sub, day, score, rows in daily:
         scores.setdefault(f"r/{sub}", []).append((day, float(score)))
         volume.setdefault(f"r/{sub}", []).append((day, float(rows or 0)))
@@ -93,6 +87,11 @@ def render(lake: Lake, settings: DataQualitySettings) -> str:
            SELECT 'r/' || subreddit, "check", count(*), array_to_string(list(DISTINCT post_id)[1:5], ', ')
            FROM integrity_findings WHERE check_id IN (SELECT check_id FROM last) GROUP BY ALL ORDER BY 1, 2"""
     ).fetchall()
+    gaps = con.execute(
+        """SELECT 'r/' || subreddit_name, max_by(metric_value, calculated_at) FILTER (metric_name = 'unshown_comments'),
+                  round(max_by(metric_value, calculated_at) FILTER (metric_name = 'unshown_share'), 4), max(calculated_at)
+           FROM data_quality_metrics WHERE table_name = 'threads' GROUP BY 1 ORDER BY 1"""
+    ).fetchall()
     anomalies = con.execute(
         """SELECT 'r/' || subreddit, table_name, metric_name, round(value, 4), round(median, 4), round(robust_z, 2), detected_at
            FROM anomalies ORDER BY detected_at DESC LIMIT 50"""
@@ -105,16 +104,17 @@ def render(lake: Lake, settings: DataQualitySettings) -> str:
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>redditlake data quality</title>", f"<style>{style}</style></head><body>",
         f"<h1>redditlake data quality</h1><p>Lake <code>{html.escape(lake.uri)}</code>, generated {generated}. "
-        f"Score target {settings.score_target} (dashed line).</p>",
-        "<h2>Quality score and volume per subreddit and day</h2>",
-        _line_chart("Quality score", scores, target=settings.score_target),
-        _line_chart("Rows validated (posts + comments)", volume, y_min=0),
+        f"Score target {settings.score_target} (<code>data_quality.score_target</code>, the red dashed line).</p>",
+        _charts(scores, volume, settings.score_target),
         "<h2>Latest runs</h2>",
         _table(["subreddit", "table", "score", "rows", "quarantined", "validated at"], latest),
         "<h2>Failing expectations (latest run per subreddit and table)</h2>",
         _table(["subreddit", "table", "expectation", "severity", "rows", "e.g. ids"], failing),
         "<h2>Completeness and integrity (latest <code>quality check</code>)</h2>",
         _table(["subreddit", "check", "findings", "e.g. posts"], completeness),
+        "<p>Comments counted in <code>num_comments</code> that no stored tree holds: Reddit hides deleted, removed "
+        "and spam-filtered comments, so this is not loss; a jump in it is an anomaly.</p>",
+        _table(["subreddit", "comments not in a tree", "share of num_comments", "checked at"], gaps),
         "<h2>Anomalies</h2>",
         _table(["subreddit", "table", "metric", "value", "median", "robust z", "detected at"], anomalies),
         "</body></html>",

@@ -5,6 +5,10 @@ be on S3): each flow run appends its rows in one commit through the lake's
 writer (blind appends never conflict). ``_quality`` starts with an underscore:
 it is not a table of the lake (``Lake.tables`` skips it); maintenance compacts
 and vacuums it with the tables. The DuckDB catalog (``catalog``) is built from it.
+
+The failing-row samples (``expectation_results.unexpected_ids``) of a ``users``
+suite are account names (as stored: pseudonyms when pseudonymised);
+``forget_ids`` replaces a forgotten one in the days that hold it (one commit).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pyarrow.dataset as ds
 from redditlake.lake import Lake
 
 ROOT = "_quality"
+FORGOTTEN = "[deleted]"  # what stands in a failing-row sample for an id that was forgotten
 # The anomaly baseline reads this many days at a time, newest first, until it has enough runs.
 _BASELINE_DAYS_PER_READ = 7
 TS = pa.timestamp("us", tz="UTC")
@@ -106,4 +111,28 @@ def recent_metrics(
         if all(len(seen.get(k, ())) >= runs for k in wanted):
             break
     return pa.concat_tables(parts) if parts else SCHEMAS["data_quality_metrics"].empty_table()
+
+def forget_ids(lake: Lake, values: Iterable[str]) -> int:
+    """Replace ``values`` (case-insensitively) by ``[deleted]`` in every ``unexpected_ids`` sample
+    of the stored expectation results; returns how many were replaced. The days holding one are
+    rewritten in one commit (``Lake.replace_area_days``); ``Lake.purge_area`` then deletes the
+    files that held the old samples."""
+    wanted = {v.lower() for v in values if v}
+    kind = "expectation_results"
+    if not wanted:
+        return 0
+    held = [d for d in days(lake, kind)
+            if any(i and i.lower() in wanted
+                   for ids in read(lake, kind, [d]).column("unexpected_ids").to_pylist() if ids for i in ids)]
+    if not held:
+        return 0
+    rows = read(lake, kind, held)
+    samples = rows.column("unexpected_ids").to_pylist()
+    out = [None if ids is None else [FORGOTTEN if i and i.lower() in wanted else i for i in ids] for ids in samples]
+    replaced = sum(a != b for ids, new in zip(samples, out) if ids for a, b in zip(ids, new))
+    at = rows.schema.get_field_index("unexpected_ids")
+    rows = rows.set_column(at, rows.schema.field(at), pa.array(out, rows.schema.field(at).type))
+    lake.replace_area_days(area(kind), held, rows, TIME_COLUMN[kind])
+    return replaced
+
 

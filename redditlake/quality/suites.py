@@ -123,8 +123,10 @@ def suite_for(table: str, settings: DataQualitySettings) -> list[Spec]:
             _regex("link_id", r"^t3_[0-9a-z]{1,13}$"),
             _regex("parent_id", r"^t[13]_[0-9a-z]{1,13}$"),
             _between("depth", 0),
+            # Known depths only: a depth is unknown (null) until its parent chain is stored, and a
+            # stream or a backfill must not be marked degraded for that (unknown_depth_share counts it).
             Spec("depth consistent with parent", "expect_column_pair_values_to_be_equal",
-                 {"column_A": "_depth_zero", "column_B": "_parent_is_post"}),
+                 {"column_A": "_depth_zero", "column_B": "_parent_is_post", "ignore_row_if": "either_value_is_missing"}),
             _not_null("created_utc"),
             _created(),
             _partition(),
@@ -198,6 +200,6 @@ def prepare(table: str, subreddit: str, rows: pa.Table, specs: list[Spec]) -> pd
     else:
         frame["_partition"] = subreddit
     if table == "comments":
-        frame["_depth_zero"] = frame["depth"] == 0
+        frame["_depth_zero"] = (frame["depth"] == 0).astype(object).where(frame["depth"].notna(), None)
         frame["_parent_is_post"] = frame["parent_id"].str.startswith("t3_")
     return frame

@@ -18,7 +18,7 @@ import asyncpraw
 from asyncprawcore import exceptions as pc
 
 from redditlake.config import Settings
-from redditlake.errors import CredentialsError, SubredditUnavailable
+from redditlake.errors import AnswerTooLarge, CredentialsError, SubredditUnavailable
 from redditlake.reddit.auth import check_credentials  # noqa: F401 - also imported from here
 from redditlake.reddit.budget import RequestBudget
 from redditlake.reddit.transport import GatedRequestor, Transport
@@ -90,7 +90,9 @@ class RedditClient:
     async def _call(self, method: str, path: str, *, subreddit: str | None, **kwargs: Any) -> Any:
         assert self._reddit is not None, "use `async with RedditClient(...)`"
         try:
-            return await self._reddit.request(method=method, path=path, **kwargs)
+            answer = await self._reddit.request(method=method, path=path, **kwargs)
+        except pc.TooLarge:
+            raise AnswerTooLarge(path) from None
         except (pc.OAuthException, pc.InvalidToken) as exc:
             raise CredentialsError(
                 f"Reddit rejected the app credentials ({type(exc).__name__}): check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET"
@@ -115,6 +117,9 @@ class RedditClient:
                 }.get(reason or "", "not found" if status == 404 else "forbidden (HTTP 403)")
                 raise SubredditUnavailable(subreddit, text, code=reason) from None
             raise
+        if _refused_as_too_large(answer):
+            raise AnswerTooLarge(path)
+        return answer
 
     # -- endpoints ------------------------------------------------------------
     async def about(self, subreddit: str) -> dict[str, Any]:
@@ -170,6 +175,16 @@ async def _reason(response: Any) -> str | None:
     except Exception:
         return None
     return body.get("reason") if isinstance(body, dict) else None
+
+
+def _refused_as_too_large(answer: Any) -> bool:
+    """Reddit's other way to refuse a big request on a huge thread: HTTP 200 with an error body."""
+    if not isinstance(answer, dict):
+        return False
+    if answer.get("error") == 413:
+        return True
+    errors = (answer.get("json") or {}).get("errors") if isinstance(answer.get("json"), dict) else None
+    return any(isinstance(e, list) and e and e[0] == "TOO_LARGE" for e in errors or [])
 
 
 def _listing_data(listing: Any) -> dict[str, Any]:

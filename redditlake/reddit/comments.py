@@ -17,6 +17,17 @@ rule holds for "continue this thread" parents whose view never shows a reply.
 
 Each comment is kept once, with ``depth`` recomputed from its parent chain
 (Reddit's own depth field is relative in "continue this thread" answers).
+
+Huge threads (tens of thousands of comments): Reddit refuses big requests on
+them (413, or an error body). A refused morechildren call is asked again with
+half the ids, a refused tree request with half the ``limit`` and then a lower
+``depth``; what a smaller answer leaves out comes back as ``more`` stubs, which
+the loop above expands like any other. The smaller sizes stick for the rest of
+the thread. What is refused even at its smallest is given up and counted as
+unexpandable; a thread whose first request is refused so fails with one line.
+
+morechildren calls run one at a time per client (``client.morechildren_lock``):
+Reddit throttles concurrent ones of one client separately.
 """
 
 from __future__ import annotations
@@ -26,11 +37,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from redditlake.errors import AnswerTooLarge
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 
 MORECHILDREN_MAX = 100  # ids per /api/morechildren call
 COMMENTS_LIMIT = 500  # Reddit's cap for /comments/{id}
+TREE_LIMIT_FLOOR = 10  # a refused tree request halves its limit down to this, then its depth
+TREE_DEPTH = 10  # the depth Reddit shows when none is asked
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,11 @@ class CommentTree:
     has_replies: set[str] = field(default_factory=set)  # ids of held comments' parents
     levels: dict[str, int] = field(default_factory=dict)  # depth of held and pending comments
     requests: int = 0
+    # Request sizes, lowered when Reddit refuses a request as too large (huge threads).
+    batch_size: int = MORECHILDREN_MAX
+    tree_limit: int = COMMENTS_LIMIT
+    tree_depth: int | None = None  # None: Reddit's default
+    refused: int = 0  # requests refused as too large
 
     def _keep(self, level: int) -> bool:
         return self.depth_limit is None or level < self.depth_limit
@@ -114,10 +133,10 @@ class CommentTree:
                         self.pending[cid] = None
 
     def next_batch(self) -> list[str]:
-        """Up to 100 pending ids, taken off the queue (``settle`` puts back what did not arrive)."""
+        """Up to ``batch_size`` pending ids, taken off the queue (``settle`` puts back what did not arrive)."""
         batch: list[str] = []
         for cid in list(self.pending):
-            if len(batch) == MORECHILDREN_MAX:
+            if len(batch) == self.batch_size:
                 break
             del self.pending[cid]
             if cid not in self.comments and cid not in self.unexpandable:
@@ -139,6 +158,35 @@ class CommentTree:
             if cid in self.comments:
                 self.misses.pop(cid, None)
 
+    def refuse_batch(self, batch: list[str]) -> None:
+        """A morechildren call refused as too large: its ids go back, asked half as many at a time.
+        A single id refused is given up (unexpandable)."""
+        self.refused += 1
+        if len(batch) == 1:
+            self.unexpandable.add(batch[0])
+            return
+        self.batch_size = max(1, len(batch) // 2)
+        self.pending = {**dict.fromkeys(batch), **self.pending}
+
+    def shrink_tree_request(self) -> bool:
+        """A tree request refused as too large: lower ``limit``, then ``depth``. False: nothing left to lower."""
+        self.refused += 1
+        if self.tree_limit > TREE_LIMIT_FLOOR:
+            self.tree_limit = max(TREE_LIMIT_FLOOR, self.tree_limit // 2)
+            return True
+        depth = self.tree_depth or TREE_DEPTH
+        if depth > 1:
+            self.tree_depth = depth // 2
+            return True
+        return False
+
+    def tree_params(self, sort: str, levels: Iterable[int]) -> dict[str, Any]:
+        """``limit``, ``sort`` and ``depth`` of a tree request starting at ``levels``."""
+        params: dict[str, Any] = {"limit": self.tree_limit, "sort": sort, **self.depth_param(levels)}
+        if self.tree_depth is not None:
+            params["depth"] = min(params.get("depth", self.tree_depth), self.tree_depth)
+        return params
+
     def settle_parent(self, parent: str) -> None:
         """After a "continue this thread" answer: done if it showed a reply, else again or given up."""
         if parent in self.has_replies:
@@ -152,6 +200,11 @@ class CommentTree:
             self.continue_parents.pop(parent, None)
         else:
             self.continue_parents.setdefault(parent, None)
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to ask: every stub expanded or given up, every "continue this thread" followed."""
+        return not self.pending and not self.continue_parents
 
     def depth_param(self, levels: Iterable[int]) -> dict[str, int]:
         """Reddit's ``depth``, relative to where an answer starts, so it stops at our limit."""
@@ -190,10 +243,9 @@ async def fetch_comment_tree(
     tree = CommentTree(depth_limit=options.depth, max_misses=options.max_misses)
     sort = options.sort
     with request_priority(Priority.BACKFILL):
-        first = await client.get(
-            f"/comments/{post_id}", {"limit": COMMENTS_LIMIT, "sort": sort, **tree.depth_param([0])}, subreddit=subreddit
-        )
-        tree.requests += 1
+        first = await _tree_request(client, tree, f"/comments/{post_id}", sort, 0, subreddit)
+        if first is None:
+            raise AnswerTooLarge(f"/comments/{post_id}")
         post_listing, comment_listing = first
         children = post_listing["data"]["children"]
         tree.post = children[0]["data"] if children else None
@@ -206,9 +258,13 @@ async def fetch_comment_tree(
                 # comments we drop.
                 limited = tree.depth_limit is not None
                 params = {"link_id": f"t3_{post_id}", "children": ",".join(batch), "sort": sort, "limit_children": limited}
-                async with client.morechildren_lock:
-                    answer = await client.post("/api/morechildren", params, subreddit=subreddit)
-                tree.requests += 1
+                try:
+                    async with client.morechildren_lock:
+                        tree.requests += 1
+                        answer = await client.post("/api/morechildren", params, subreddit=subreddit)
+                except AnswerTooLarge:
+                    tree.refuse_batch(batch)
+                    continue
                 tree.add_things(answer.get("json", {}).get("data", {}).get("things", []))
                 tree.settle(batch)
                 continue
@@ -216,9 +272,23 @@ async def fetch_comment_tree(
                 break
             parent = next(iter(tree.continue_parents))
             del tree.continue_parents[parent]
-            params = {"limit": COMMENTS_LIMIT, "sort": sort, **tree.depth_param([tree.levels.get(parent, 0)])}
-            _, listing = await client.get(f"/comments/{post_id}/_/{parent}", params, subreddit=subreddit)
-            tree.requests += 1
-            tree.add_things(listing["data"]["children"])
+            answer = await _tree_request(client, tree, f"/comments/{post_id}/_/{parent}", sort,
+                                         tree.levels.get(parent, 0), subreddit)
+            if answer is None:
+                tree.unexpandable_parents.add(parent)
+                continue
+            tree.add_things(answer[1]["data"]["children"])
             tree.settle_parent(parent)
     return tree
+
+
+async def _tree_request(client: RedditClient, tree: CommentTree, path: str, sort: str, level: int,
+                        subreddit: str) -> Any:
+    """A tree answer, asked smaller until Reddit accepts it; None if refused even at its smallest."""
+    while True:
+        tree.requests += 1
+        try:
+            return await client.get(path, tree.tree_params(sort, [level]), subreddit=subreddit)
+        except AnswerTooLarge:
+            if not tree.shrink_tree_request():
+                return None

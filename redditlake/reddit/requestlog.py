@@ -4,6 +4,7 @@ in the lake as the ``api_requests`` table in one batch per flow run."""
 from __future__ import annotations
 
 import contextvars
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,12 +103,33 @@ class RequestLog:
         return pa.Table.from_pylist([asdict(r) for r in records], schema=REQUEST_SCHEMA)
 
 
-_USER_PATH = re.compile(r"^/user/[^/]+")
+_USER_PATH = re.compile(r"^/(user|u)/[^/]+")
+
+
+def public_path(url: str) -> str:
+    """The URL's path without the account name of ``/user/NAME/...``: what the request log, the
+    logs and alerts may show. A name written there could not be erased by ``forget-user`` (log
+    lines and Prefect's database are not rewritten) and would defeat pseudonymisation."""
+    return _USER_PATH.sub(lambda m: f"/{m.group(1)}/*", urlsplit(url).path)
+
+
+_USER_IN_TEXT = re.compile(r"/(user|u)/[^/\s?#]+")
+
+
+class HideAccountNames(logging.Filter):
+    """The same for the log records of the HTTP libraries: asyncprawcore logs a retried
+    request's full URL (at WARNING when a token expires), and its requests at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        hidden = _USER_IN_TEXT.sub(lambda m: f"/{m.group(1)}/*", text)
+        if hidden != text:
+            record.msg, record.args = hidden, None
+        return True
 
 
 def new_record(method: str, url: str, attempt: int) -> RequestRecord:
-    # Account names stay out of the request log: pseudonymised lakes must not leak them here.
-    path = _USER_PATH.sub("/user/*", urlsplit(url).path)
+    path = public_path(url)
     m = _SUBREDDIT.match(path)
     return RequestRecord(
         ts=datetime.now(UTC),

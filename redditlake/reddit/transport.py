@@ -32,12 +32,14 @@ from asyncprawcore.requestor import Requestor
 
 from redditlake import alerts
 from redditlake.config import BreakerSettings, HttpSettings
-from redditlake.errors import ApiUnavailable, TransientApiError
+from redditlake.errors import ApiUnavailable, ResponseTooLarge, TransientApiError
 from redditlake.reddit.breaker import BreakerState, CircuitBreaker
 from redditlake.reddit.budget import RequestBudget
-from redditlake.reddit.requestlog import RequestLog, new_record
+from redditlake.reddit.requestlog import HideAccountNames, RequestLog, new_record, public_path
 
 log = logging.getLogger("redditlake.transport")
+for _library in ("asyncprawcore", "asyncpraw"):  # every request of theirs passes through here
+    logging.getLogger(_library).addFilter(HideAccountNames())
 
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522}
 
@@ -101,7 +103,7 @@ class Transport:
                     ) from None
                 self.retries += 1
                 delay = self.backoff(attempt, error)
-                log.warning("%s %s: %s; retry %d in %.1fs", method, urlsplit(url).path, error, attempt, delay)
+                log.warning("%s %s: %s; retry %d in %.1fs", method, public_path(url), error, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
             breaker.record_success()
@@ -126,7 +128,7 @@ class Transport:
         try:
             try:
                 response = await session.request(method, url, timeout=self.timeout(), **kwargs)
-                body = await response.read()
+                body = await _read_capped(response, self.http.max_body_bytes)
             except asyncio.TimeoutError:
                 raise TransientApiError("timeout", "no answer within the configured timeout") from None
             except aiohttp.ClientConnectorError as exc:
@@ -167,6 +169,24 @@ class Transport:
             json.loads(body)
         except ValueError:
             raise TransientApiError("bad_body", "HTTP 200 with an incomplete JSON body") from None
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body, read in chunks and given up past ``cap`` bytes (decompressed: a small gzip can
+    inflate to gigabytes). Kept on the response, so its ``read``/``json``/``text`` answer from it."""
+    where = f"{response.url.host}{response.url.path}"
+    too_large = f"{where} answered more than {cap} bytes; raise http.max_body_bytes if such answers are expected"
+    if response.content_length is not None and response.content_length > cap:
+        response.close()
+        raise ResponseTooLarge(too_large)
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > cap:
+            response.close()
+            raise ResponseTooLarge(too_large)
+    response._body = bytes(body)  # aiohttp's own cache of the read body
+    return await response.read()
 
 
 def _float(value: str | None) -> float | None:

@@ -42,6 +42,8 @@ class ArchiveConfig(BaseModel):
     max_size: int = Field(100, ge=1, description="most items one search answers (PullPush caps size; Arctic Shift 400s above)")
     lag_seconds: float = Field(0.0, ge=0, description="items younger than this are not archived yet")
     snapshot_after: float = Field(3600.0, ge=0, description="an item's archived copy was taken this long after creation")
+    settled_after: float | None = Field(None, ge=0, description="the second retrieval (Arctic Shift's: 36 h): from "
+                                        "then on an item's copy shows its state this long after creation; None: none")
     faults: FaultConfig = Field(default_factory=FaultConfig)
 
 
@@ -136,6 +138,8 @@ class Archive:
     # -- searching ----------------------------------------------------------------------
 
     def _snapshot_time(self, created: float, now: float) -> float:
+        if self.config.settled_after is not None and now >= created + self.config.settled_after:
+            return created + self.config.settled_after
         return min(now, created + self.config.snapshot_after)
 
     def _cutoff(self) -> float:
@@ -179,7 +183,7 @@ class Archive:
                 and (before is None or p.created < before)
                 and (author is None or p.author == author)
             )
-        found.sort(key=lambda p: (p.created, p.id), reverse=desc)
+        found.sort(key=lambda p: (p.created, p.number), reverse=desc)
         return [self.post_item(p, now) for p in found[:size]]
 
     def search_comments(self, params: dict[str, str], size_param: str, strict_size: bool) -> list[dict]:
@@ -196,7 +200,7 @@ class Archive:
                 and (author is None or c.author == author)
                 and (link is None or p.id == link)
             )
-        found.sort(key=lambda cp: (cp[0].created, cp[0].id), reverse=desc)
+        found.sort(key=lambda cp: (cp[0].created, cp[1].number, cp[0].seq), reverse=desc)
         return [self.comment_item(c, p, now) for c, p in found[:size]]
 
     def post_item(self, post: Post, now: float) -> dict:
@@ -207,7 +211,7 @@ class Archive:
 
     def comment_item(self, comment: Comment, post: Post, now: float) -> dict:
         at = self._snapshot_time(comment.created, now)
-        data = things.comment_data(self.world, comment, post, at, "")
+        data = things.flat_comment_data(self.world, comment, post, at)
         data.pop("replies", None)
         data["retrieved_on"] = int(at)
         return data

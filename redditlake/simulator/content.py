@@ -5,6 +5,11 @@ skeletons, no text); posts created after the initial clock come from hourly buck
 (subreddit, hour), so ``advance`` in one step or many yields the same posts. Comment trees are
 built per post on first access, seeded by the post id, with creation times that may lie in the
 future: visibility is simply ``created <= now``.
+
+Like Reddit, a post's ``num_comments`` counts every comment made, while its tree hides some:
+a deleted, removed or spam-filtered comment with no shown reply is left out of the tree (one
+with shown replies stays, as ``[deleted]``/``[removed]``, so its replies keep their parent).
+``Thread.shown`` is that set; ``World.comment_ids`` and ``hidden_comment_ids`` tell it to tests.
 """
 
 from __future__ import annotations
@@ -19,15 +24,18 @@ from datetime import UTC, datetime
 
 from . import textgen
 from .config import SimulatorConfig
+from .ids import IdScheme
 
 INITIAL_CLOCK = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 HISTORY_SECONDS = 30 * 86400
 BUCKET_SECONDS = 3600
 POST_BASE = int("1a00000", 36)
 COMMENT_BASE = int("g000000", 36)
-# Comment ids are COMMENT_BASE + post_number * STRIDE + seq, so an id alone leads to its post.
-COMMENT_STRIDE = 16384
-MAX_COMMENTS_PER_POST = 6000
+# A comment's id encodes post_number * STRIDE + seq (scrambled when ids are random), so an id
+# alone leads to its post. The bit widths keep every id at 7 base-36 digits.
+COMMENT_STRIDE = 65536
+MAX_COMMENTS_PER_POST = 60_000
+POST_ID_BITS, COMMENT_ID_BITS = 30, 35
 ACCOUNT_POOL = 300
 SUBREDDIT_KINDS = ("public", "private", "banned", "quarantined")
 POST_KINDS = (
@@ -112,10 +120,15 @@ class Comment:
     removed: bool
     deleted: bool
     stickied: bool = False
+    spam: bool = False  # caught by the spam filter: never shown to an ordinary client
 
     @property
     def fullname(self) -> str:
         return "t1_" + self.id
+
+    @property
+    def gone(self) -> bool:
+        return self.deleted or self.removed or self.spam
 
     @property
     def parent_fullname(self) -> str:
@@ -133,7 +146,20 @@ class Thread:
     created: list[float]
 
     def visible_count(self, now: float) -> int:
+        """Comments made by ``now``: the post's ``num_comments``, hidden ones included."""
         return bisect.bisect_right(self.created, now)
+
+    def shown(self, now: float) -> list[Comment]:
+        """The comments a tree shows at ``now``, in creation order: a gone comment only while
+        some reply of it is shown."""
+        made = self.comments[: self.visible_count(now)]
+        with_shown_reply: set[str | None] = set()
+        shown: set[str] = set()
+        for comment in reversed(made):  # replies come after their parent
+            if not comment.gone or comment.id in with_shown_reply:
+                shown.add(comment.id)
+                with_shown_reply.add(comment.parent)
+        return [c for c in made if c.id in shown]
 
 
 class World:
@@ -154,6 +180,10 @@ class World:
         self._posts_by_number: dict[int, Post] = {}
         self._all_posts: list[Post] = []  # generation order; crosspost parents come from here
         self._threads: dict[str, Thread] = {}
+        self.post_ids_scheme = IdScheme(POST_BASE, POST_ID_BITS, random=config.random_ids == "all",
+                                        seed=config.seed, label="posts")
+        self.comment_ids_scheme = IdScheme(COMMENT_BASE, COMMENT_ID_BITS, random=config.random_ids != "none",
+                                           seed=config.seed, label="comments")
         # Fullnames /api/info leaves out of its answers (a short 200 answer), see ``drop_from_info``.
         self.info_dropped: set[str] = set()
         self.accounts = self._build_accounts()
@@ -186,11 +216,18 @@ class World:
             return [p.id for p in self.visible_posts(sub)]
 
     def comment_ids(self, post_id: str) -> list[str]:
-        """Ids of all currently visible comments of a post (deleted ones included), oldest first."""
+        """Ids of the comments the post's tree shows now (what a complete fetch gets), oldest first."""
         with self.lock:
             thread = self.thread(self._require_post(post_id))
-            n = thread.visible_count(self.now)
-            return [c.id for c in thread.comments[:n]]
+            return [c.id for c in thread.shown(self.now)]
+
+    def hidden_comment_ids(self, post_id: str) -> list[str]:
+        """Ids of comments counted in the post's ``num_comments`` that its tree does not show."""
+        with self.lock:
+            thread = self.thread(self._require_post(post_id))
+            now = self.now
+            shown = {c.id for c in thread.shown(now)}
+            return [c.id for c in thread.comments[: thread.visible_count(now)] if c.id not in shown]
 
     def delete(self, fullname: str) -> None:
         """Mark a post (t3_) or comment (t1_) as deleted by its author, or delete an account (t2_):
@@ -270,11 +307,8 @@ class World:
 
     def comment(self, comment_id: str) -> Comment | None:
         """A visible comment by id; the id encodes its post's number."""
-        try:
-            value = int(comment_id, 36) - COMMENT_BASE
-        except ValueError:
-            return None
-        if value < 0:
+        value = self.comment_ids_scheme.number(comment_id.lower())
+        if value is None:
             return None
         number, _ = divmod(value, COMMENT_STRIDE)
         with self.lock:
@@ -375,7 +409,7 @@ class World:
             base_score = min(80_000, int(rng.paretovariate(1.05)) - 1)
         ratio = round(rng.uniform(0.15, 0.49) if base_score < 0 else rng.uniform(0.55, 1.0), 2)
         post = Post(
-            id=textgen.to_base36(POST_BASE + number),
+            id=self.post_ids_scheme.id(number),
             number=number,
             subreddit=sub.name,
             created=round(created, 0),
@@ -451,7 +485,9 @@ class World:
             sub.next_bucket += 1
 
     def _build_thread(self, post: Post) -> Thread:
-        rng = self._rng("thread", post.id)
+        # Seeded by the post's sequential id, not the one issued: random ids leave every thread as it was.
+        seed = textgen.to_base36(POST_BASE + post.number)
+        rng = self._rng("thread", seed)
         mean = self.config.comments_per_post_mean
         if mean <= 0 or rng.random() < 0.08:
             total = 0
@@ -460,7 +496,8 @@ class World:
             sigma = 1.5
             total = int(rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma))
         # A separate stream, so that turning big threads on leaves every other thread as it was.
-        big = self._rng("big", post.id)
+        big = self._rng("big", seed)
+        spam = self._rng("spam", seed)  # its own stream too: the spam rate leaves the rest as it was
         if self.config.big_thread_share and big.random() < self.config.big_thread_share:
             total = big.randint(*self.config.big_thread_comments)
         if post.stickied:
@@ -496,7 +533,7 @@ class World:
             else:
                 parent = rng.choice(targets)
             comment = Comment(
-                id=textgen.to_base36(COMMENT_BASE + post.number * COMMENT_STRIDE + seq),
+                id=self.comment_ids_scheme.id(post.number * COMMENT_STRIDE + seq),
                 seq=seq,
                 post_id=post.id,
                 parent=parent.id if parent else None,
@@ -506,8 +543,9 @@ class World:
                 base_score=-rng.randint(1, 30) if rng.random() < 0.07 else int(rng.paretovariate(1.2)),
                 controversial=rng.random() < 0.05,
                 edited_at=created + rng.uniform(30, 86400) if rng.random() < 0.06 else None,
-                removed=rng.random() < 0.02,
-                deleted=rng.random() < 0.03,
+                removed=rng.random() < self.config.comment_removed_rate,
+                deleted=rng.random() < self.config.comment_deleted_rate,
+                spam=spam.random() < self.config.comment_spam_rate,
             )
             comments.append(comment)
             targets.append(comment)
@@ -521,7 +559,7 @@ class World:
             first_top = by_id[children[None][0]]
             first_top.stickied = True
             first_top.author = "AutoModerator"
-            first_top.deleted = first_top.removed = False
+            first_top.deleted = first_top.removed = first_top.spam = False
         return Thread(post, comments, by_id, children, [c.created for c in comments])
 
 

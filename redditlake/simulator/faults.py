@@ -46,6 +46,15 @@ class FaultInjector:
         with self._lock:
             self._config = config
             self._rng = random.Random(config.seed)
+            self._owed = dict(config.fail_paths)
+
+    def owed(self, path: str) -> Fault | None:
+        """A 503 while ``fail_paths`` still owes this path failures (each one answered uses one up)."""
+        with self._lock:
+            if self._owed.get(path, 0) <= 0:
+                return None
+            self._owed[path] -= 1
+            return Fault("error_5xx", 503)
 
     def decide(self, seconds_since_start: float) -> Decision:
         with self._lock:

@@ -86,18 +86,18 @@ def order_posts(posts: Iterable[Post], sort: str, now: float, time_filter: str |
         if window is not None:
             posts = [p for p in posts if p.created >= now - window]
     if sort == "new":
-        return sorted(posts, key=lambda p: (p.created, p.id), reverse=True)
+        return sorted(posts, key=lambda p: (p.created, p.number), reverse=True)
     if sort == "top":
-        return sorted(posts, key=lambda p: (post_score(p, now), p.created, p.id), reverse=True)
+        return sorted(posts, key=lambda p: (post_score(p, now), p.created, p.number), reverse=True)
     if sort == "controversial":
-        return sorted(posts, key=lambda p: (controversy(*post_votes(p, now)), p.created, p.id), reverse=True)
+        return sorted(posts, key=lambda p: (controversy(*post_votes(p, now)), p.created, p.number), reverse=True)
     if sort == "rising":
         recent = [p for p in posts if p.created >= now - RISING_WINDOW]
         velocity = lambda p: post_score(p, now) / ((now - p.created) / 3600 + 2)  # noqa: E731
-        return sorted(recent, key=lambda p: (velocity(p), p.id), reverse=True)[:RISING_MAX]
+        return sorted(recent, key=lambda p: (velocity(p), p.number), reverse=True)[:RISING_MAX]
     # hot: stickied posts first, in their own stable order, then by hotness.
     stickied = sorted((p for p in posts if p.stickied), key=lambda p: p.created)
-    rest = sorted((p for p in posts if not p.stickied), key=lambda p: (hot(p, now), p.id), reverse=True)
+    rest = sorted((p for p in posts if not p.stickied), key=lambda p: (hot(p, now), p.number), reverse=True)
     return stickied + rest
 
 
@@ -129,6 +129,6 @@ def comment_sort_key(sort: str, now: float):
             primary = controversy(*votes(c))
         else:  # confidence and anything we do not model
             primary = _wilson(*votes(c))
-        return (c.stickied, primary, c.id)
+        return (c.stickied, primary, c.seq)  # ties: creation order, never id order
 
     return key

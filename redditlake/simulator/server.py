@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import BasicAuth, web
 
-from . import ranking, things
+from . import huge, ranking, things
 from .config import FaultConfig, SimulatorConfig
 from .paging import listing_page
 from .content import World
@@ -131,7 +131,7 @@ class Simulator:
         if decision.delay:
             self.stats.fault("slow")
             await asyncio.sleep(decision.delay)
-        fault = decision.fault
+        fault = self.faults.owed(request.path) or decision.fault
         if fault is not None:
             self.stats.fault(fault.kind)
             if fault.kind == "reset":
@@ -247,7 +247,8 @@ def truth(world: World, subreddit: str) -> dict[str, Any] | None:
         if world.subreddit(subreddit) is None:
             return None
         posts = world.post_ids(subreddit)
-        return {"posts": posts, "comments": {p: world.comment_ids(p) for p in posts}}
+        return {"posts": posts, "comments": {p: world.comment_ids(p) for p in posts},
+                "hidden": {p: world.hidden_comment_ids(p) for p in posts}}
 
 
 # -- handlers -----------------------------------------------------------------------------
@@ -300,7 +301,7 @@ def user_handler(sim: Simulator, request: web.Request, params: Params, match: re
     account = sim.world.account(match.group("user"))
     if account is None or account.deleted:
         return error(404, "Not Found")
-    return json_response({"kind": "t2", "data": things.account_data(account)})
+    return json_response({"kind": "t2", "data": things.account_data(sim.world, account)})
 
 
 def comments_handler(sim: Simulator, request: web.Request, params: Params, match: re.Match) -> web.Response:
@@ -323,6 +324,9 @@ def comments_handler(sim: Simulator, request: web.Request, params: Params, match
                 return error(404, "Not Found")
         children = sim.cutter.comments(post, sort=sort, limit=limit, depth=_int(params, "depth", None),
                                        focus=focus)
+        big = sim.config.huge_threads
+        if huge.is_huge(big, world, post) and huge.tree_comments(children) > big.tree_comments:
+            return huge.refusal(big, morechildren=False)
         body = [
             things.listing([{"kind": "t3", "data": things.post_data(world, post, world.now)}]),
             things.comment_listing(children),
@@ -345,6 +349,9 @@ def morechildren_handler(sim: Simulator, request: web.Request, params: Params, m
             _, refusal = subreddit_gate(sim, post.subreddit)
             if refusal is not None:
                 return refusal
+            big = sim.config.huge_threads
+            if huge.is_huge(big, world, post) and len(set(ids)) > big.morechildren_ids:
+                return huge.refusal(big, morechildren=True)
             result = sim.cutter.morechildren(post, ids, sort=sort, depth=_int(params, "depth", None),
                                              limit_children=limit_children)
     return json_response({"json": {"errors": [], "data": {"things": result}}})
@@ -370,7 +377,7 @@ def info_handler(sim: Simulator, request: web.Request, params: Params, match: re
                 post = world.post(comment.post_id)
                 assert post is not None
                 if world.readable(post.subreddit):
-                    children.append({"kind": "t1", "data": things.comment_data(world, comment, post, now, "")})
+                    children.append({"kind": "t1", "data": things.flat_comment_data(world, comment, post, now)})
             elif kind == "t5" and (sub := world.subreddit_by_id(ident)) is not None:
                 children.append({"kind": "t5", "data": things.subreddit_data(world, sub)})
     return json_response(things.listing(children))

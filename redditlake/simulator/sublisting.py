@@ -26,7 +26,7 @@ def subreddit_comments_handler(sim, request: web.Request, params: dict[str, str]
         page, after, before = listing_page(ordered, lambda item: item[0].fullname, params)
         children = []
         for comment, post in page:
-            data = things.comment_data(world, comment, post, now, "")
+            data = things.flat_comment_data(world, comment, post, now)
             data["link_title"] = things.post_title(world, post)
             children.append({"kind": "t1", "data": data})
     return json_response(things.listing(children, after=after, before=before))

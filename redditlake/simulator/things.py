@@ -277,18 +277,18 @@ def comment_data(world: World, comment: Comment, post: Post, now: float, replies
         body = "Reminder: keep it civil. *I am a bot, and this action was performed automatically.*"
     if comment.deleted:
         body, author = DELETED, DELETED
-    elif comment.removed:
+    elif comment.removed or comment.spam:
         body, author = REMOVED, DELETED
     score = ranking.comment_score(comment, now)
     sub = world.subreddit(post.subreddit)
     assert sub is not None
     edited: float | bool = (
         comment.edited_at
-        if comment.edited_at and comment.edited_at <= now and not (comment.deleted or comment.removed)
+        if comment.edited_at and comment.edited_at <= now and not comment.gone
         else False
     )
     score_hidden = sub.index % 2 == 0 and now - comment.created < 3600
-    gone = comment.deleted or comment.removed
+    gone = comment.gone
     data = {
         "subreddit_id": "t5_" + sub.id,
         "approved_at_utc": None,
@@ -364,6 +364,14 @@ def comment_data(world: World, comment: Comment, post: Post, now: float, replies
     if author == DELETED:
         del data["author_fullname"]
     return _overridden(world, comment.id, data)
+
+
+def flat_comment_data(world: World, comment: Comment, post: Post, now: float) -> dict[str, Any]:
+    """A comment outside a tree (comment listings, /api/info, archives): no ``depth``, as Reddit and
+    the archives send none there (only a tree knows how deep a comment sits)."""
+    data = comment_data(world, comment, post, now, "")
+    data.pop("depth", None)
+    return data
 
 
 def _overridden(world: World, thing_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -456,11 +464,13 @@ def subreddit_data(world: World, sub: Subreddit) -> dict[str, Any]:
     }
 
 
-def account_data(account: Account) -> dict[str, Any]:
+def account_data(world: World, account: Account) -> dict[str, Any]:
+    """A profile as ``/user/NAME/about`` shows it (``thing_overrides`` keyed by the account's name)."""
     if account.suspended:
-        return {"name": account.name, "is_suspended": True, "is_blocked": False, "awardee_karma": 0,
+        data = {"name": account.name, "is_suspended": True, "is_blocked": False, "awardee_karma": 0,
                 "awarder_karma": 0, "total_karma": 0}
-    return {
+        return _overridden(world, account.name, data)
+    return _overridden(world, account.name, {
         "is_employee": False,
         "is_friend": False,
         "subreddit": None,
@@ -486,4 +496,4 @@ def account_data(account: Account) -> dict[str, Any]:
         "comment_karma": account.comment_karma,
         "accept_followers": True,
         "has_subscribed": True,
-    }
+    })

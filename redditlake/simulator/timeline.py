@@ -15,12 +15,13 @@ _cache: weakref.WeakKeyDictionary[World, tuple[tuple, list]] = weakref.WeakKeyDi
 
 
 def posts(world: World, sub: Subreddit) -> list[Post]:
-    """Visible posts, oldest first (ties keep generation order, which is id order)."""
+    """Visible posts, oldest first (ties keep generation order: ids are never a tie-breaker)."""
     return world.visible_posts(sub)
 
 
 def comments(world: World, sub: Subreddit) -> list[tuple[Comment, Post]]:
-    """Visible comments with their posts, oldest first; ties broken by id (base36, same length).
+    """Visible comments with their posts, oldest first; ties keep generation order (posts in order,
+    each thread's comments in order), never id order: ids may be random, as Reddit's now are.
 
     The list may be shared with other callers: do not modify it."""
     now = world.now
@@ -32,6 +33,6 @@ def comments(world: World, sub: Subreddit) -> list[tuple[Comment, Post]]:
     for post in world.visible_posts(sub):
         thread = world.thread(post)
         out.extend((c, post) for c in thread.comments[: thread.visible_count(now)])
-    out.sort(key=lambda pair: (pair[0].created, pair[0].id))
+    out.sort(key=lambda pair: pair[0].created)  # stable: ties stay in generation order
     _cache[world] = (key, out)
     return out

@@ -15,6 +15,8 @@ Rules (shared by /comments, the focused /comments/{post}/_/{comment} view and mo
   focused view shows only a "continue this thread" pointing back at themselves;
 * the hidden tail of a reply list becomes one ``more`` stub listing the hidden siblings' ids,
   with ``count`` = hidden comments including their descendants;
+* what Reddit hides is never shown nor listed in a stub (``Thread.shown``): a gone comment
+  without shown replies, though the post's ``num_comments`` counts it;
 * a comment ``max_depth - 1`` levels down whose replies are cut gets a "continue this thread"
   stub (count 0, id "_"), which clients resolve through the focused view.
 
@@ -52,7 +54,7 @@ class TreeView:
     """A thread as visible at one clock instant: sorted reply lists and subtree sizes."""
 
     def __init__(self, thread: Thread, now: float, sort: str) -> None:
-        visible = thread.comments[: thread.visible_count(now)]
+        visible = thread.shown(now)
         key = comment_sort_key(sort, now)
         self.thread = thread
         self.by_id = {c.id: c for c in visible}
@@ -162,6 +164,8 @@ class TreeCutter:
         # would point back at itself forever.
         floor = 2 if focus is not None else 1
         max_depth = _max_depth(depth, floor)
+        if focus is not None and focus.id not in view.by_id:
+            return []  # a hidden comment: nothing to show under it
         if focus is not None and self.unexpandable(focus.id):
             max_depth = 1  # the injected fault: "continue this thread" back at itself
         cut = _Cut(self.world, post, view, now, budget=limit, max_depth=max_depth)

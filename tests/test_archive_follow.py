@@ -1,0 +1,130 @@
+"""A lake kept current from an archive, without a Reddit key, over a running content clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from conftest import query_rows, sim_env, sim_settings
+from redditlake.cli import main
+from redditlake.archive.client import ArchiveClient
+from redditlake.archive.follow import follow_archive
+from redditlake.lake import Lake
+from redditlake.quality import results
+from redditlake.landing import Landing
+from redditlake.simulator import timeline
+from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
+
+SUB = "python"
+LAG = 1800.0  # the archive has nothing younger than 30 minutes
+STEP = 6 * 3600
+SETTLED = 36 * 3600.0  # the archive's second retrieval
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def archived(world, since: float, until: float) -> tuple[set[str], set[str]]:
+    with world.lock:
+        sub = world.subreddit(SUB)
+        posts = {p.id for p in timeline.posts(world, sub) if since <= p.created < until}
+        comments = {c.id for c, _ in timeline.comments(world, sub) if since <= c.created < until}
+    return posts, comments
+
+
+def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_later_removal(make_sim, tmp_path):
+    sim = make_sim(subreddits=[SUB], posts_per_subreddit=400, comments_per_post_mean=5)
+    world = sim.world
+    config = ArchiveConfig(requests_per_window=100_000, max_size=50, lag_seconds=LAG, settled_after=SETTLED)
+    with ArchiveThread(world, config) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": 50})})
+        lake = Lake.open(settings.lake.uri)
+        origin = world.now - 86400
+
+        async def run_once():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
+
+        first = asyncio.run(run_once())
+        assert first.ok
+        stored = {r[0] for r in query_rows(lake, "SELECT id FROM comments")}
+        # A comment landed by the follow pass, deleted by its author afterwards (not settled yet).
+        with world.lock:
+            young = [c for c, _ in timeline.comments(world, world.subreddit(SUB))
+                     if c.id in stored and world.now - c.created < 12 * 3600 and not (c.deleted or c.removed)]
+        victim = young[0]
+        world.delete("t1_" + victim.id)
+
+        for _ in range(8):  # two days of content time, a run every 6 hours
+            world.advance(STEP)
+            assert asyncio.run(run_once()).ok
+
+        posts, comments = archived(world, origin, world.now - LAG)
+        rows = query_rows(lake, "SELECT id, source FROM comments")
+        post_rows = query_rows(lake, "SELECT id, source FROM posts")
+        assert {r[0] for r in rows} == comments and len(rows) == len(comments)
+        assert {r[0] for r in post_rows} == posts and len(post_rows) == len(posts)
+        assert {r[1] for r in rows + post_rows} == {"arcticshift"}
+        # The removal came with the settled copy, and went through compliance like refresh's.
+        assert query_rows(lake, f"SELECT body, author FROM comments WHERE id = '{victim.id}'") == [(None, "[deleted]")]
+        assert ("comments", "deleted") in query_rows(
+            lake, f"SELECT kind, reason FROM deletions WHERE id = '{victim.id}'")
+        # Settled posts' final scores went to post_metrics.
+        settled_posts, _ = archived(world, origin, world.now - 36 * 3600)
+        final = dict(query_rows(lake, "SELECT id, arg_max(score, collected_at) FROM post_metrics GROUP BY id"))
+        assert settled_posts and settled_posts <= set(final)
+        with world.lock:  # the archive's settled copy: the score 36 h after creation
+            settled_scores = {p: archive.archive.post_item(world.post(p), world.now)["score"] for p in settled_posts}
+        assert {p: final[p] for p in settled_posts} == settled_scores
+        # No state outside the lake: the positions are rows of backfill_progress.
+        jobs = {r[0] for r in query_rows(lake, "SELECT DISTINCT job FROM backfill_progress")}
+        assert jobs == {"follow:arcticshift:posts", "follow:arcticshift:comments",
+                        "settle:arcticshift:posts", "settle:arcticshift:comments"}
+
+
+def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs_land(prefect_api, make_sim, tmp_path,
+                                                                                       monkeypatch, capsys):
+    """An entry with ``source: arcticshift`` becomes a follow-archive deployment (no Reddit key
+    asked for); its flow, run with the deployment's parameters, lands rows and records the run."""
+    from flows.follow import follow
+    from redditlake.collection import FOLLOW_ENTRYPOINT, CollectionFile, deployment_specs
+
+    config = CollectionFile.model_validate({"collection": {"subreddits": [
+        {"name": "datascience"}, {"name": SUB, "source": "arcticshift", "collection_frequency": "6h"}]},
+        "maintenance": {}})
+    specs = deployment_specs(config)
+    (spec,) = [s for s in specs if s["name"] == SUB]
+    assert spec["entrypoint"] == FOLLOW_ENTRYPOINT and spec["schedule"] == {"interval": 6 * 3600}
+    assert spec["parameters"] == {"subreddit": SUB, "source": "arcticshift", "comments": True, "lake_block": None}
+    # refresh and the maintenance sweep ask Reddit's API: only the subreddits collected from it.
+    by_flow = {s["flow_name"]: s["parameters"] for s in specs}
+    assert by_flow["refresh"]["subreddits"] == ["datascience"] and by_flow["maintain-lake"]["sweep"] == ["datascience"]
+
+    sim = make_sim(subreddits=[SUB], posts_per_subreddit=200, comments_per_post_mean=4)
+    world = sim.world
+    with ArchiveThread(world, ArchiveConfig(requests_per_window=100_000, lag_seconds=LAG, settled_after=SETTLED)) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000})})
+        state = asyncio.run(follow(**spec["parameters"], now=str(int(world.now)), settings=settings, return_state=True))
+        assert state.is_completed(), state.message
+        world.advance(STEP)
+        # The same run by hand, through the CLI: it goes on from the lake's positions.
+        for name, value in {**sim_env(sim, settings.lake.uri), "REDDITLAKE_ARCTICSHIFT_URL": archive.url,
+                            "REDDITLAKE_CONFIG": str(tmp_path / "c.yaml")}.items():
+            monkeypatch.setenv(name, value)
+        (tmp_path / "c.yaml").write_text("archive:\n  requests_per_minute: 60000\n")
+        assert main(["follow", SUB, "--now", str(int(world.now))]) == 0
+        out = capsys.readouterr().out
+        assert f"r/{SUB} arcticshift posts (follow):" in out and "FAILED" not in out, out
+        world.advance(STEP)
+    lake = Lake.open(settings.lake.uri)
+    posts, comments = archived(world, world.now - STEP - 86400 - STEP, world.now - STEP - LAG)
+    assert {r[0] for r in query_rows(lake, "SELECT id FROM posts")} == posts
+    assert {r[0] for r in query_rows(lake, "SELECT id FROM comments")} == comments
+    # The same quality path as every collection: the run's batches were validated.
+    validated = set(results.read(lake, "validation_runs").column("table_name").to_pylist())
+    assert {"posts", "comments"} <= validated
