@@ -167,7 +167,14 @@ def test_dump_backfill_depths_a_later_landing_and_the_live_tree_fill_them(archiv
 
     asyncio.run(land_trees(settings, lake))
     known, unknown = check_against_truth(sim, lake)
-    assert unknown == 0
+    # What stays unknown is only what no tree shows: a dump comment whose parent the trees hide
+    # (deleted, removed) and the dump did not bring.
+    still = {i for i, (_, d) in stored_depths(lake).items() if d is None}
+    with sim.world.lock:
+        posts = {sim.world.comment(i).post_id for i in still}
+    hidden = {h for p in posts for h in sim.world.hidden_comment_ids(p)}
+    assert len(still) == unknown and still <= hidden, (still - hidden)
+    assert unknown < len(unknown_ids)
     assert_gx_depth_passes(lake, unknown)
 
 
