@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from s3server import TEST_CREDENTIALS, list_keys, make_bucket, moto_s3_server, s3_client
 
@@ -355,7 +356,7 @@ def test_the_lake_and_its_catalog_are_not_readable_by_other_users(collected, tmp
     assert catalog.stat().st_mode & 0o007 == 0, oct(catalog.stat().st_mode)
     # A lake folder the user made first keeps the user's mode; a new one nested deeper is private throughout.
     nested = tmp_path / "new" / "deeper" / "lake"
-    Lake.open(str(nested))
+    Lake.open(str(nested)).append_area("_audit_probe", pa.table({"ts": [datetime.now(UTC)]}), "ts")
     assert all(p.stat().st_mode & 0o007 == 0 for p in (nested, nested.parent, nested.parent.parent))
 
 

@@ -36,6 +36,7 @@ from deltalake import ColumnProperties, CommitProperties, DeltaTable, Transactio
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from redditlake.lake.location import Location
+from redditlake.lake.storage import make_private_dirs
 
 PARTITIONS = ["subreddit", "dt"]
 LOG_FOLDER = "_delta_log"
@@ -99,6 +100,13 @@ def storage_options(location: Location) -> dict[str, str] | None:
 
 def table_uri(location: Location, path: str) -> str:
     return location.uri_of(location.path(path))
+
+
+def _make_root(location: Location) -> None:
+    """A local lake's folder, made by its first write (opening a lake to read writes nothing):
+    closed to other users, so no file the writer puts in it is readable by them."""
+    if location.is_local:
+        make_private_dirs(location.root)
 
 
 def open_table(location: Location, path: str) -> DeltaTable | None:
@@ -190,6 +198,7 @@ def append(
     change). ``app`` = (app id, version) commits that transaction id with the rows, so a
     replayed batch can be recognised by ``app_version``."""
     commit = CommitProperties(app_transactions=[Transaction(*app)]) if app else None
+    _make_root(location)
 
     def attempt() -> int:
         target = open_table(location, path)
@@ -214,6 +223,7 @@ def create(location: Location, path: str, schema: pa.Schema, partition_by: Seque
     creating one table at once would both land their rows (delta-rs turns the loser's
     create into an append); an empty create is harmless twice, and rows then go through
     the MERGE that sees the other's."""
+    _make_root(location)
     try:
         DeltaTable.create(
             table_uri(location, path), schema, mode="ignore", partition_by=list(partition_by) or None,

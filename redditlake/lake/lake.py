@@ -18,7 +18,7 @@ from redditlake.lake.delta import PARTITIONS, ParquetOptions, partition_predicat
 from redditlake.lake.location import Location, open_location
 from redditlake.lake.names import TABLE_PATTERN, subreddit_partition, table_name
 from redditlake.lake.redact import PROTECTED_COLUMNS, RedactResult, check_values
-from redditlake.lake.storage import Storage, make_private_dirs
+from redditlake.lake.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,6 @@ class Lake:
     ) -> Lake:
         """Open a lake at a folder (created on demand) or ``s3://bucket/prefix``."""
         location = open_location(uri, endpoint_url=endpoint_url, region=region)
-        if location.is_local:
-            make_private_dirs(location.root)
         return cls(location, parquet=ParquetOptions(row_group_size=row_group_size, compression=compression))
 
     @property
