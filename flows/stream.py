@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 
 from redditlake.config import Settings, load_settings, with_overrides
 from redditlake.errors import RedditLakeError
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc, validate_subreddit
 from redditlake.quality import jobs as quality_jobs
 from redditlake.stream.runner import Stream, StreamSummary
@@ -31,17 +32,19 @@ async def stream(
     lake: str | None = None,
     reddit_block: str | None = None,
     lake_block: str | None = None,
-) -> list[str]:
-    """``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do."""
+) -> list[Outcome]:
+    """Returns an ``Outcome`` per subreddit and kind, the stream's summary and any coverage gap
+    (``warn``); not ``ok`` for a subreddit it could not follow.
+    ``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do."""
     settings = with_reddit_block(with_overrides(settings or load_settings(), lake=lake), reddit_block)
     settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
-    bad: list[str] = []
+    bad: list[Outcome] = []
     valid: list[str] = []
     for raw in subreddits:
         try:
             valid.append(validate_subreddit(raw))
         except RedditLakeError as exc:
-            bad.append(f"r/{raw}: FAILED: {exc}")
+            bad.append(Outcome.failed(f"r/{raw}", str(exc)))
     subs = list({s.lower(): s for s in valid}.values())
     if not subs:
         return bad
@@ -55,7 +58,7 @@ async def stream(
         landed = await asyncio.to_thread(land_request_log, landing.lake, client)
     jobs = quality_jobs.stream_rows(summary, started, now_utc())
     await record_run(settings, landing.lake, "stream", jobs, recorder=recorder, requests=landed)
-    lines = bad + summary.lines()
-    for line in lines:
-        (logger.warning if "GAP" in line else logger.info)(line)
-    return lines
+    outcomes = bad + summary.outcomes()
+    for outcome in outcomes:
+        (logger.warning if outcome.warn else logger.info)(outcome.line())
+    return outcomes

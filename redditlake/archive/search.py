@@ -21,6 +21,7 @@ from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient
 from redditlake.archive.progress import Progress
 from redditlake.landing import Landing
 from redditlake.models import Comment, Post
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, CoverageGap, append, latest
 from redditlake.reddit.requestlog import requests_for
@@ -49,13 +50,17 @@ class BackfillResult:
     ok: bool = True
     error: str | None = None
 
-    def line(self) -> str:
+    def outcome(self) -> Outcome:
+        subject = f"r/{self.subreddit} {self.source} {self.kind}"
         if not self.ok:
-            return f"r/{self.subreddit} {self.source} {self.kind}: FAILED: {self.error}"
+            return Outcome.failed(subject, str(self.error), items=self.rows, requests=self.requests)
         resumed = f", resumed from {self.resumed_from:%Y-%m-%d %H:%M:%S}" if self.resumed_from else ""
         gaps = f", {len(self.gaps)} uncoverable second(s) recorded as gaps" if self.gaps else ""
-        return (f"r/{self.subreddit} {self.source} {self.kind}: {self.rows} rows, {self.written} new, "
-                f"{self.requests} requests{resumed}{gaps}")
+        return Outcome(subject, detail=f"{self.rows} rows, {self.written} new, {self.requests} requests{resumed}{gaps}",
+                       items=self.rows, requests=self.requests)
+
+    def line(self) -> str:
+        return self.outcome().line()
 
 
 def job_key(source: str, kind: str, since: datetime) -> str:

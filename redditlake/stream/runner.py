@@ -25,6 +25,7 @@ from redditlake.archive.search import MODELS, at
 from redditlake.config import Settings
 from redditlake.errors import ApiUnavailable, SubredditUnavailable
 from redditlake.landing import Landing
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import CoverageGap, StreamPosition, append, latest
 from redditlake.reddit.client import RedditClient
@@ -50,15 +51,20 @@ class StreamSummary:
     def total(self) -> int:
         return sum(self.items.values())
 
-    def lines(self) -> list[str]:
-        out = [f"r/{k}: {n} new" for k, n in sorted(self.items.items())]
-        out += [f"r/{sub}: FAILED: {why}" for sub, why in sorted(self.failed.items())]
-        out.append(f"stream: {self.total} items, {self.written} written, {self.polls} polls "
-                   f"({self.requests} requests), {self.flushes} batches landed, stopped by {self.stopped_by}")
-        for sub, kind, start, end in self.gaps:
-            out.append(f"r/{sub} {kind}: GAP {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} (listing cap); fill it with "
-                       f"`redditlake backfill {sub} --since {start:%Y-%m-%dT%H:%M:%S} --until {end:%Y-%m-%dT%H:%M:%S}`")
+    def outcomes(self) -> list[Outcome]:
+        out = [Outcome(f"r/{k}", detail=f"{n} new", items=n) for k, n in sorted(self.items.items())]
+        out += [Outcome.failed(f"r/{sub}", why) for sub, why in sorted(self.failed.items())]
+        out.append(Outcome("stream", items=self.total, requests=self.requests,
+                           detail=f"{self.total} items, {self.written} written, {self.polls} polls "
+                           f"({self.requests} requests), {self.flushes} batches landed, stopped by {self.stopped_by}"))
+        for sub, kind, start, end in self.gaps:  # not a failure: the stream goes on; a backfill fills it
+            out.append(Outcome(f"r/{sub} {kind}", warn=True,
+                               detail=f"GAP {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} (listing cap); fill it with "
+                               f"`redditlake backfill {sub} --since {start:%Y-%m-%dT%H:%M:%S} --until {end:%Y-%m-%dT%H:%M:%S}`"))
         return out
+
+    def lines(self) -> list[str]:
+        return [o.line() for o in self.outcomes()]
 
 
 class Stream:
