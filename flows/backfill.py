@@ -20,10 +20,11 @@ from redditlake.archive.search import BackfillResult
 from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.quality import jobs as quality_jobs
-from redditlake.config import Settings, load_settings, with_overrides
-from flows.common import one_line, open_landing
+from redditlake.config import Settings
+from flows.common import one_line
+from flows.kernel import prepare_run
 from tasks.archive import dump_job, search_job, threads_job
-from tasks.quality import record_run, start_recording
+from tasks.quality import record_run
 
 
 @flow(name="backfill", log_prints=False, persist_result=False)
@@ -40,10 +41,10 @@ async def backfill(
     ``threads``: comments as the whole trees of the posts in the range, from Arctic Shift (one
     request per post; the other API sources then backfill posts only). Returns an ``Outcome``
     per job (and per dump file and subreddit), not ``ok`` for a job that failed."""
-    settings = with_overrides(settings or load_settings(), lake=lake)
+    run = await prepare_run("backfill", settings, lake=lake)
+    settings = run.settings
     plan = make_plan(subreddits, since, until, sources, threads)
-    landing = open_landing(settings)
-    recorder = start_recording(landing, settings, "backfill")
+    landing, recorder = run.landing, run.start_recording()
     results: list = []  # BackfillResult / DumpResult, for the run's collection_jobs rows
     started = now_utc()
     logger = get_run_logger()

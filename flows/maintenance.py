@@ -18,9 +18,9 @@ from prefect.context import get_run_context
 from prefect.states import Completed, Failed, State
 
 from flows.collect import collect
-from flows.common import open_lake
+from flows.kernel import prepare_run
 from redditlake import depth
-from redditlake.config import Settings, load_settings, with_overrides
+from redditlake.config import Settings
 from redditlake.lake.maintenance import CompactionPolicy, compact_due
 from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc, validate_subreddit
@@ -36,6 +36,8 @@ async def maintain(
     settings: Settings | None = None,
     lake: str | None = None,
     sweep: list[str] | None = None,
+    reddit_block: str | None = None,
+    lake_block: str | None = None,
 ) -> State:
     """Fill in comment depths that became known (``redditlake.depth.fill_stored``), then
     compact every partition holding ``min_files`` files, or 2+ files once its day is
@@ -48,8 +50,11 @@ async def maintain(
     logged, and a markdown artifact with files per partition); the files-per-partition
     metric (max and mean per table and subreddit) goes to the quality results'
     ``data_quality_metrics``. Failed when a swept subreddit failed (compaction still runs).
+    ``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do (the sweep
+    asks Reddit; everything works on the block's lake).
     """
-    settings = with_overrides(settings or load_settings(), lake=lake)
+    run = await prepare_run("maintain-lake", settings, lake=lake, reddit_block=reddit_block, lake_block=lake_block)
+    settings = run.settings
     logger = get_run_logger()
     outcomes: list[Outcome] = []
     if sweep:
@@ -66,7 +71,7 @@ async def maintain(
         after_days=rules.compact_after_days if after_days is None else after_days,
         retention_hours=rules.vacuum_retention_hours,
     )
-    store = open_lake(settings)
+    store = run.lake
     names = [validate_subreddit(s) for s in subreddits] if subreddits else [None]
     markdown: list[str] = []
     metrics: list[dict[str, object]] = []

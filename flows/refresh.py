@@ -10,11 +10,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from blocks.lake import apply_lake_block
-from blocks.reddit import apply_reddit_block, with_reddit_block
-from flows.common import gc_results, land_request_log, one_line, open_client, open_lake
+from flows.common import gc_results, land_request_log, one_line
+from flows.kernel import prepare_run
 from redditlake import compliance
-from redditlake.config import ComplianceSettings, Settings, load_settings
+from redditlake.config import ComplianceSettings, Settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
 from redditlake.outcome import Outcome
@@ -50,16 +49,15 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
     ``Outcome`` each: not ``ok`` when a subreddit failed, ``must_act`` when it could not be read.
     ``now`` is the refresh's clock (default: the current time), for replaying and tests.
     ``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do."""
-    settings = with_reddit_block(settings or load_settings(), reddit_block)
-    settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
+    run = await prepare_run("refresh", settings, reddit_block=reddit_block, lake_block=lake_block)
+    settings, lake = run.settings, run.lake
     logger = get_run_logger()
-    lake = open_lake(settings)
     outcomes: list[Outcome] = []
     redacted: set[str] = set()
     jobs: list[dict] = []
     accounts = 0  # deleted accounts erased from quarantine and the quality results
     metrics: list = []  # post_metrics batches the refresh appended, validated at the end
-    async with await open_client(settings) as client:
+    async with await run.client() as client:
         for raw in subreddits:
             started = now_utc()
             try:
