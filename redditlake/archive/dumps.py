@@ -30,9 +30,10 @@ import zstandard
 from redditlake.archive.client import COMMENTS, POSTS
 from redditlake.archive.lines import SUBREDDIT, Oversized, created_epoch, guess_id, guess_kind, oversized, parse
 from redditlake.archive.progress import Progress
-from redditlake.archive.search import MODELS, at, epoch
+from redditlake.archive.search import MODELS, epoch
 from redditlake.errors import RedditLakeError
 from redditlake.landing import Landing
+from redditlake.models import utc
 from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, append, latest
@@ -186,7 +187,7 @@ def ingest_dump(
         bad.clear()
         append_rows = [
             BackfillProgress(job=job, source="dump", kind="all", since_utc=since, until_utc=until,
-                             position_utc=at(hi if done else lo), position_line=line_no, rows=0, done=done,
+                             position_utc=utc(hi if done else lo), position_line=line_no, rows=0, done=done,
                              collected_at=collected)
         ]
         for sub in wanted:  # positions after the data they describe

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient
 from redditlake.archive.progress import Progress
 from redditlake.landing import Landing
-from redditlake.models import Comment, Post
+from redditlake.models import Comment, Post, utc
 from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, CoverageGap, append, latest
@@ -31,10 +31,6 @@ MODELS = {POSTS: Post, COMMENTS: Comment}
 
 def epoch(value: datetime) -> int:
     return int(value.timestamp())
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass
@@ -100,7 +96,7 @@ async def backfill_search(
     landed = lake.app_version(MODELS[kind].table, app_id)
     pos = max(start, epoch(stored["position_utc"]) if stored is not None else start, landed or start)
     if pos > start:
-        result.resumed_from = at(pos)
+        result.resumed_from = utc(pos)
     width = max(1, int(window_days * 86400))
     progress = Progress(f"r/{subreddit} {source} {kind}")
     pending = _Pending()
@@ -118,7 +114,7 @@ async def backfill_search(
             on_landed(items)
         append(lake, CoverageGap, subreddit, pending.gaps)
         append(lake, BackfillProgress, subreddit, [BackfillProgress(
-            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(pending.position),
+            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=utc(pending.position),
             position_line=None, rows=len(items), done=pending.position >= end, collected_at=collected,
         )])
         result.rows += len(items)
@@ -153,9 +149,9 @@ async def backfill_search(
                         new_pos, width = last, max(1, last - pos)
                     else:
                         new_pos = pos + 1
-                        pending.gaps.append(CoverageGap(kind=kind, source=source, reason="page_cut", gap_start=at(pos),
-                                                        gap_end=at(pos + 1), collected_at=now_utc()))
-                        result.gaps.append((at(pos), at(pos + 1)))
+                        pending.gaps.append(CoverageGap(kind=kind, source=source, reason="page_cut", gap_start=utc(pos),
+                                                        gap_end=utc(pos + 1), collected_at=now_utc()))
+                        result.gaps.append((utc(pos), utc(pos + 1)))
                 pending.items.extend(items)
                 pending.position = pos = new_pos
                 progress.add(rows=len(items))

@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from redditlake.archive.client import COMMENTS, POSTS
-from redditlake.archive.search import MODELS, at
+from redditlake.archive.search import MODELS
 from redditlake.config import Settings
 from redditlake.errors import ApiUnavailable, SubredditUnavailable
 from redditlake.landing import Landing
+from redditlake.models import utc
 from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import CoverageGap, StreamPosition, append, latest
@@ -158,7 +159,7 @@ class Stream:
         if poll.gap is not None:
             self._gaps.append((follower.subreddit, poll.gap))
             log.warning("r/%s %s: the listing ended %s after our last position: gap recorded",
-                        follower.subreddit, follower.kind, at(poll.gap.end))
+                        follower.subreddit, follower.kind, utc(poll.gap.end))
         if poll.items:
             key = (follower.subreddit, follower.kind)
             self._buffer.setdefault(key, []).extend(poll.items)
@@ -197,16 +198,16 @@ class Stream:
                 self.landing.metrics(sub, items, collected)
         for sub in self.subreddits:
             rows = [
-                StreamPosition(kind=kind, newest_utc=at(newest), newest_ids=",".join(sorted(ids)), collected_at=collected)
+                StreamPosition(kind=kind, newest_utc=utc(newest), newest_ids=",".join(sorted(ids)), collected_at=collected)
                 for (s, kind), (newest, ids) in positions.items()
                 if s == sub and newest is not None and (s, kind) in buffer
             ]
             append(lake, StreamPosition, sub, rows)
         for sub, gap in gaps:
             append(lake, CoverageGap, sub, [CoverageGap(kind=gap.kind, source="stream", reason="listing_cap",
-                                                        gap_start=at(gap.start), gap_end=at(gap.end),
+                                                        gap_start=utc(gap.start), gap_end=utc(gap.end),
                                                         collected_at=collected)])
-            self.summary.gaps.append((sub, gap.kind, at(gap.start), at(gap.end)))
+            self.summary.gaps.append((sub, gap.kind, utc(gap.start), utc(gap.end)))
         return written
 
 
