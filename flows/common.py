@@ -23,7 +23,9 @@ async def open_client(settings: Settings) -> RedditClient:
 
 
 def open_lake(settings: Settings) -> Lake:
-    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    """The settings' lake, with a lake block's keys when it gave some (``LakeSettings.credentials_env``)."""
+    where = settings.lake
+    lake = Lake(open_location(where.uri, endpoint_url=where.endpoint_url, env=where.credentials_env()))
     require_delta(lake)
     return lake
 

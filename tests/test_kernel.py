@@ -4,12 +4,15 @@ saved blocks, applied once and in one order, whichever flow and whichever route 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
 import pytest
+from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
+import flows.common
 from blocks.lake import LakeLocation
 from blocks.reddit import RedditApp
 from flows.kernel import prepare_run, run_settings
@@ -32,6 +35,8 @@ def saved_blocks(monkeypatch, tmp_path):
 
     monkeypatch.setattr(LakeLocation, "aload", load_lake)
     monkeypatch.setattr(RedditApp, "aload", load_app)
+    lakes["s3-lake"] = LakeLocation(uri="s3://bucket/lake", endpoint_url="http://127.0.0.1:9", credentials=AwsCredentials(
+        aws_access_key_id="AKIAFROMTHEBLOCK", aws_secret_access_key="secret-from-the-block", region_name="eu-west-2"))
     return tmp_path
 
 
@@ -61,3 +66,24 @@ def test_no_flow_applies_blocks_or_opens_its_landing_on_its_own():
     offenders = [f"{path.name}: {m.group(1)}" for path in sorted((ROOT / "flows").glob("*.py"))
                  if path.name not in {"kernel.py", "common.py"} for m in own.finditer(path.read_text())]
     assert offenders == []
+
+
+def test_a_lake_blocks_keys_open_its_lake_and_stay_out_of_the_process_environment(saved_blocks, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(flows.common, "require_delta", lambda lake: None)  # no S3 server here: the keys are the point
+
+    run = asyncio.run(prepare_run("refresh", load_settings(env={}), lake_block="s3-lake"))
+    s3 = run.lake.location.s3
+    assert (s3.access_key, s3.secret_key, s3.region) == ("AKIAFROMTHEBLOCK", "secret-from-the-block", "eu-west-2")
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} & set(os.environ)
+    assert "secret-from-the-block" not in run.settings.model_dump_json()  # a parameter's JSON shows no key
+
+
+def test_a_lake_key_in_the_config_file_is_refused(tmp_path):
+    from redditlake.errors import ConfigError
+
+    path = tmp_path / "settings.yaml"
+    path.write_text("lake:\n  uri: s3://bucket/lake\n  secret_access_key: nope\n")
+    with pytest.raises(ConfigError, match="lake.secret_access_key is a secret"):
+        load_settings(path, env={})
