@@ -37,24 +37,23 @@ class LakeLocation(Block):
     pseudonym_key_block: str | None = Field(None, description="the Secret block holding the pseudonym key of this lake")
 
 
-async def apply_lake_block(settings: Settings, name: str | None, environ: dict | None = None) -> Settings:
-    """Settings pointing at the named block's lake. The lake reads S3 keys from the standard
-    AWS variables, so the block's keys are put there, in this run's process only."""
+async def apply_lake_block(settings: Settings, name: str | None) -> Settings:
+    """Settings pointing at the named block's lake, with its keys in the lake settings (the flows
+    open the lake with them: ``flows.common.open_lake``); the process environment is left alone."""
     if not name:
         return settings
     block = await LakeLocation.aload(name)
-    environ = os.environ if environ is None else environ
     creds = block.credentials
+    keys: dict[str, object] = {}
     if creds is not None:
         if creds.aws_access_key_id and creds.aws_secret_access_key:
-            environ["AWS_ACCESS_KEY_ID"] = creds.aws_access_key_id
-            environ["AWS_SECRET_ACCESS_KEY"] = creds.aws_secret_access_key.get_secret_value()
+            keys.update(access_key_id=creds.aws_access_key_id, secret_access_key=creds.aws_secret_access_key)
         if creds.aws_session_token:
-            environ["AWS_SESSION_TOKEN"] = creds.aws_session_token
+            keys["session_token"] = SecretStr(creds.aws_session_token)
         if creds.region_name:
-            environ["AWS_DEFAULT_REGION"] = creds.region_name
+            keys["region"] = creds.region_name
     endpoint = block.endpoint_url or (creds.aws_client_parameters.endpoint_url if creds else None)
-    lake = settings.lake.model_copy(update={"uri": block.uri, "endpoint_url": endpoint or settings.lake.endpoint_url})
+    lake = settings.lake.model_copy(update={"uri": block.uri, "endpoint_url": endpoint or settings.lake.endpoint_url, **keys})
     settings = settings.model_copy(update={"lake": lake})
     if block.pseudonym_key_block:
         key = SecretStr((await Secret.aload(block.pseudonym_key_block)).get())

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
-from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
+from redditlake.config import Settings, Sort, TimeFilter
 from redditlake.errors import RedditLakeError
 from redditlake import pipeline, positions
 from redditlake.coverage import listing_cap_gap
@@ -34,13 +34,13 @@ from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import TreeOptions
 from redditlake.reddit.requestlog import requests_for
 from redditlake.watermark import StoredPosts, recent_post_days
-from blocks.reddit import apply_reddit_block
 from flows.alerting import install_prefect_alerts
-from flows.common import land_request_log, one_line, open_client, open_lake, open_landing
+from flows.common import land_request_log, one_line, open_lake
+from flows.kernel import prepare_run
 from tasks.budget import subreddit_slot
 from tasks.lake import land, land_comment_batch, land_metrics, land_users
 from tasks.reddit import fetch_about, fetch_comments, fetch_posts, fetch_users
-from tasks.quality import check_quality, quietly, record_run, start_recording
+from tasks.quality import check_quality, quietly, record_run
 from redditlake.quality import jobs as quality_jobs
 
 
@@ -52,9 +52,10 @@ async def collect_subreddit(
 ) -> SubredditSummary:
     """Collect one subreddit: about, posts for each configured sort, complete comment trees
     (and author profiles if configured). Reruns fetch only what is new or changed."""
-    settings = await apply_reddit_block(settings or load_settings())
+    run = await prepare_run("collect", settings)
+    settings = run.settings
     if client is None:  # run on its own (a deployment): bring a client, land its request log, record the job
-        async with await open_client(settings) as own:
+        async with await run.client() as own:
             summary = SubredditSummary(subreddit, ok=False, error="stopped before it finished")
             try:
                 summary = await collect_subreddit.fn(subreddit, settings, own)
@@ -65,21 +66,20 @@ async def collect_subreddit(
                 await record_collection(settings, own, [summary])
             return summary
     started = time.monotonic()
-    landing = open_landing(settings)
-    recorder = start_recording(landing, settings, "collect")
-    run = _Run(validate_subreddit(subreddit), client, landing, settings)
-    async with subreddit_slot(settings, run.subreddit):
-        with requests_for(run.subreddit):
-            posts = await run.posts()
+    recorder = run.start_recording()
+    steps = _Run(validate_subreddit(subreddit), client, run.landing, settings)
+    async with subreddit_slot(settings, steps.subreddit):
+        with requests_for(steps.subreddit):
+            posts = await steps.posts()
             if settings.collect.comments:
-                await run.comments(posts)
+                await steps.comments(posts)
             if settings.collect.users:
-                await run.users(posts)
+                await steps.users(posts)
     if recorder is not None:
-        run.summary.quality = await quietly(check_quality, quote(recorder), None, "collect")
-    run.summary.requests = sum(1 for r in client.transport.request_log.records if r.subreddit == run.subreddit.lower())
-    run.summary.seconds = time.monotonic() - started
-    return run.summary
+        steps.summary.quality = await quietly(check_quality, quote(recorder), None, "collect")
+    steps.summary.requests = sum(1 for r in client.transport.request_log.records if r.subreddit == steps.subreddit.lower())
+    steps.summary.seconds = time.monotonic() - started
+    return steps.summary
 
 
 @dataclass
@@ -218,13 +218,11 @@ async def collect(
     the posts within ``collect.stranded_days`` of the newest (maintenance, e.g. weekly).
     """
     install_prefect_alerts()
-    settings = with_overrides(
-        settings or load_settings(),
-        sorts=sorts, limit=limit, time_filter=time_filter, comments=comments, users=users, lake=lake,
-    )
+    run = await prepare_run("collect", settings, lake=lake, sorts=sorts, limit=limit, time_filter=time_filter,
+                            comments=comments, users=users)
+    settings = run.settings
     if full_sweep:
         settings = settings.model_copy(update={"collect": settings.collect.model_copy(update={"stranded_days": None})})
-    settings = await apply_reddit_block(settings)
     logger = get_run_logger()
     summaries: dict[str, SubredditSummary] = {}
     valid: list[str] = []
@@ -237,7 +235,7 @@ async def collect(
     if valid and settings.data_quality.enabled:
         gxrun.preload()  # GX takes seconds to import: overlap it with fetching
     if valid:
-        async with await open_client(settings) as client:
+        async with await run.client() as client:
             states = await asyncio.gather(
                 *(collect_subreddit(sub, settings, client, return_state=True) for sub in valid)
             )

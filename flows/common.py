@@ -23,18 +23,21 @@ async def open_client(settings: Settings) -> RedditClient:
 
 
 def open_lake(settings: Settings) -> Lake:
-    lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
+    """The settings' lake, with a lake block's keys when it gave some (``LakeSettings.credentials_env``)."""
+    where = settings.lake
+    lake = Lake(open_location(where.uri, endpoint_url=where.endpoint_url, env=where.credentials_env()))
     require_delta(lake)
     return lake
 
 
-def open_landing(settings: Settings) -> Landing:
+def open_landing(settings: Settings, lake: Lake | None = None) -> Landing:
+    """The landing over ``lake`` (default: the settings' lake, opened now), pseudonymising as configured."""
     privacy = settings.privacy
     pseudonymiser = None
     if privacy.pseudonymise_authors:
         pseudonymiser = Pseudonymiser(privacy.pseudonym_key.get_secret_value() if privacy.pseudonym_key else None)
     quality = settings.data_quality
-    return Landing(open_lake(settings), pseudonymiser, required_fields=quality.required_fields,
+    return Landing(open_lake(settings) if lake is None else lake, pseudonymiser, required_fields=quality.required_fields,
                    quarantine_lookback_days=quality.quarantine_lookback_days)
 
 

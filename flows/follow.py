@@ -12,15 +12,15 @@ from datetime import timedelta
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from blocks.lake import apply_lake_block
-from flows.common import one_line, open_landing
+from flows.common import one_line
+from flows.kernel import prepare_run
 from redditlake.archive.client import ArchiveClient, archive_transport
 from redditlake.archive.follow import SETTLE, follow_archive
 from redditlake.archive.plan import parse_when
-from redditlake.config import Settings, load_settings, with_overrides
+from redditlake.config import Settings
 from redditlake.pipeline import now_utc, validate_subreddit
 from redditlake.quality import jobs as quality_jobs
-from tasks.quality import record_run, start_recording
+from tasks.quality import record_run
 
 from redditlake.collection import FOLLOW_FLOW
 
@@ -40,11 +40,11 @@ async def follow(
     """Follow ``subreddit`` through ``source`` up to ``now`` (default: the clock); a subreddit
     followed for the first time starts ``start_days`` back."""
     logger = get_run_logger()
-    settings = await apply_lake_block(with_overrides(settings or load_settings(), lake=lake), lake_block)
+    run = await prepare_run("follow", settings, lake=lake, lake_block=lake_block)
+    settings = run.settings
     subreddit = validate_subreddit(subreddit)
     until = parse_when(now, "now") if now else now_utc().replace(microsecond=0)
-    landing = open_landing(settings)
-    recorder = start_recording(landing, settings, "follow")
+    landing, recorder = run.landing, run.start_recording()
     started = now_utc()
     async with ArchiveClient.for_source(source, settings, archive_transport(settings)) as client:
         try:

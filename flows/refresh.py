@@ -10,13 +10,13 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from blocks.lake import apply_lake_block
-from blocks.reddit import apply_reddit_block, with_reddit_block
-from flows.common import gc_results, land_request_log, one_line, open_client, open_lake
+from flows.common import gc_results, land_request_log, one_line
+from flows.kernel import prepare_run
 from redditlake import compliance
-from redditlake.config import ComplianceSettings, Settings, load_settings
+from redditlake.config import ComplianceSettings, Settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc, validate_subreddit
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.requestlog import requests_for
@@ -41,24 +41,23 @@ async def redact(lake: Lake, subreddit: str, seen: compliance.Check, policy: Com
 
 @flow(name="refresh", log_prints=False, persist_result=False)  # see tasks/reddit.py: nothing persisted
 async def refresh(subreddits: list[str], settings: Settings | None = None, now: datetime | None = None,
-                  reddit_block: str | None = None, lake_block: str | None = None) -> list[str]:
+                  reddit_block: str | None = None, lake_block: str | None = None) -> list[Outcome]:
     """For each subreddit: ask Reddit about every stored post and comment (100 per request),
     append fresh post metrics, redact what Reddit shows deleted or removed, record what it did
     not return as unavailable (kept, redacted only by the ``compliance`` policy); then delete
-    expired, pickled and redacted-content files from Prefect's result storage. Returns one line
-    each; ``compliance.operator_must_act`` tells which report a subreddit that could not be read.
+    expired, pickled and redacted-content files from Prefect's result storage. Returns one
+    ``Outcome`` each: not ``ok`` when a subreddit failed, ``must_act`` when it could not be read.
     ``now`` is the refresh's clock (default: the current time), for replaying and tests.
     ``reddit_block``/``lake_block`` name saved blocks, as the collect deployments do."""
-    settings = with_reddit_block(settings or load_settings(), reddit_block)
-    settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
+    run = await prepare_run("refresh", settings, reddit_block=reddit_block, lake_block=lake_block)
+    settings, lake = run.settings, run.lake
     logger = get_run_logger()
-    lake = open_lake(settings)
-    lines: list[str] = []
+    outcomes: list[Outcome] = []
     redacted: set[str] = set()
     jobs: list[dict] = []
     accounts = 0  # deleted accounts erased from quarantine and the quality results
     metrics: list = []  # post_metrics batches the refresh appended, validated at the end
-    async with await open_client(settings) as client:
+    async with await run.client() as client:
         for raw in subreddits:
             started = now_utc()
             try:
@@ -71,11 +70,11 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
                     metrics.append(quality_jobs.metric_batch(sub, seen.posts, at))
                 # Everything Reddit no longer shows: redacted now, or possibly by the policy later.
                 redacted |= {v.id for v in seen.verdicts} | {i for ids in seen.missing.values() for i in ids}
-                lines.append(result.line())
+                outcomes.append(result.outcome())
                 accounts += result.accounts
                 job = dict(ok=True, items=result.checked)
             except (RedditLakeError, ValueError) as exc:
-                lines.append(f"r/{raw}: FAILED: {one_line(exc)}")
+                outcomes.append(Outcome.failed(f"r/{raw}", one_line(exc)))
                 job = dict(ok=False, error=one_line(exc))
             done = now_utc()
             jobs.append(quality_jobs.job_row("refresh", raw, completed_at=done, seconds=(done - started).total_seconds(), **job))
@@ -87,10 +86,9 @@ async def refresh(subreddits: list[str], settings: Settings | None = None, now: 
             await asyncio.to_thread(catalog.build, lake, path)
     # What the lake forgot must not survive in Prefect's result storage either.
     try:
-        lines += (await gc_results(lake=lake.location, forget=sorted(redacted))).lines()
+        outcomes += map(Outcome.note, (await gc_results(lake=lake.location, forget=sorted(redacted))).lines())
     except (OSError, RedditLakeError) as exc:
-        lines.append(f"result storage: FAILED: {one_line(exc)} (the lake is redacted; rerun `redditlake gc`)")
-    for line in lines:
-        bad = "FAILED" in line or compliance.operator_must_act(line)
-        (logger.error if bad else logger.info)(line)
-    return lines
+        outcomes.append(Outcome.failed("result storage", f"{one_line(exc)} (the lake is redacted; rerun `redditlake gc`)"))
+    for outcome in outcomes:
+        (logger.error if outcome.bad else logger.info)(outcome.line())
+    return outcomes

@@ -14,11 +14,11 @@ from prefect import flow, get_run_logger, tags
 from prefect.runtime import flow_run as prefect_flow_run
 from prefect.states import Completed, Failed, State
 
-from blocks.lake import apply_lake_block
-from blocks.reddit import apply_reddit_block, with_reddit_block
+from blocks.reddit import with_reddit_block
 from flows.alerting import install_prefect_alerts
 from flows.collect import collect_subreddit, record_collection
-from flows.common import one_line, open_client
+from flows.common import one_line
+from flows.kernel import prepare_run
 from redditlake import alerts
 from redditlake.config import Settings, Sort, TimeFilter, load_settings, with_overrides
 from redditlake.pipeline import SubredditSummary
@@ -81,8 +81,9 @@ async def collect_scheduled(
         comment_depth=comment_depth, rate_limiting=rate_limiting, reddit_block=reddit_block,
         data_quality=data_quality,
     )
-    settings = await apply_reddit_block(await apply_lake_block(settings, lake_block))
-    async with await open_client(settings) as client:
+    ctx = await prepare_run("collect", settings, reddit_block=reddit_block, lake_block=lake_block)
+    settings = ctx.settings
+    async with await ctx.client() as client:
         summary = SubredditSummary(subreddit, ok=False, error="stopped before it finished")
         try:
             run = collect_subreddit.with_options(timeout_seconds=time_limit_seconds)

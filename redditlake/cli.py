@@ -190,12 +190,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         from flows.refresh import refresh
 
         prefect_ready()
-        lines = asyncio.run(refresh(args.subreddits, settings))
-    for line in lines:
-        print(line)
-    from redditlake.compliance import operator_must_act
+        outcomes = asyncio.run(refresh(args.subreddits, settings))
+    for outcome in outcomes:
+        print(outcome.line())
+    from redditlake.outcome import exit_code
 
-    return 1 if any("FAILED" in line or operator_must_act(line) for line in lines) else 0
+    return exit_code(outcomes)  # a subreddit that failed, or that could not be read
 
 
 def cmd_compact(args: argparse.Namespace) -> int:

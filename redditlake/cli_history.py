@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import sys
 
+from redditlake.outcome import exit_code
+
 
 def add_parsers(sub) -> None:
     b = sub.add_parser("backfill", help="history beyond the 1,000-item listings, from archive APIs or dump files")
@@ -59,11 +61,11 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
         prefect_ready()
         print(f"backfilling {', '.join(plan.subreddits)} from {plan.since:%Y-%m-%d %H:%M} to "
               f"{plan.until:%Y-%m-%d %H:%M} into {settings.lake.uri} ...", file=sys.stderr, flush=True)
-        lines = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings,
-                                     threads=args.threads))
-    for line in lines:
-        print(line)
-    return 1 if any("FAILED" in line for line in lines) else 0
+        outcomes = asyncio.run(backfill(args.subreddits, args.since, args.until, args.source, settings,
+                                        threads=args.threads))
+    for outcome in outcomes:
+        print(outcome.line())
+    return exit_code(outcomes)
 
 
 def cmd_follow(args: argparse.Namespace, settings) -> int:
@@ -111,10 +113,10 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
         prefect_ready()
         print(f"streaming {', '.join(args.subreddits)} into {settings.lake.uri} (Ctrl-C or SIGTERM stops cleanly) ...",
               file=sys.stderr, flush=True)
-        lines = asyncio.run(stream(args.subreddits, args.duration, args.max_items, settings))
-    for line in lines:
-        print(line, flush=True)
-    return 1 if any("FAILED" in line for line in lines) else 0
+        outcomes = asyncio.run(stream(args.subreddits, args.duration, args.max_items, settings))
+    for outcome in outcomes:
+        print(outcome.line(), flush=True)
+    return exit_code(outcomes)
 
 
 def cmd_coverage(args: argparse.Namespace, settings) -> int:

@@ -346,7 +346,7 @@ def deployment_specs(config: CollectionFile) -> list[dict[str, Any]]:
         specs.append(spec(MAINTAIN_NAME, MAINTAIN_FLOW, MAINTAIN_ENTRYPOINT,
                           "Lake maintenance: full stranded-tree sweep, then compaction of due partitions",
                           "low", _schedule_of(config.maintenance.schedule), [],
-                          {"sweep": names} if config.maintenance.full_sweep else {}))
+                          {**({"sweep": names} if config.maintenance.full_sweep else {}), **blocks}))
     return specs
 
 

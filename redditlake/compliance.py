@@ -37,6 +37,7 @@ from redditlake.config import ComplianceSettings, RedactAfter
 from redditlake.copies import erase_account_copies
 from redditlake.errors import SubredditUnavailable
 from redditlake.lake import Lake
+from redditlake.outcome import Outcome
 from redditlake.models import (
     AUTHOR_REDACTIONS,
     CONTENT_REDACTIONS,
@@ -107,16 +108,19 @@ class RefreshResult:
         """A subreddit that cannot be read needs an operator: wait, ask, or drop it from the run."""
         return self.state != PUBLIC
 
-    def line(self) -> str:
+    def outcome(self) -> Outcome:
+        subject = f"r/{self.subreddit}"
         policy = f"; {self.by_policy:,} redacted by the unavailable policy" if self.by_policy else ""
         if self.must_act:
-            return f"r/{self.subreddit}: {self.state} — {self.kept:,} items unavailable, kept{policy}"
+            return Outcome(subject, must_act=True, items=self.checked,
+                           detail=f"{self.state} — {self.kept:,} items unavailable, kept{policy}")
         red = ", ".join(f"{n} {k}" for k, n in self.redacted.items() if n) or "nothing"
         missing = f"; {self.kept:,} items unavailable (missing), kept" if self.kept else ""
-        return (
-            f"r/{self.subreddit}: {self.checked} items checked, {self.metrics} post metrics, "
-            f"redacted {red}{missing}{policy}"
-        )
+        return Outcome(subject, items=self.checked,
+                       detail=f"{self.checked} items checked, {self.metrics} post metrics, redacted {red}{missing}{policy}")
+
+    def line(self) -> str:
+        return self.outcome().line()
 
 
 def operator_must_act(line: str) -> bool:

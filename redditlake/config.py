@@ -164,6 +164,23 @@ class StreamSettings(_Section):
 class LakeSettings(_Section):
     uri: str = "./lake"
     endpoint_url: str | None = None
+    # S3 keys a lake block carries (blocks.lake), for this run's lake only; never from the YAML
+    # file. Unset: the standard AWS_* variables, or the task role.
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    region: str | None = None
+
+    def credentials_env(self, environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+        """``environ`` (default: the process's) with these keys over the AWS_* variables, as
+        ``lake.location.open_location`` reads them; the process environment is left alone."""
+        given = {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key.get_secret_value() if self.secret_access_key else None,
+            "AWS_SESSION_TOKEN": self.session_token.get_secret_value() if self.session_token else None,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+        return {**(os.environ if environ is None else environ), **{k: v for k, v in given.items() if v}}
 
 
 class PrivacySettings(_Section):
@@ -293,7 +310,8 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         p = Path(path)
         data = read_yaml_mapping(p, f"config file {p}", missing="pass --config PATH or unset REDDITLAKE_CONFIG",
                                  shape="a mapping of sections (reddit:, budget:, ...)")
-        for section, field in (("reddit", "client_secret"), ("privacy", "pseudonym_key")):
+        for section, field in (("reddit", "client_secret"), ("privacy", "pseudonym_key"),
+                               ("lake", "secret_access_key"), ("lake", "session_token")):
             if isinstance(data.get(section), dict) and field in data[section]:
                 raise ConfigError(
                     f"{p}: {section}.{field} is a secret and does not belong in a config file; "

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redditlake.errors import InvalidSubredditName
+from redditlake.outcome import Outcome
 from redditlake.lake import Lake
 from redditlake.lake.names import SUBREDDIT_PATTERN
 from redditlake.quality.threads import is_cut
@@ -208,14 +209,19 @@ class SubredditSummary:
     cut_threads: int = 0  # trees landed cut (quality.threads.is_cut): comments known to be missing
     quality: Any = field(default=None, repr=False)  # quality.run.QualityReport of this subreddit's batches
 
-    def line(self) -> str:
+    def outcome(self) -> Outcome:
+        subject = f"r/{self.subreddit}"
         if not self.ok:
-            return f"r/{self.subreddit}: FAILED: {self.error}"
-        return (
-            f"r/{self.subreddit}: {self.posts} posts ({self.posts_written} new), "
+            return Outcome.failed(subject, str(self.error), requests=self.requests)
+        detail = (
+            f"{self.posts} posts ({self.posts_written} new), "
             f"{self.comments} comments ({self.comments_written} new), "
             + (f"{self.users} users, " if self.users else "")
             + (f"{self.unexpandable} unexpandable stubs, " if self.unexpandable else "")
             + (f"{self.cut_threads} cut threads, " if self.cut_threads else "")
             + f"{self.requests} requests, {self.seconds:.1f}s"
         )
+        return Outcome(subject, detail=detail, items=self.posts + self.comments + self.users, requests=self.requests)
+
+    def line(self) -> str:
+        return self.outcome().line()

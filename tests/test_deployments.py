@@ -3,6 +3,7 @@ that accepts its parameters, and prefect.yaml does not describe them a second ti
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -56,3 +57,28 @@ def test_a_deployment_with_a_bad_parameter_is_caught():
     flow.validate_parameters({"subreddit": "python", "sorts": ["new"]})  # the control: a good one passes
     with pytest.raises(ParameterTypeError, match="sorts"):
         flow.validate_parameters({"subreddit": "python", "sorts": ["newest"]})
+
+
+def test_every_deployment_passes_the_blocks_its_flow_needs(monkeypatch):
+    """Every deployed flow reads or writes the lake, so each gets the lake block; each that asks
+    Reddit (collect, refresh, stream, maintain-lake's sweep) gets the Reddit block too. A
+    deployment without them would run on a worker's default lake, or fail for want of keys."""
+    monkeypatch.chdir(ROOT)
+    config = load_collection(ROOT / "deployments/collection.yaml")
+    followed = config.collection.subreddits[0].model_copy(update={"name": "askscience", "source": "arcticshift"})
+    config = config.model_copy(update={
+        "blocks": config.blocks.model_copy(update={"reddit": "the-app", "lake": "the-lake"}),
+        "collection": config.collection.model_copy(update={"subreddits": [*config.collection.subreddits, followed]}),
+    })
+    specs = deployment_specs(config)
+    assert {s["flow_name"] for s in specs} == {"collect-scheduled", "follow-archive", "refresh", "stream", "maintain-lake"}
+    for spec in specs:
+        flow = load_flow_from_entrypoint(spec["entrypoint"])
+        takes = inspect.signature(flow.fn).parameters
+        params = spec["parameters"]
+        assert params.get("lake_block") == "the-lake", spec["name"]
+        if "reddit_block" in takes:
+            assert params.get("reddit_block") == "the-app", spec["name"]
+        asks_reddit = spec["flow_name"] != "follow-archive"  # maintain-lake's sweep is a collect
+        assert not asks_reddit or "reddit_block" in takes, spec["name"]
+        flow.validate_parameters(params)

@@ -26,6 +26,7 @@ from redditlake import audit, cli
 from redditlake.lake import Lake
 from redditlake.lake.location import open_location
 from redditlake.results import collect_garbage, verdict
+from redditlake.outcome import lines as lines_of
 
 SUB = "python"
 # Columns whose text users wrote (a body may mention u/someone): names there are content, not identity.
@@ -243,7 +244,7 @@ def test_the_same_with_lake_and_result_storage_on_s3(prefect_api, make_sim, s3_e
         # persist every flow's and task's result unless told not to).
         assert list_keys(s3_endpoint, bucket, "prefect-results/") == [f"prefect-results/{key('stale')}"]
         # refresh ends with gc, which finds the S3 result storage through the block by itself.
-        lines = asyncio.run(refresh([SUB], settings))
+        lines = lines_of(asyncio.run(refresh([SUB], settings)))
         after = "\n".join(s3_texts(s3_endpoint, bucket).values())
         assert not [n for n in names if n in after], "author names outside the lake after refresh"
     assert any(f"s3://{bucket}/prefect-results/{key('stale')}: deleted unread" in line for line in lines), lines
@@ -280,7 +281,7 @@ def test_a_comment_deleted_and_redacted_is_found_nowhere_afterwards(prefect_api,
     (storage / key("other-flow")).write_bytes(keep)
 
     sim.world.delete(f"t1_{comment_id}")
-    lines = asyncio.run(refresh([SUB], settings))
+    lines = lines_of(asyncio.run(refresh([SUB], settings)))
     assert "comments" in lines[0] and (comment_id,) in rows(lake, "SELECT id FROM deletions"), lines
 
     assert body not in lake_strings(lake, skip_free_text=False), "the deleted comment is still in the lake"

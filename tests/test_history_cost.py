@@ -24,6 +24,7 @@ from redditlake.lake.maintenance import CompactionPolicy, compact_due, files_per
 from redditlake.watermark import StoredPosts, created_day, marker_days, recent_post_days
 from s3server import TEST_CREDENTIALS, make_bucket
 from test_lake_s3 import recorded_requests
+from redditlake.outcome import lines as lines_of
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")
@@ -384,7 +385,7 @@ def test_compaction_running_alongside_collects_loses_and_doubles_nothing(prefect
     assert metrics > 0
 
     # The maintenance flow reports what it did; afterwards one file per partition.
-    lines = asyncio.run(maintain(min_files=2, after_days=0, settings=settings))
+    lines = lines_of(asyncio.run(maintain(min_files=2, after_days=0, settings=settings)))
     assert any(line.startswith("posts: ") for line in lines), lines
     assert {p.files for p in files_per_partition(lake)} == {1}
     posts, _ = assert_unique(lake)
@@ -422,7 +423,7 @@ def test_maintain_lake_sweeps_every_stranded_tree_and_reports_files_per_partitio
     assert lake.days("posts", FLOW_SUB)[-1] - lake.days("posts", FLOW_SUB)[0] > dt.timedelta(days=20)
 
     state = asyncio.run(maintain(min_files=2, after_days=0, settings=settings, sweep=[FLOW_SUB], return_state=True))
-    lines = asyncio.run(state.aresult())
+    lines = lines_of(asyncio.run(state.aresult()))
     assert any(line.startswith(f"full sweep r/{FLOW_SUB}: ") for line in lines), lines
     assert any(line.startswith("comments: ") for line in lines), lines
     assert_trees_complete(lake, sim, posts)

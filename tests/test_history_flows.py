@@ -18,6 +18,7 @@ from redditlake.lake import Lake
 from redditlake.simulator import timeline
 from redditlake.simulator.archive import ArchiveConfig, ArchiveThread
 from redditlake.simulator.dumps import world_lines, write_zst
+from redditlake.outcome import lines as lines_of
 
 pytestmark = pytest.mark.prefect
 
@@ -65,7 +66,7 @@ def test_stream_flow_stops_at_max_items(prefect_api, make_sim, tmp_path):
     sim = make_sim(subreddits=["python"], posts_per_subreddit=600, comments_per_post_mean=10)
     settings = sim_settings(sim, str(tmp_path / "lake"))
     settings = settings.model_copy(update={"stream": settings.stream.model_copy(update={"min_interval": 0.05})})
-    lines = asyncio.run(stream(["python"], duration=120, max_items=10, settings=settings))
+    lines = lines_of(asyncio.run(stream(["python"], duration=120, max_items=10, settings=settings)))
     assert "stopped by max-items" in lines[-1], lines  # checked after each poll: a first page can overshoot
     lake = Lake.open(settings.lake.uri)
     landed = query_rows(lake, "SELECT count(*), count(DISTINCT id), max(created_utc) FROM posts")[0]
@@ -104,7 +105,7 @@ def test_backfill_flow_with_threads_takes_comments_from_the_trees_of_its_posts(p
     with ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000)) as archive:
         settings = settings.model_copy(update={"archive": settings.archive.model_copy(
             update={"arcticshift_url": archive.url, "requests_per_minute": 60_000})})
-        lines = asyncio.run(backfill(["python"], "2026-10-01", "2026-11-01", ["arcticshift"], settings, threads=True))
+        lines = lines_of(asyncio.run(backfill(["python"], "2026-10-01", "2026-11-01", ["arcticshift"], settings, threads=True)))
     assert [line.split(":")[0] for line in lines] == ["r/python arcticshift posts", "r/python arcticshift threads"], lines
     lake = Lake.open(settings.lake.uri)
     with_comments = [r[0] for r in query_rows(lake, "SELECT id FROM posts WHERE num_comments > 0")]

@@ -16,6 +16,7 @@ from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.reddit.client import RedditClient
 from s3server import TEST_CREDENTIALS, make_bucket
+from redditlake.outcome import lines as lines_of
 
 pytestmark = pytest.mark.prefect
 SUB = "worldnews"
@@ -94,7 +95,7 @@ def test_refresh_redacts_what_users_deleted_and_records_it(prefect_api, make_sim
     sim.world.delete(f"t3_{post_id}")
     sim.world.delete(f"t1_{comment_id}")
 
-    lines = asyncio.run(refresh([SUB], settings))
+    lines = lines_of(asyncio.run(refresh([SUB], settings)))
     assert "redacted" in lines[0]
 
     post = rows(lake, f"SELECT title, selftext, url, permalink, domain, author FROM posts WHERE id = '{post_id}'")
@@ -107,7 +108,7 @@ def test_refresh_redacts_what_users_deleted_and_records_it(prefect_api, make_sim
 
     # What is redacted is not asked about again.
     checked_first = int(lines[0].split(": ")[1].split()[0])
-    again = asyncio.run(refresh([SUB], settings))
+    again = lines_of(asyncio.run(refresh([SUB], settings)))
     assert int(again[0].split(": ")[1].split()[0]) < checked_first
 
 

@@ -26,6 +26,7 @@ from redditlake.landing import Landing
 from redditlake.models import Comment, CommentFetch, Post, parse_batch
 from redditlake.quality import anomalies, batch, catalog, results
 from redditlake.simulator.config import ABSENT
+from redditlake.outcome import lines as lines_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -643,7 +644,7 @@ def test_maintain_lake_compacts_the_quality_results_without_losing_a_row(prefect
         results.write(lake, "data_quality_metrics", _metric_rows(f"m{i}", old + timedelta(minutes=i), float(i)))
     for i in range(3):
         results.write(lake, "data_quality_metrics", _metric_rows(f"n{i}", datetime.now(UTC), float(i)))
-    lines = asyncio.run(maintain(lake=lake_uri))
+    lines = lines_of(asyncio.run(maintain(lake=lake_uri)))
     assert "_quality/data_quality_metrics: 1/1 due partitions compacted (of 2), files 33 → 4, 0 old files vacuumed" in lines
     live = DeltaTable(str(tmp_path / "lake" / "_quality" / "data_quality_metrics")).file_uris()
     assert len([f for f in live if f"dt={old.date()}" in f]) == 1

@@ -21,6 +21,7 @@ from redditlake.config import RedactAfter
 from redditlake.lake import Lake
 from test_cli import redditlake
 from test_simulator import http_json, small_config, with_api
+from redditlake.outcome import lines as lines_of
 
 DARK, OTHER = "python", "worldnews"
 T0 = datetime(2026, 12, 1, 6, tzinfo=UTC)
@@ -152,7 +153,7 @@ def test_a_blackout_redacts_nothing_of_the_dark_subreddit_and_the_next_refresh_k
 
     # The subreddit opens again: a refresh keeps every live item; only what Reddit shows deleted goes.
     set_access(sim, DARK, "public")
-    lines = asyncio.run(refresh([DARK], settings))
+    lines = lines_of(asyncio.run(refresh([DARK], settings)))
     assert not operator_must_act(lines[0]) and "unavailable" not in lines[0], lines
     after = stored(lake, DARK)
     assert after.keys() == before.keys()
@@ -177,7 +178,7 @@ def test_a_short_info_answer_redacts_nothing(prefect_api, small_world, tmp_path)
     drop_from_info(sim, [f"t3_{post}", f"t1_{comment}"])
     sim.reset_stats()
 
-    lines = asyncio.run(refresh([OTHER], settings))
+    lines = lines_of(asyncio.run(refresh([OTHER], settings)))
 
     assert "2 items unavailable (missing), kept" in lines[0] and not operator_must_act(lines[0]), lines
     assert sim.stats()["by_family"].get("about") == 1  # asked once why they are missing: the subreddit is fine
@@ -203,7 +204,7 @@ def test_the_policy_redacts_what_stays_missing_past_its_limits(prefect_api, smal
     before = stored(lake, OTHER)
 
     def refresh_at(when: datetime) -> str:
-        return asyncio.run(refresh([OTHER], settings, now=when))[0]
+        return lines_of(asyncio.run(refresh([OTHER], settings, now=when)))[0]
 
     drop_from_info(sim, [f"t3_{post}", f"t1_{comment}", f"t3_{flicker}"])
     refresh_at(T0)
@@ -241,11 +242,11 @@ def test_a_banned_subreddit_is_kept_then_redacted_by_its_policy(prefect_api, sma
     before = stored(lake, DARK)
     set_access(sim, DARK, "banned")
 
-    first = asyncio.run(refresh([DARK], settings, now=T0))[0]
+    first = lines_of(asyncio.run(refresh([DARK], settings, now=T0)))[0]
     assert first == f"r/{DARK}: banned — {len(before)} items unavailable, kept" and operator_must_act(first)
     assert stored(lake, DARK) == before
 
-    second = asyncio.run(refresh([DARK], settings, now=T0 + timedelta(days=1)))[0]  # the default: 2 refreshes, 1 day
+    second = lines_of(asyncio.run(refresh([DARK], settings, now=T0 + timedelta(days=1))))[0]  # the default: 2 refreshes, 1 day
     assert second == f"r/{DARK}: banned — 0 items unavailable, kept; {len(before)} redacted by the unavailable policy"
     assert set(rows(lake, "SELECT reason, detail FROM deletions")) == {("policy_after_unavailable", "banned: 2 refreshes over 1.0 days")}
     assert {r[0] for r in stored(lake, DARK).values()} == {"[deleted]"}

@@ -30,9 +30,11 @@ import zstandard
 from redditlake.archive.client import COMMENTS, POSTS
 from redditlake.archive.lines import SUBREDDIT, Oversized, created_epoch, guess_id, guess_kind, oversized, parse
 from redditlake.archive.progress import Progress
-from redditlake.archive.search import MODELS, at, epoch
+from redditlake.archive.search import MODELS, epoch
 from redditlake.errors import RedditLakeError
 from redditlake.landing import Landing
+from redditlake.models import utc
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, append, latest
 
@@ -51,16 +53,19 @@ class DumpResult:
     skipped: bool = False  # already done by an earlier run
     quarantined: dict[str, int] = field(default_factory=dict)  # subreddit -> unusable lines
 
-    def lines_out(self) -> list[str]:
+    def outcomes(self) -> list[Outcome]:
         name = os.path.basename(self.path)
         if self.skipped:
-            return [f"{name}: already ingested for these subreddits and dates (nothing to do)"]
+            return [Outcome(name, detail="already ingested for these subreddits and dates (nothing to do)")]
         resumed = f", resumed at line {self.resumed_at_line}" if self.resumed_at_line else ""
-        out = [f"{name}: {self.lines} lines read{resumed}"]
-        out += [f"r/{s} dump: {self.rows[s]} rows, {self.written.get(s, 0)} new"
-                + (f", {self.quarantined[s]} unusable lines quarantined" if self.quarantined.get(s) else "")
+        out = [Outcome(name, detail=f"{self.lines} lines read{resumed}")]
+        out += [Outcome(f"r/{s} dump", items=self.rows[s], detail=f"{self.rows[s]} rows, {self.written.get(s, 0)} new"
+                        + (f", {self.quarantined[s]} unusable lines quarantined" if self.quarantined.get(s) else ""))
                 for s in sorted(self.rows)]
         return out
+
+    def lines_out(self) -> list[str]:
+        return [o.line() for o in self.outcomes()]
 
 
 class _Counted:
@@ -182,7 +187,7 @@ def ingest_dump(
         bad.clear()
         append_rows = [
             BackfillProgress(job=job, source="dump", kind="all", since_utc=since, until_utc=until,
-                             position_utc=at(hi if done else lo), position_line=line_no, rows=0, done=done,
+                             position_utc=utc(hi if done else lo), position_line=line_no, rows=0, done=done,
                              collected_at=collected)
         ]
         for sub in wanted:  # positions after the data they describe

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient
 from redditlake.archive.progress import Progress
 from redditlake.landing import Landing
-from redditlake.models import Comment, Post
+from redditlake.models import Comment, Post, utc
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, CoverageGap, append, latest
 from redditlake.reddit.requestlog import requests_for
@@ -30,10 +31,6 @@ MODELS = {POSTS: Post, COMMENTS: Comment}
 
 def epoch(value: datetime) -> int:
     return int(value.timestamp())
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass
@@ -49,13 +46,17 @@ class BackfillResult:
     ok: bool = True
     error: str | None = None
 
-    def line(self) -> str:
+    def outcome(self) -> Outcome:
+        subject = f"r/{self.subreddit} {self.source} {self.kind}"
         if not self.ok:
-            return f"r/{self.subreddit} {self.source} {self.kind}: FAILED: {self.error}"
+            return Outcome.failed(subject, str(self.error), items=self.rows, requests=self.requests)
         resumed = f", resumed from {self.resumed_from:%Y-%m-%d %H:%M:%S}" if self.resumed_from else ""
         gaps = f", {len(self.gaps)} uncoverable second(s) recorded as gaps" if self.gaps else ""
-        return (f"r/{self.subreddit} {self.source} {self.kind}: {self.rows} rows, {self.written} new, "
-                f"{self.requests} requests{resumed}{gaps}")
+        return Outcome(subject, detail=f"{self.rows} rows, {self.written} new, {self.requests} requests{resumed}{gaps}",
+                       items=self.rows, requests=self.requests)
+
+    def line(self) -> str:
+        return self.outcome().line()
 
 
 def job_key(source: str, kind: str, since: datetime) -> str:
@@ -95,7 +96,7 @@ async def backfill_search(
     landed = lake.app_version(MODELS[kind].table, app_id)
     pos = max(start, epoch(stored["position_utc"]) if stored is not None else start, landed or start)
     if pos > start:
-        result.resumed_from = at(pos)
+        result.resumed_from = utc(pos)
     width = max(1, int(window_days * 86400))
     progress = Progress(f"r/{subreddit} {source} {kind}")
     pending = _Pending()
@@ -113,7 +114,7 @@ async def backfill_search(
             on_landed(items)
         append(lake, CoverageGap, subreddit, pending.gaps)
         append(lake, BackfillProgress, subreddit, [BackfillProgress(
-            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=at(pending.position),
+            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=utc(pending.position),
             position_line=None, rows=len(items), done=pending.position >= end, collected_at=collected,
         )])
         result.rows += len(items)
@@ -148,9 +149,9 @@ async def backfill_search(
                         new_pos, width = last, max(1, last - pos)
                     else:
                         new_pos = pos + 1
-                        pending.gaps.append(CoverageGap(kind=kind, source=source, reason="page_cut", gap_start=at(pos),
-                                                        gap_end=at(pos + 1), collected_at=now_utc()))
-                        result.gaps.append((at(pos), at(pos + 1)))
+                        pending.gaps.append(CoverageGap(kind=kind, source=source, reason="page_cut", gap_start=utc(pos),
+                                                        gap_end=utc(pos + 1), collected_at=now_utc()))
+                        result.gaps.append((utc(pos), utc(pos + 1)))
                 pending.items.extend(items)
                 pending.position = pos = new_pos
                 progress.add(rows=len(items))

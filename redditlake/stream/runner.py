@@ -21,10 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from redditlake.archive.client import COMMENTS, POSTS
-from redditlake.archive.search import MODELS, at
+from redditlake.archive.search import MODELS
 from redditlake.config import Settings
 from redditlake.errors import ApiUnavailable, SubredditUnavailable
 from redditlake.landing import Landing
+from redditlake.models import utc
+from redditlake.outcome import Outcome
 from redditlake.pipeline import now_utc
 from redditlake.positions import CoverageGap, StreamPosition, append, latest
 from redditlake.reddit.client import RedditClient
@@ -50,15 +52,20 @@ class StreamSummary:
     def total(self) -> int:
         return sum(self.items.values())
 
-    def lines(self) -> list[str]:
-        out = [f"r/{k}: {n} new" for k, n in sorted(self.items.items())]
-        out += [f"r/{sub}: FAILED: {why}" for sub, why in sorted(self.failed.items())]
-        out.append(f"stream: {self.total} items, {self.written} written, {self.polls} polls "
-                   f"({self.requests} requests), {self.flushes} batches landed, stopped by {self.stopped_by}")
-        for sub, kind, start, end in self.gaps:
-            out.append(f"r/{sub} {kind}: GAP {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} (listing cap); fill it with "
-                       f"`redditlake backfill {sub} --since {start:%Y-%m-%dT%H:%M:%S} --until {end:%Y-%m-%dT%H:%M:%S}`")
+    def outcomes(self) -> list[Outcome]:
+        out = [Outcome(f"r/{k}", detail=f"{n} new", items=n) for k, n in sorted(self.items.items())]
+        out += [Outcome.failed(f"r/{sub}", why) for sub, why in sorted(self.failed.items())]
+        out.append(Outcome("stream", items=self.total, requests=self.requests,
+                           detail=f"{self.total} items, {self.written} written, {self.polls} polls "
+                           f"({self.requests} requests), {self.flushes} batches landed, stopped by {self.stopped_by}"))
+        for sub, kind, start, end in self.gaps:  # not a failure: the stream goes on; a backfill fills it
+            out.append(Outcome(f"r/{sub} {kind}", warn=True,
+                               detail=f"GAP {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} (listing cap); fill it with "
+                               f"`redditlake backfill {sub} --since {start:%Y-%m-%dT%H:%M:%S} --until {end:%Y-%m-%dT%H:%M:%S}`"))
         return out
+
+    def lines(self) -> list[str]:
+        return [o.line() for o in self.outcomes()]
 
 
 class Stream:
@@ -152,7 +159,7 @@ class Stream:
         if poll.gap is not None:
             self._gaps.append((follower.subreddit, poll.gap))
             log.warning("r/%s %s: the listing ended %s after our last position: gap recorded",
-                        follower.subreddit, follower.kind, at(poll.gap.end))
+                        follower.subreddit, follower.kind, utc(poll.gap.end))
         if poll.items:
             key = (follower.subreddit, follower.kind)
             self._buffer.setdefault(key, []).extend(poll.items)
@@ -191,16 +198,16 @@ class Stream:
                 self.landing.metrics(sub, items, collected)
         for sub in self.subreddits:
             rows = [
-                StreamPosition(kind=kind, newest_utc=at(newest), newest_ids=",".join(sorted(ids)), collected_at=collected)
+                StreamPosition(kind=kind, newest_utc=utc(newest), newest_ids=",".join(sorted(ids)), collected_at=collected)
                 for (s, kind), (newest, ids) in positions.items()
                 if s == sub and newest is not None and (s, kind) in buffer
             ]
             append(lake, StreamPosition, sub, rows)
         for sub, gap in gaps:
             append(lake, CoverageGap, sub, [CoverageGap(kind=gap.kind, source="stream", reason="listing_cap",
-                                                        gap_start=at(gap.start), gap_end=at(gap.end),
+                                                        gap_start=utc(gap.start), gap_end=utc(gap.end),
                                                         collected_at=collected)])
-            self.summary.gaps.append((sub, gap.kind, at(gap.start), at(gap.end)))
+            self.summary.gaps.append((sub, gap.kind, utc(gap.start), utc(gap.end)))
         return written
 
 
