@@ -70,13 +70,23 @@ def cmd_follow(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
     from redditlake.errors import RedditLakeError
     from redditlake.pipeline import validate_subreddit
-    from redditlake.prefect_server import api_for_run
 
     subs = [validate_subreddit(s) for s in args.subreddits]  # fails before Prefect starts
     if args.now:
         parse_when(args.now, "--now")
     if args.start_days <= 0:
         raise RedditLakeError("--start-days must be positive")
+    return run_follow(subs, settings, source=args.source, comments=args.comments, start_days=args.start_days,
+                      now=args.now)
+
+
+def run_follow(subs: list[str], settings, *, source: str = "arcticshift", comments: bool = True,
+               start_days: float = 1.0, now: str | None = None) -> int:
+    """One run of the ``follow-archive`` flow per subreddit, its summary printed; 1 when one failed.
+
+    Shared by ``follow`` and ``demo --archive`` (the demo sits below the CLI: it gets this passed in)."""
+    from redditlake.prefect_server import api_for_run
+
     failed = False
     with api_for_run() as prefect_ready:
         from redditlake.cli_common import quiet_prefect_env
@@ -86,8 +96,8 @@ def cmd_follow(args: argparse.Namespace, settings) -> int:
 
         prefect_ready()
         for sub in subs:
-            state = asyncio.run(follow(sub, args.source, args.comments, args.start_days, now=args.now,
-                                       settings=settings, return_state=True))
+            state = asyncio.run(follow(sub, source, comments, start_days, now=now, settings=settings,
+                                       return_state=True))
             failed |= not state.is_completed()
             print(state.message if state.is_completed() else f"r/{sub}: FAILED: {state.message}", flush=True)
     return 1 if failed else 0
