@@ -38,7 +38,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--max-items", type=int, help="stop once at least this many new posts and comments are in (checked after each poll)")
     s.add_argument("--lake", help="lake location (default: ./lake)")
 
-    c = sub.add_parser("coverage", help="per day: rows per source, cut threads, stream gaps")
+    c = sub.add_parser("coverage", help="per day: rows per source, cut threads, stream gaps; for a subreddit followed "
+                                        "through an archive, its position, lag behind now and gaps")
     c.add_argument("subreddit", metavar="SUB")
     c.add_argument("--since", help="first day to show (YYYY-MM-DD)")
     c.add_argument("--lake", help="lake location (default: ./lake)")
@@ -129,9 +130,9 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
 
 def cmd_coverage(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
-    from redditlake.coverage import coverage
+    from redditlake.coverage import coverage, followed
     from redditlake.lake import Lake
-    from redditlake.pipeline import validate_subreddit
+    from redditlake.pipeline import now_utc, validate_subreddit
     from redditlake.query import print_result
 
     sub = validate_subreddit(args.subreddit)
@@ -139,6 +140,12 @@ def cmd_coverage(args: argparse.Namespace, settings) -> int:
     lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
     per_day, gaps = coverage(lake, sub, since)
     print_result(per_day, args.format)
+    follow = followed(lake, sub, now_utc())
+    if follow is not None:  # only for a subreddit kept current from an archive
+        if args.format == "table":
+            print(f"\nr/{sub} is followed through an archive (no Reddit key): the positions (follow: the newest "
+                  "archived item landed), how far behind they were at the last run and are now, gaps behind them:")
+        print_result(follow, args.format)
     if args.format == "table":
         print(f"\ncoverage gaps of r/{sub}:" if gaps.rows else f"\nno coverage gaps recorded for r/{sub}")
     if gaps.rows:
