@@ -169,7 +169,7 @@ def test_coverage_shows_where_a_followed_subreddit_stands_its_lag_behind_now_and
     assert set(rows) == {(phase, "arcticshift", kind) for phase in ("follow", "settle") for kind in seconds}
     for kind, got in seconds.items():
         _, _, _, position, newest, _, _, lag_now, gaps = rows[("follow", "arcticshift", kind)]
-        assert newest == at(max(got)) <= position  # the newest archived item landed; the position at or after it
+        assert position == newest == at(max(got))  # the newest archived item landed
         assert lag_now == str(timedelta(seconds=int(later.timestamp()) - max(got)))
         assert gaps == sum(1 for k, _ in crowded if k == kind)
         # The settle pass: everything up to 36 h ago asked again; its lag is its position's.
@@ -189,3 +189,36 @@ def test_coverage_shows_where_a_followed_subreddit_stands_its_lag_behind_now_and
     assert followed(lake, "aww", later) is None
     assert main(["coverage", "aww", "--lake", settings.lake.uri]) == 0
     assert "followed through an archive" not in capsys.readouterr().out
+
+
+def test_the_follow_position_never_passes_what_the_archive_had_so_the_next_run_lands_what_was_archived_since(
+        make_sim, tmp_path):
+    """An archive lags: a window reaching past its newest item found nothing there yet. The next
+    follow run (not the settle pass 36 h later) lands what the archive took in since."""
+    PAGE = 10  # no second holds more: every item can land
+    sim = make_sim(subreddits=[SUB], posts_per_subreddit=300, comments_per_post_mean=5,
+                   big_thread_share=0.2, big_thread_comments=(300, 600))
+    world = sim.world
+    config = ArchiveConfig(requests_per_window=100_000, max_size=PAGE, lag_seconds=LAG, settled_after=SETTLED)
+    with ArchiveThread(world, config) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": PAGE})})
+        lake = Lake.open(settings.lake.uri)
+        origin = world.now - 86400
+
+        async def run_once():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
+
+        for _ in range(3):
+            assert asyncio.run(run_once()).ok
+            posts, comments = archived(world, origin, world.now - LAG)
+            positions = dict(query_rows(lake, "SELECT job, arg_max(position_utc, collected_at) FROM backfill_progress "
+                                              "GROUP BY job"))
+            assert max(positions.values()) <= at(world.now - LAG)
+            for kind in ("posts", "comments"):  # held at the newest item landed, not before it
+                assert positions[f"follow:arcticshift:{kind}"] == query_rows(lake, f"SELECT max(created_utc) FROM {kind}")[0][0]
+            assert {r[0] for r in query_rows(lake, "SELECT id FROM posts")} == posts
+            assert {r[0] for r in query_rows(lake, "SELECT id FROM comments")} == comments
+            world.advance(3600)  # the archive takes in the next hour
