@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100; not with --archive)")
     d.add_argument("--archive", action="store_true",
                    help="no Reddit key: start the built-in archive simulator (Arctic Shift's API) on 127.0.0.1 and run "
-                        "what `redditlake follow` runs (2 days back) into the lake, then stop it")
+                        "what `redditlake follow` runs (a day back) into the lake, then stop it")
     d.add_argument("subreddits", nargs="*", default=DEMO_SUBREDDITS, metavar="SUB")
 
     g = sub.add_parser(

@@ -159,9 +159,9 @@ def test_demo_archive_follows_its_own_archive_simulator_with_no_reddit_key_and_s
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
-    # follow's own summary lines (both passes), then the sample query's table.
-    assert "r/python arcticshift posts (follow):" in out.stdout and "(settle):" in out.stdout
-    assert "rows)" in out.stdout
+    # follow's own summary lines, the sample query's table, where to see the follow's position.
+    assert "r/python arcticshift posts (follow):" in out.stdout and "comments (follow):" in out.stdout
+    assert "rows)" in out.stdout and "redditlake coverage python" in out.stdout
     lake = Lake.open(str(lake_dir))
     con = lake.duckdb()
     try:
@@ -173,8 +173,8 @@ def test_demo_archive_follows_its_own_archive_simulator_with_no_reddit_key_and_s
         con.close()
     assert sources == [("arcticshift",)]
     assert posts[0] > 0 and comments > 0
-    # What a follow up to now lands: the last two days, older than the archive's lag (minutes).
-    assert started - 2 * 86400 - 60 <= posts[1] and posts[2] <= time.time() - 600, posts
+    # What a first follow up to now lands: the last day, older than the archive's lag (minutes).
+    assert started - 86400 - 60 <= posts[1] and posts[2] <= time.time() - 600, posts
 
 
 def test_demo_archive_points_follow_at_its_archive_simulator_only_while_it_runs(tmp_path, monkeypatch):
