@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and query it with DuckDB.",
         epilog="Credentials come from REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET of a Reddit app (new keys need "
         "Reddit's approval since November 2025; existing ones keep working). Without a key: `redditlake demo` "
-        "(the built-in simulator) and `redditlake backfill` from archives or dump files.",
+        "(the built-in simulator), `redditlake backfill` from archives or dump files, `redditlake follow` to keep "
+        "current from an archive (`redditlake demo --archive` shows it).",
     )
     p.add_argument("--config", help="YAML settings file (default: $REDDITLAKE_CONFIG, else built-in defaults)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs, with tracebacks")
@@ -70,9 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("action", choices=["migrate"])
     m.add_argument("--lake", help="lake location (default: ./lake)")
 
-    d = sub.add_parser("demo", help="run the built-in Reddit simulator and collect from it into ./lake (no credentials)")
+    d = sub.add_parser("demo", help="run the built-in Reddit simulator and collect from it into ./lake (no credentials); "
+                                    "with --archive, the no-key mode: follow the built-in archive simulator")
     d.add_argument("--lake", default="./lake", help="lake folder (default: ./lake)")
-    d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100)")
+    d.add_argument("--limit", type=int, default=100, help="posts per listing (default: 100; not with --archive)")
+    d.add_argument("--archive", action="store_true",
+                   help="no Reddit key: start the built-in archive simulator (Arctic Shift's API) on 127.0.0.1 and run "
+                        "what `redditlake follow` runs (a day back) into the lake, then stop it")
     d.add_argument("subreddits", nargs="*", default=DEMO_SUBREDDITS, metavar="SUB")
 
     g = sub.add_parser(
@@ -243,8 +248,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from redditlake.demo import run_demo
+    from redditlake.cli_history import run_follow
+    from redditlake.demo import run_archive_demo, run_demo
+    from redditlake.pipeline import validate_subreddit
 
+    if args.archive:
+        subs = [validate_subreddit(s) for s in args.subreddits]
+        return run_archive_demo(subs, lake_uri=args.lake, run_follow=run_follow, config_path=args.config)
     return run_demo(args.subreddits, lake_uri=args.lake, limit=args.limit, run_collect=run_collect,
                     config_path=args.config)
 

@@ -40,7 +40,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--max-items", type=int, help="stop once at least this many new posts and comments are in (checked after each poll)")
     s.add_argument("--lake", help="lake location (default: ./lake)")
 
-    c = sub.add_parser("coverage", help="per day: rows per source, cut threads, stream gaps")
+    c = sub.add_parser("coverage", help="per day: rows per source, cut threads, stream gaps; for a subreddit followed "
+                                        "through an archive, its position, lag behind now and gaps")
     c.add_argument("subreddit", metavar="SUB")
     c.add_argument("--since", help="first day to show (YYYY-MM-DD)")
     c.add_argument("--lake", help="lake location (default: ./lake)")
@@ -72,13 +73,23 @@ def cmd_follow(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
     from redditlake.errors import RedditLakeError
     from redditlake.pipeline import validate_subreddit
-    from redditlake.prefect_server import api_for_run
 
     subs = [validate_subreddit(s) for s in args.subreddits]  # fails before Prefect starts
     if args.now:
         parse_when(args.now, "--now")
     if args.start_days <= 0:
         raise RedditLakeError("--start-days must be positive")
+    return run_follow(subs, settings, source=args.source, comments=args.comments, start_days=args.start_days,
+                      now=args.now)
+
+
+def run_follow(subs: list[str], settings, *, source: str = "arcticshift", comments: bool = True,
+               start_days: float = 1.0, now: str | None = None) -> int:
+    """One run of the ``follow-archive`` flow per subreddit, its summary printed; 1 when one failed.
+
+    Shared by ``follow`` and ``demo --archive`` (the demo sits below the CLI: it gets this passed in)."""
+    from redditlake.prefect_server import api_for_run
+
     failed = False
     with api_for_run() as prefect_ready:
         from redditlake.cli_common import quiet_prefect_env
@@ -88,8 +99,8 @@ def cmd_follow(args: argparse.Namespace, settings) -> int:
 
         prefect_ready()
         for sub in subs:
-            state = asyncio.run(follow(sub, args.source, args.comments, args.start_days, now=args.now,
-                                       settings=settings, return_state=True))
+            state = asyncio.run(follow(sub, source, comments, start_days, now=now, settings=settings,
+                                       return_state=True))
             failed |= not state.is_completed()
             print(state.message if state.is_completed() else f"r/{sub}: FAILED: {state.message}", flush=True)
     return 1 if failed else 0
@@ -121,9 +132,9 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
 
 def cmd_coverage(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
-    from redditlake.coverage import coverage
+    from redditlake.coverage import coverage, followed
     from redditlake.lake import Lake
-    from redditlake.pipeline import validate_subreddit
+    from redditlake.pipeline import now_utc, validate_subreddit
     from redditlake.query import print_result
 
     sub = validate_subreddit(args.subreddit)
@@ -131,6 +142,12 @@ def cmd_coverage(args: argparse.Namespace, settings) -> int:
     lake = Lake.open(settings.lake.uri, endpoint_url=settings.lake.endpoint_url)
     per_day, gaps = coverage(lake, sub, since)
     print_result(per_day, args.format)
+    follow = followed(lake, sub, now_utc())
+    if follow is not None:  # only for a subreddit kept current from an archive
+        if args.format == "table":
+            print(f"\nr/{sub} is followed through an archive (no Reddit key): the positions (follow: the newest "
+                  "archived item landed), how far behind they were at the last run and are now, gaps behind them:")
+        print_result(follow, args.format)
     if args.format == "table":
         print(f"\ncoverage gaps of r/{sub}:" if gaps.rows else f"\nno coverage gaps recorded for r/{sub}")
     if gaps.rows:

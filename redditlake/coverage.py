@@ -9,12 +9,19 @@ their exact ranges, and whether a later row of ``backfill_progress`` covered the
 
 Gaps live in one table, ``coverage_gaps`` (``redditlake.positions``): the stream's listing cuts,
 the archive's overflowing seconds, and collect's ``new`` sweeps that reached the listing cap
-(``listing_cap_gap``, recorded by the collect flow).
+(``listing_cap_gap``, recorded by the collect flow). An overflowing second (``page_cut``) is
+filled only by another source: the same archive cuts the same second again, so its own
+positions passing it fill nothing.
+
+A subreddit kept current from an archive (``follow``, no Reddit key) also has ``followed``:
+per pass and kind, its position (the newest archived item landed, for the follow pass), how far
+that was behind its run (the archive's lag, plus 36 h by design for the settle pass), how far
+it is behind now, and the gaps behind it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
@@ -101,13 +108,68 @@ def coverage(lake: Lake, subreddit: str, since: datetime | None = None) -> tuple
         if "coverage_gaps" in views:
             filled = ("EXISTS (SELECT 1 FROM backfill_progress b WHERE b.subreddit = g.subreddit "
                       "AND (b.kind = g.kind OR b.kind = 'all') AND b.since_utc <= g.gap_start "
-                      "AND b.position_utc >= g.gap_end AND b.collected_at >= g.collected_at)"
+                      "AND b.position_utc >= g.gap_end AND b.collected_at >= g.collected_at "
+                      "AND (g.reason <> 'page_cut' OR b.source <> g.source))"
                       if "backfill_progress" in views else "false")
             gap_after = f"gap_end >= TIMESTAMPTZ '{since.isoformat()}'" if since else "true"
+            # DISTINCT: a follow's follow and settle passes both record a second they could not split.
             cur = con.execute(
-                f"SELECT {', '.join(columns[:-1])}, {filled} AS backfilled FROM coverage_gaps g "
-                f"WHERE subreddit = '{sub}' AND {gap_after} ORDER BY gap_start")
+                f"SELECT DISTINCT {', '.join(columns[:-1])}, {filled} AS backfilled FROM coverage_gaps g "
+                f"WHERE subreddit = '{sub}' AND {gap_after} ORDER BY gap_start, kind, source")
             gaps = QueryResult(columns, cur.fetchall())
         return per_day, gaps
     finally:
         con.close()
+
+
+FOLLOW_COLUMNS = ["pass", "source", "kind", "position", "newest_item", "last_run", "lag_at_run", "lag_now", "gaps"]
+
+
+def _span(delta: timedelta) -> str:
+    return str(timedelta(seconds=int(delta.total_seconds())))
+
+
+def followed(lake: Lake, subreddit: str, now: datetime) -> QueryResult | None:
+    """The follow's passes (see the module doc); None for a subreddit no follow ran on.
+
+    ``position``: the pass's position (all before it asked for). ``newest_item``: the newest
+    item of the kind landed from the source (the follow pass's rows). The lags are those of
+    ``newest_item`` for the follow pass, of ``position`` for the settle pass (36 h by design),
+    at the pass's last run and now. ``gaps``: seconds recorded as gaps behind the position."""
+    sub = subreddit_partition(subreddit)
+    con = lake.duckdb()
+    try:
+        views = _views(con)
+        if "backfill_progress" not in views:
+            return None
+        gaps = "0"
+        if "coverage_gaps" in views:
+            gaps = ("(SELECT count(DISTINCT (g.gap_start, g.gap_end)) FROM coverage_gaps g WHERE g.subreddit = f.subreddit "
+                    "AND g.source = f.source AND g.kind = f.kind AND g.gap_end <= f.position)")
+        newest = " UNION ALL ".join(
+            f"SELECT '{t}' AS kind, source, max(created_utc) AS newest FROM {t} WHERE subreddit = '{sub}' GROUP BY ALL"
+            for t in ("posts", "comments") if t in views) or "SELECT NULL AS kind, NULL AS source, NULL AS newest"
+        # Positions are the latest row per job; a follow's jobs are named pass:source:kind.
+        rows = con.execute(f"""
+            WITH f AS (
+                SELECT subreddit, split_part(job, ':', 1) AS pass, source, kind,
+                       arg_max(position_utc, collected_at) AS position, max(collected_at) AS last_run
+                FROM backfill_progress
+                WHERE subreddit = '{sub}' AND (job LIKE 'follow:%' OR job LIKE 'settle:%')
+                GROUP BY ALL),
+            n AS ({newest})
+            SELECT f.pass, f.source, f.kind, f.position, n.newest, f.last_run, {gaps} AS gaps
+            FROM f LEFT JOIN n ON n.kind = f.kind AND n.source = f.source
+            ORDER BY f.pass, f.source, f.kind
+        """).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return None
+    result = []
+    for phase, source, kind, position, newest, last_run, gaps in rows:
+        newest = newest if phase == "follow" else None
+        behind = newest or position
+        result.append((phase, source, kind, position, newest, last_run.replace(microsecond=0),
+                       _span(last_run - behind), _span(now - behind), gaps))
+    return QueryResult(FOLLOW_COLUMNS, result)

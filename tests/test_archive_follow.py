@@ -128,3 +128,97 @@ def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs
     # The same quality path as every collection: the run's batches were validated.
     validated = set(results.read(lake, "validation_runs").column("table_name").to_pylist())
     assert {"posts", "comments"} <= validated
+
+
+def test_coverage_shows_where_a_followed_subreddit_stands_its_lag_behind_now_and_the_seconds_it_could_not_split(
+        make_sim, tmp_path, capsys):
+    """Pages of two items: every second holding two or more cannot be split by time and is a gap
+    the follow records; `coverage` shows it unfilled (the same archive would cut it again)."""
+    from collections import Counter
+
+    from redditlake.coverage import coverage, followed
+
+    # Big threads: comments close together, many seconds holding two or more.
+    sim = make_sim(subreddits=[SUB, "aww"], posts_per_subreddit=300, comments_per_post_mean=5,
+                   big_thread_share=0.2, big_thread_comments=(300, 600))
+    world = sim.world
+    config = ArchiveConfig(requests_per_window=100_000, max_size=2, lag_seconds=LAG, settled_after=SETTLED)
+    with ArchiveThread(world, config) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": 2})})
+        lake = Lake.open(settings.lake.uri)
+        origin = world.now - 2 * 86400  # past the settle pass's 36 h: both passes cut the same seconds
+
+        async def run_once():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
+
+        assert asyncio.run(run_once()).ok
+    cutoff = world.now - LAG  # what the archive had
+    with world.lock:
+        sub = world.subreddit(SUB)
+        seconds = {"posts": [int(p.created) for p in timeline.posts(world, sub) if origin <= p.created < cutoff],
+                   "comments": [int(c.created) for c, _ in timeline.comments(world, sub) if origin <= c.created < cutoff]}
+    crowded = {(kind, at(second)) for kind, got in seconds.items() for second, n in Counter(got).items() if n >= 2}
+    # The world has such seconds, some old enough for the settle pass to cut them again.
+    assert any(second < at(world.now - SETTLED) for _, second in crowded)
+
+    later = at(world.now + 7200)
+    rows = {(r[0], r[1], r[2]): r for r in followed(lake, SUB, later).rows}
+    assert set(rows) == {(phase, "arcticshift", kind) for phase in ("follow", "settle") for kind in seconds}
+    for kind, got in seconds.items():
+        _, _, _, position, newest, _, _, lag_now, gaps = rows[("follow", "arcticshift", kind)]
+        assert position == newest == at(max(got))  # the newest archived item landed
+        assert lag_now == str(timedelta(seconds=int(later.timestamp()) - max(got)))
+        assert gaps == sum(1 for k, _ in crowded if k == kind)
+        # The settle pass: everything up to 36 h ago asked again; its lag is its position's.
+        _, _, _, settled, newest, _, _, lag_now, gaps = rows[("settle", "arcticshift", kind)]
+        assert settled == at(world.now - SETTLED) and newest is None
+        assert lag_now == str(timedelta(seconds=int(later.timestamp() - world.now + SETTLED)))
+        assert gaps == sum(1 for k, second in crowded if k == kind and second < settled)
+
+    _, gaps = coverage(lake, SUB)
+    assert {(g[0], g[3]) for g in gaps.rows} == crowded and len(gaps.rows) == len(crowded)
+    assert {(g[1], g[2], g[4] - g[3], g[5]) for g in gaps.rows} == {("arcticshift", "page_cut", timedelta(seconds=1), False)}
+
+    assert main(["coverage", SUB, "--lake", settings.lake.uri]) == 0
+    out = capsys.readouterr().out
+    assert f"r/{SUB} is followed through an archive" in out and "page_cut" in out, out
+    # A subreddit no follow ran on shows what it showed before: no follow section.
+    assert followed(lake, "aww", later) is None
+    assert main(["coverage", "aww", "--lake", settings.lake.uri]) == 0
+    assert "followed through an archive" not in capsys.readouterr().out
+
+
+def test_the_follow_position_never_passes_what_the_archive_had_so_the_next_run_lands_what_was_archived_since(
+        make_sim, tmp_path):
+    """An archive lags: a window reaching past its newest item found nothing there yet. The next
+    follow run (not the settle pass 36 h later) lands what the archive took in since."""
+    PAGE = 10  # no second holds more: every item can land
+    sim = make_sim(subreddits=[SUB], posts_per_subreddit=300, comments_per_post_mean=5,
+                   big_thread_share=0.2, big_thread_comments=(300, 600))
+    world = sim.world
+    config = ArchiveConfig(requests_per_window=100_000, max_size=PAGE, lag_seconds=LAG, settled_after=SETTLED)
+    with ArchiveThread(world, config) as archive:
+        s = sim_settings(sim, str(tmp_path / "lake"))
+        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
+            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": PAGE})})
+        lake = Lake.open(settings.lake.uri)
+        origin = world.now - 86400
+
+        async def run_once():
+            async with ArchiveClient.for_source("arcticshift", settings) as client:
+                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
+
+        for _ in range(3):
+            assert asyncio.run(run_once()).ok
+            posts, comments = archived(world, origin, world.now - LAG)
+            positions = dict(query_rows(lake, "SELECT job, arg_max(position_utc, collected_at) FROM backfill_progress "
+                                              "GROUP BY job"))
+            assert max(positions.values()) <= at(world.now - LAG)
+            for kind in ("posts", "comments"):  # held at the newest item landed, not before it
+                assert positions[f"follow:arcticshift:{kind}"] == query_rows(lake, f"SELECT max(created_utc) FROM {kind}")[0][0]
+            assert {r[0] for r in query_rows(lake, "SELECT id FROM posts")} == posts
+            assert {r[0] for r in query_rows(lake, "SELECT id FROM comments")} == comments
+            world.advance(3600)  # the archive takes in the next hour

@@ -144,3 +144,58 @@ def test_demo_collects_from_its_own_simulator_with_no_credentials_and_prints_a_q
         con.close()
     assert 10 <= posts[0] == posts[1] <= 20, posts  # new + hot, 10 each, one row per id
     assert comments > 0 and orphans == 0
+
+
+def test_demo_archive_follows_its_own_archive_simulator_with_no_reddit_key_and_stops_it(tmp_path):
+    """The no-key mode end to end: the archive simulator, one `follow` run, a query; no REDDIT_* at all."""
+    import time
+
+    lake_dir = tmp_path / "archive-lake"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDDIT", "PREFECT_API_URL"))}
+    started = time.time()
+    out = subprocess.run(
+        [sys.executable, "-m", "redditlake.cli", "demo", "--archive", "--lake", str(lake_dir), "python"],
+        capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    # follow's own summary lines, the sample query's table, where to see the follow's position.
+    assert "r/python arcticshift posts (follow):" in out.stdout and "comments (follow):" in out.stdout
+    assert "rows)" in out.stdout and "redditlake coverage python" in out.stdout
+    lake = Lake.open(str(lake_dir))
+    con = lake.duckdb()
+    try:
+        sources = con.execute("SELECT DISTINCT source FROM posts UNION SELECT DISTINCT source FROM comments").fetchall()
+        posts = con.execute("SELECT count(*), min(epoch(created_utc)), max(epoch(created_utc)) FROM posts "
+                            "WHERE subreddit = 'python'").fetchone()
+        comments = con.execute("SELECT count(*) FROM comments WHERE subreddit = 'python'").fetchone()[0]
+    finally:
+        con.close()
+    assert sources == [("arcticshift",)]
+    assert posts[0] > 0 and comments > 0
+    # What a first follow up to now lands: the last day, older than the archive's lag (minutes).
+    assert started - 86400 - 60 <= posts[1] and posts[2] <= time.time() - 600, posts
+
+
+def test_demo_archive_points_follow_at_its_archive_simulator_only_while_it_runs(tmp_path, monkeypatch):
+    """In process: `follow` is handed the archive simulator's address and no Reddit key (even
+    with one in the environment), and the simulator is gone once the demo returns."""
+    import urllib.request
+
+    from redditlake.demo import run_archive_demo
+
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "a-real-looking-key")
+    calls = []
+
+    def fake_follow(subs, settings, **kwargs):
+        url = settings.archive.arcticshift_url
+        with urllib.request.urlopen(f"{url}/api/posts/search?subreddit=python&limit=1", timeout=5) as answer:
+            calls.append((subs, url, settings.reddit.client_id, settings.lake.uri, kwargs, answer.status))
+        return 1  # as a failed run: the demo says so and skips its sample query
+
+    assert run_archive_demo(["python"], lake_uri=str(tmp_path / "lake"), run_follow=fake_follow) == 1
+    ((subs, url, client_id, lake_uri, kwargs, status),) = calls
+    assert subs == ["python"] and status == 200 and url.startswith("http://127.0.0.1:")
+    assert client_id is None and lake_uri == str(tmp_path / "lake") and kwargs["source"] == "arcticshift"
+    with pytest.raises(OSError):  # stopped by the demo itself
+        urllib.request.urlopen(f"{url}/api/posts/search?subreddit=python&limit=1", timeout=5)

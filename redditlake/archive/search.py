@@ -84,7 +84,8 @@ async def backfill_search(
     ``job``: the position's key (default: source, kind and ``since``); ``on_landed`` sees each
     batch's items after they landed and before their position is written. ``trailing``: ``until``
     is now, and an archive lags behind now, so the position stops at the newest item seen, not at
-    ``until`` (the next run reads that second again; the lake keeps one row per id)."""
+    ``until`` nor at the end of an empty window after it (the next run reads from that second
+    again; the lake keeps one row per id)."""
     lake, source = landing.lake, client.source
     result = BackfillResult(subreddit, source, kind)
     job = job or job_key(source, kind, since)
@@ -100,6 +101,16 @@ async def backfill_search(
     width = max(1, int(window_days * 86400))
     progress = Progress(f"r/{subreddit} {source} {kind}")
     pending = _Pending()
+    resumed = pos
+    newest: int | None = None  # the newest second seen this run (``trailing``)
+
+    def confirmed(position: int) -> int:
+        """``trailing``: a window past the newest item seen this run may hold what the archive has
+        not taken in yet (it lags behind now), so its end proves nothing: hold at that item (at
+        the run's start when none). Otherwise a window answered with room to spare is covered."""
+        if not trailing:
+            return position
+        return min(position, newest if newest is not None else resumed)
 
     def flush() -> None:
         """Rows first, then the gaps, then the position: a position never names rows that did not land."""
@@ -108,23 +119,23 @@ async def backfill_search(
             return
         collected = now_utc()
         items = pending.items
+        position = confirmed(pending.position)
         written = landing.rows(MODELS[kind], subreddit, items, collected, source=source,
-                               app=(app_id, pending.position)).written if items else 0
+                               app=(app_id, position)).written if items else 0
         if on_landed is not None and items:
             on_landed(items)
         append(lake, CoverageGap, subreddit, pending.gaps)
         append(lake, BackfillProgress, subreddit, [BackfillProgress(
-            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=utc(pending.position),
-            position_line=None, rows=len(items), done=pending.position >= end, collected_at=collected,
+            job=job, source=source, kind=kind, since_utc=since, until_utc=until, position_utc=utc(position),
+            position_line=None, rows=len(items), done=position >= end, collected_at=collected,
         )])
         result.rows += len(items)
         result.written += written
         progress.add(written=written)
-        if pending.position >= end:
+        if position >= end:
             progress.update(1.0, 0, 0, force=True)
         pending = _Pending()
 
-    newest: int | None = None  # the newest second seen this run (``trailing``)
     with requests_for(subreddit):
         try:
             while pos < end:
