@@ -85,7 +85,8 @@ def test_maintenance_is_deployed_from_the_collection_file(prefect_api, tmp_path,
 
     deployed = asyncio.run(read())
     assert deployed.entrypoint == "flows/maintenance.py:maintain" and deployed.work_queue_name == "low"
-    assert deployed.parameters == {"sweep": ["python", "aww"]}
+    # The file names no blocks: the flow gets none and uses the worker's settings.
+    assert deployed.parameters == {"sweep": ["python", "aww"], "reddit_block": None, "lake_block": None}
     assert deployed.schedules[0].schedule.cron == "45 1 * * *"
 
     del data["maintenance"]
