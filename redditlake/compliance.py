@@ -47,6 +47,7 @@ from redditlake.models import (
     Refresh,
     Unavailable,
     User,
+    parse_batch,
 )
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
@@ -98,6 +99,7 @@ class RefreshResult:
     unavailable: int = 0  # items not returned this time
     by_policy: int = 0  # of those, redacted by the policy now
     accounts: int = 0  # deleted accounts erased from the lake's copies (quarantine, quality results)
+    unusable: int = 0  # post answers whose figures were no numbers: no metrics row for them
 
     @property
     def kept(self) -> int:
@@ -116,8 +118,9 @@ class RefreshResult:
                            detail=f"{self.state} — {self.kept:,} items unavailable, kept{policy}")
         red = ", ".join(f"{n} {k}" for k, n in self.redacted.items() if n) or "nothing"
         missing = f"; {self.kept:,} items unavailable (missing), kept" if self.kept else ""
+        odd = f"; {self.unusable:,} post answers with unusable figures skipped" if self.unusable else ""
         return Outcome(subject, items=self.checked,
-                       detail=f"{self.checked} items checked, {self.metrics} post metrics, redacted {red}{missing}{policy}")
+                       detail=f"{self.checked} items checked, {self.metrics} post metrics, redacted {red}{missing}{policy}{odd}")
 
     def line(self) -> str:
         return self.outcome().line()
@@ -275,8 +278,11 @@ def apply(lake: Lake, subreddit: str, seen: Check, policy: ComplianceSettings, n
     """
     result = RefreshResult(subreddit, state=seen.state, checked=seen.checked)
     if seen.posts:
-        lake.append(PostMetric.table, subreddit, PostMetric.to_arrow(PostMetric.from_api(p, now) for p in seen.posts))
-        result.metrics = len(seen.posts)
+        # A figure that is no number (an odd answer) skips that snapshot, not the subreddit's refresh.
+        metrics = parse_batch(PostMetric, seen.posts, now)
+        if metrics.rows.num_rows:
+            lake.append(PostMetric.table, subreddit, metrics.rows)
+        result.metrics, result.unusable = metrics.rows.num_rows, metrics.quarantined.num_rows
     unavailable = sightings(lake, subreddit, seen.missing, seen.state, now)
     if unavailable:
         lake.append(Unavailable.table, subreddit, Unavailable.to_arrow(unavailable), dt_column="seen_at")

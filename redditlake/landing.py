@@ -152,7 +152,9 @@ class Landing:
 
     def metrics(self, subreddit: str, posts: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
         """A snapshot of every post seen, appended: scores and comment counts over time."""
-        return self._appended(PostMetric.table, subreddit, to_table(PostMetric, posts, collected_at), collected_at)
+        parsed = parse_batch(PostMetric, posts, collected_at)
+        self._quarantine(subreddit, parsed.quarantined)  # a figure that is no number: that snapshot only
+        return self._appended(PostMetric.table, subreddit, parsed.rows, collected_at)
 
     def users(self, subreddit: str, users: list[dict[str, Any]], collected_at: datetime) -> WriteResult:
         return self._appended(User.table, subreddit, self._private(to_table(User, users, collected_at)), collected_at)

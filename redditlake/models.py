@@ -414,8 +414,9 @@ class PostMetric(Record):
         return cls(
             id=d["id"],
             collected_at=collected_at,
-            score=int(d.get("score") or 0),
-            num_comments=int(d.get("num_comments") or 0),
+            # Typed by the model, so an answer whose figure is no number is refused naming the field.
+            score=d.get("score") or 0,
+            num_comments=d.get("num_comments") or 0,
             upvote_ratio=d.get("upvote_ratio"),
         )
 

@@ -155,6 +155,33 @@ def test_post_metrics_and_users_suites_name_bad_ids_ranges_and_timestamps():
     assert clean.run["success"] and clean.run["expectations"] == 9 and clean.run["score"] == 1.0
 
 
+def test_an_item_landed_twice_in_one_run_is_one_item_while_a_batch_holding_it_twice_fails():
+    from redditlake.models import Post, PostMetric
+
+    now = datetime.now(UTC)
+    post = lambda i, score: Post.from_api({"id": i, "name": f"t3_{i}", "subreddit": "python",  # noqa: E731
+                                           "title": f"t {i}", "author": "a", "score": score, "num_comments": 0,
+                                           "created_utc": (now - timedelta(hours=40)).timestamp()}, now)
+    settings = DataQualitySettings()
+    # An archive follow lands p1 in its follow pass and again, settled, in its settle pass.
+    follow = batch.Batch("posts", "python", Post.to_arrow([post("p1", 1), post("p2", 1)]))
+    settle = batch.Batch("posts", "python", Post.to_arrow([post("p1", 9)]))
+    (merged,) = batch.merge([follow, settle])
+    assert sorted(zip(merged.rows.column("id").to_pylist(), merged.rows.column("score").to_pylist())) == [
+        ("p1", 9), ("p2", 1)]  # the later sighting
+    assert batch.validate(merged, settings, now).run["success"]
+    # One batch holding an id twice is still a failure of "id unique".
+    twice = batch.Batch("posts", "python", Post.to_arrow([post("p3", 1), post("p3", 2)]))
+    (alone,) = batch.merge([twice])
+    assert {o.name for o in batch.validate(alone, settings, now).failed} == {"id unique"}
+    # Snapshot tables keep every sighting: two metrics rows of p1 in one run are two rows.
+    m = lambda i, at: PostMetric(id=i, collected_at=at, score=1, num_comments=0, upvote_ratio=None)  # noqa: E731
+    (metrics,) = batch.merge([batch.Batch("post_metrics", "python", PostMetric.to_arrow([m("p1", now)])),
+                              batch.Batch("post_metrics", "python",
+                                          PostMetric.to_arrow([m("p1", now + timedelta(seconds=1))]))])
+    assert metrics.rows.num_rows == 2
+
+
 def test_a_long_run_validates_as_it_goes_holding_at_most_validate_every_rows(tmp_path):
     from redditlake.quality.recorder import Recorder
 

@@ -308,3 +308,25 @@ def test_the_policy_is_configured_per_reason_in_yaml(tmp_path):
     cfg.write_text("compliance:\n  deleted: {refreshes: 1, days: 1}\n")
     with pytest.raises(ConfigError, match="compliance.deleted"):
         load_settings(cfg, env={})
+
+
+def test_a_post_answer_whose_figures_are_no_numbers_skips_that_snapshot_not_the_refresh(tmp_path):
+    from redditlake import compliance
+    from redditlake.config import ComplianceSettings
+    from redditlake.landing import Landing
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    now = datetime.now(UTC)
+    good = {"id": "p1", "score": 12, "num_comments": 3, "upvote_ratio": 0.9}
+    odd = {"id": "p2", "score": "lots", "num_comments": 1, "upvote_ratio": 0.5}
+    seen = compliance.Check(posts=[good, odd], verdicts=[], missing={}, state=compliance.PUBLIC, checked=2)
+    result = compliance.apply(lake, "python", seen, ComplianceSettings(), now)
+    assert (result.metrics, result.unusable) == (1, 1)
+    assert result.line().endswith("1 post answers with unusable figures skipped"), result.line()
+    assert lake.read("post_metrics").column("id").to_pylist() == ["p1"]
+    # A collection's metrics: the odd answer goes to quarantine with its reason, the rest lands.
+    Landing(lake).metrics("python", [good, odd], now)
+    assert sorted(lake.read("post_metrics").column("id").to_pylist()) == ["p1", "p1"]
+    quarantined = lake.read("quarantine").to_pylist()
+    assert [(q["table_name"], q["id"]) for q in quarantined] == [("post_metrics", "p2")]
+    assert "score" in quarantined[0]["reason"]

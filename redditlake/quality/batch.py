@@ -29,6 +29,8 @@ from redditlake.quality import gxrun, suites
 from redditlake.quality.gxrun import Outcome
 
 QUARANTINE_WEIGHT = suites.SEVERITY_WEIGHT[suites.CRITICAL]
+# Tables whose suite expects "id unique" (snapshot tables such as post_metrics keep every sighting).
+ONE_ROW_PER_ID = frozenset({"posts", "comments", "subreddits"})
 
 
 @dataclass
@@ -65,12 +67,24 @@ def merge(batches: Iterable[Any]) -> list[Batch]:
             grouped[key] = Batch(b.table, b.subreddit, b.rows, quarantined, TextCleaning(**vars(b.cleaning)), b.written)
             continue
         g = grouped[key]
-        g.rows = pa.concat_tables([g.rows, b.rows], promote_options="permissive")
+        earlier = _without_ids_of(g.rows, b.rows) if b.table in ONE_ROW_PER_ID else g.rows
+        g.rows = pa.concat_tables([earlier, b.rows], promote_options="permissive")
         g.quarantined += quarantined
         for k, v in vars(b.cleaning).items():
             setattr(g.cleaning, k, getattr(g.cleaning, k) + v)
         g.written = None if g.written is None or b.written is None else g.written + b.written
     return list(grouped.values())
+
+
+def _without_ids_of(earlier: pa.Table, later: pa.Table) -> pa.Table:
+    """``earlier`` without the items ``later`` lands again. One run may land an item twice (an
+    archive follow's pass and its settle pass, a stream's later sighting): the lake keeps one
+    row per id, and so does the run's validation, the later sighting; duplicates inside one
+    landed batch still reach the suite's "id unique"."""
+    if earlier.num_rows == 0 or "id" not in earlier.column_names or "id" not in later.column_names:
+        return earlier
+    again = pc.is_in(earlier.column("id"), value_set=pc.unique(later.column("id")))
+    return earlier.filter(pc.invert(pc.fill_null(again, False)))
 
 
 def score(outcomes: list[Outcome], valid: int, quarantined: int) -> float:

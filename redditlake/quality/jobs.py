@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from redditlake.models import PostMetric
+from redditlake.models import PostMetric, parse_batch
 from redditlake.quality.batch import Batch
 
 
@@ -57,7 +57,7 @@ def request_batches(landed: list[tuple[str, pa.Table]]) -> list[Batch]:
 
 def metric_batch(subreddit: str, posts: list[dict[str, Any]], collected_at: datetime) -> Batch:
     """The ``post_metrics`` rows a refresh appends for ``posts`` (``compliance.apply``), as a batch to validate."""
-    return Batch(PostMetric.table, subreddit, PostMetric.to_arrow(PostMetric.from_api(p, collected_at) for p in posts))
+    return Batch(PostMetric.table, subreddit, parse_batch(PostMetric, posts, collected_at).rows)
 
 
 def stream_rows(summary: Any, started: datetime, completed_at: datetime) -> list[dict[str, Any]]:
