@@ -84,7 +84,7 @@ TABLES = {  # table -> dt column
     "comment_fetches": "collected_at",
     "api_requests": "ts",
 }
-_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /([^ ?]*)')
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /([^ ?]*)(\S*)')
 
 
 class S3RequestCounter(logging.Handler):
@@ -94,6 +94,7 @@ class S3RequestCounter(logging.Handler):
         super().__init__(logging.INFO)
         self.counts: Counter[str] = Counter()
         self.by_table: Counter[str] = Counter()
+        self.lines: list[str] | None = None  # every request (method, path, query), with --s3-log
         self._lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -103,6 +104,8 @@ class S3RequestCounter(logging.Handler):
             with self._lock:
                 self.counts[match.group(1)] += 1
                 self.by_table[parts[2] if len(parts) > 2 else "(bucket)"] += 1
+                if self.lines is not None:
+                    self.lines.append(f"{match.group(1)} /{match.group(2)}{match.group(3)}")
 
     def take(self) -> dict[str, int]:
         with self._lock:
@@ -113,6 +116,11 @@ class S3RequestCounter(logging.Handler):
         with self._lock:
             counts, self.by_table = dict(self.by_table), Counter()
         return counts
+
+    def take_lines(self) -> list[str]:
+        with self._lock:
+            lines, self.lines = self.lines, ([] if self.lines is not None else None)
+        return lines or []
 
 
 @contextmanager
@@ -299,9 +307,11 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
     if counter:
         counter.take()
         counter.take_by_table()
+        counter.take_lines()
     started = time.monotonic()
     summaries = asyncio.run(collect(subreddits, settings))
     seconds = time.monotonic() - started
+    requests = counter.take_lines() if counter else []
     return {
         "seconds": round(seconds, 2),
         "api_requests": common.api_requests(sim.stats()),
@@ -310,6 +320,7 @@ def timed_collect(sim: SimulatorThread, settings, subreddits: list[str], counter
         "posts_written": sum(s.posts_written for s in summaries),
         "comments_written": sum(s.comments_written for s in summaries),
         "failed": [s.line() for s in summaries if not s.ok],
+        **({"s3_request_lines": requests} if requests else {}),
     }
 
 
@@ -416,7 +427,9 @@ def measure(storage: str, days: list[int], rounds: int, subreddits: list[str], e
             collect_round(runs, "after", subreddits, counter)
         check_duplicates(runs, subreddits)
     for run in runs:  # survives an interrupted run
-        print(f"  {storage} {run.days}d result: {json.dumps(run.result, default=str)}", flush=True)
+        shown = {k: [{n: v for n, v in c.items() if n != "s3_request_lines"} for c in v]
+                 if k.startswith("collect_") else v for k, v in run.result.items()}
+        print(f"  {storage} {run.days}d result: {json.dumps(shown, default=str)}", flush=True)
     return [run.result for run in runs]
 
 
@@ -489,6 +502,8 @@ def main() -> None:
     parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
     parser.add_argument("--rounds", type=int, default=3, help="timed collects per lake before and after compaction")
     parser.add_argument("--label", default="", help="names the JSON output (e.g. main, branch)")
+    parser.add_argument("--s3-log", action="store_true",
+                        help="keep every S3 request of each collect (method, path, query) in the JSON output")
     args = parser.parse_args()
     subreddits = SUBREDDITS[: args.subreddits]
 
@@ -505,6 +520,7 @@ def main() -> None:
         for storage in args.storage:
             if storage == "s3":
                 with s3_server() as (endpoint, counter):
+                    counter.lines = [] if args.s3_log else None
                     results += measure("s3", args.days, args.rounds, subreddits, endpoint, counter, tmp)
             else:
                 results += measure("local", args.days, args.rounds, subreddits, None, None, tmp)

@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
 from s3proxy import holding_proxy
 from s3server import list_keys
 
@@ -145,3 +147,20 @@ def test_a_writer_killed_between_data_file_and_commit_leaves_an_orphan_that_vacu
     compact_due(lake, CompactionPolicy(min_files=1000, after_days=1000, retention_hours=0))
     assert not orphans & data_keys(s3_endpoint, bucket)
     assert sorted(lake.read("posts").column("id").to_pylist()) == sorted(stored)
+
+
+def test_a_write_from_a_stale_copy_of_the_table_loses_its_commit_and_retries_on_a_fresh_read(
+    s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"s3://{bucket}/lake"
+    first, other = Lake.open(uri, endpoint_url=s3_endpoint), Lake.open(uri, endpoint_url=s3_endpoint)
+    assert first.write("posts", "python", rows([f"p{i}" for i in range(0, 5)])).written == 5  # its copy is kept
+    assert other.write("posts", "python", rows([f"p{i}" for i in range(3, 10)])).written == 5
+    # The kept copy is not caught up: its MERGE does not see p5..p9 and would insert them again.
+    monkeypatch.setattr(DeltaTable, "update_incremental", lambda self: None)
+
+    result = first.write("posts", "python", rows([f"p{i}" for i in range(5, 15)]))
+
+    assert (result.written, result.duplicates_skipped) == (5, 5)  # the retry read the other's commit
+    stored = first.read("posts").column("id").to_pylist()
+    assert len(stored) == len(set(stored)) == 15

@@ -240,3 +240,33 @@ def test_latest_on_s3_sees_snapshots_published_since_the_last_call(lake: Lake) -
         {"post_id": "p1", "num_comments": 12},
         {"post_id": "p2", "num_comments": 7},
     ]
+
+
+_REQUEST_PATH = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) (/\S*)')
+
+
+def recorded_paths(caplog: pytest.LogCaptureFixture, action: Callable[[], object]) -> list[str]:
+    """"METHOD /path?query" of each request the moto server logged while ``action`` ran."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        action()
+    found = (_REQUEST_PATH.search(r.getMessage()) for r in caplog.records if r.name == "werkzeug")
+    return [f"{m.group(1)} {m.group(2)}" for m in found if m]
+
+
+def test_a_lake_writing_a_table_again_catches_its_copy_up_instead_of_reading_the_log_again(
+    lake: Lake, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(11):  # versions 0 (create) to 11; 10 has a checkpoint
+        lake.write("posts", "python", posts([f"a{n}"]))
+
+    requests = recorded_paths(caplog, lambda: lake.write("posts", "python", posts(["b"])))
+    reads = recorded_paths(caplog, lambda: lake.existing_ids("posts", "python"))
+
+    # Only the commit it made (version 12, read back after the PUT), never the checkpoint nor
+    # a commit its copy had read.
+    log_reads = [r for r in requests + reads if r.startswith("GET") and "?" not in r and "_delta_log/0" in r]
+    assert not [r for r in log_reads if ".checkpoint.parquet" in r]
+    assert all(r.endswith("00000000000000000012.json") for r in log_reads), log_reads
+    assert sum(r.startswith("PUT") and "_delta_log/0" in r for r in requests) == 1  # one commit
+    assert lake.existing_ids("posts", "python") == {f"a{n}" for n in range(11)} | {"b"}

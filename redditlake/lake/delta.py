@@ -118,37 +118,65 @@ def open_table(location: Location, path: str) -> DeltaTable | None:
 
 
 class Snapshots:
-    """The tables a thread has read, brought up to date on every use: reading the log again
-    from the last checkpoint costs a listing and a checkpoint read per table; catching up costs
-    a listing and the commits since. One cache per thread (a DeltaTable is not shared)."""
+    """The process's copies of the tables it has read or written, each brought up to date when
+    taken. Opening a table reads its log from the last checkpoint: a listing, the checkpoint
+    (on S3 a dozen ranged GETs) and the commits since it; catching a copy up costs a listing
+    and the commits since its version. A copy is used by one thread at a time: ``take`` hands
+    it out (or opens the table), ``give`` puts it back for the next user, whatever its thread.
+
+    Writers take their table from here too. A commit is checked against every commit after the
+    version its copy was read at, whether that copy was opened just now or caught up, so reuse
+    changes no guarantee. A copy that raised is never given back: a failed attempt's retry
+    takes another copy caught up past the winner's commit, or opens the table afresh."""
 
     def __init__(self, location: Location) -> None:
         self.location = location
-        self._local = threading.local()
+        self._idle: dict[str, list[DeltaTable]] = {}
+        self._lock = threading.Lock()
 
-    def current(self, path: str) -> DeltaTable | None:
-        tables: dict[str, DeltaTable] = self._local.__dict__.setdefault("tables", {})
-        table = tables.get(path)
-        if table is None:
-            table = open_table(self.location, path)
-            if table is not None:
-                tables[path] = table
-            return table
-        table.update_incremental()
-        return table
+    def take(self, path: str) -> DeltaTable | None:
+        """A copy of the table at its current version, this caller's alone until ``give``
+        (None where no table exists yet)."""
+        with self._lock:
+            idle = self._idle.get(path)
+            table = idle.pop() if idle else None
+        if table is not None:
+            try:
+                table.update_incremental()
+                return table
+            except DeltaError:  # e.g. the log it would catch up from was cleaned up: read afresh
+                pass
+        return open_table(self.location, path)
+
+    def give(self, path: str, table: DeltaTable) -> None:
+        """Put a copy back once its use succeeded."""
+        with self._lock:
+            self._idle.setdefault(path, []).append(table)
 
     def dataset(self, path: str) -> ds.Dataset | None:
         """The current snapshot as a pyarrow dataset (partition columns typed, files fixed at
         this version: a later commit is not seen, a vacuum of older files does not hurt)."""
-        table = self.current(path)
-        return None if table is None else table.to_pyarrow_dataset()
+        table = self.take(path)
+        if table is None:
+            return None
+        data = table.to_pyarrow_dataset()
+        self.give(path, table)
+        return data
+
+    def add_actions(self, path: str) -> pa.Table | None:
+        """The current snapshot's live files (``get_add_actions(flatten=True)``), from the log."""
+        table = self.take(path)
+        if table is None:
+            return None
+        actions = pa.table(table.get_add_actions(flatten=True))
+        self.give(path, table)
+        return actions
 
     def __getstate__(self) -> dict[str, object]:
         return {"location": self.location}  # a copy in another process reads afresh
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.location = state["location"]  # type: ignore[assignment]
-        self._local = threading.local()
+        self.__init__(state["location"])  # type: ignore[misc,arg-type]
 
 
 def retrying(attempt: Callable[[], T]) -> T:
@@ -186,7 +214,7 @@ def _config(schema: pa.Schema, partition_by: Sequence[str]) -> dict[str, str]:
 
 
 def append(
-    location: Location,
+    snapshots: Snapshots,
     path: str,
     rows: pa.Table,
     partition_by: Sequence[str],
@@ -198,10 +226,11 @@ def append(
     change). ``app`` = (app id, version) commits that transaction id with the rows, so a
     replayed batch can be recognised by ``app_version``."""
     commit = CommitProperties(app_transactions=[Transaction(*app)]) if app else None
+    location = snapshots.location
     _make_root(location)
 
     def attempt() -> int:
-        target = open_table(location, path)
+        target = snapshots.take(path)
         write_deltalake(
             target if target is not None else table_uri(location, path),
             rows,
@@ -213,34 +242,41 @@ def append(
             writer_properties=options.writer(),
             commit_properties=commit,
         )
+        if target is not None:
+            snapshots.give(path, target)  # at the version it just committed
         return rows.num_rows
 
     return retrying(attempt)
 
 
-def create(location: Location, path: str, schema: pa.Schema, partition_by: Sequence[str]) -> DeltaTable:
+def create(snapshots: Snapshots, path: str, schema: pa.Schema, partition_by: Sequence[str]) -> DeltaTable:
     """The table, created empty if it does not exist. Never created with rows: two writers
     creating one table at once would both land their rows (delta-rs turns the loser's
     create into an append); an empty create is harmless twice, and rows then go through
     the MERGE that sees the other's."""
+    location = snapshots.location
     _make_root(location)
     try:
-        DeltaTable.create(
+        return DeltaTable.create(
             table_uri(location, path), schema, mode="ignore", partition_by=list(partition_by) or None,
             configuration=_config(schema, partition_by), storage_options=storage_options(location),
         )
     except (CommitFailedError, DeltaError) as error:
         if not _is_conflict(error):
             raise
-    table = open_table(location, path)
+    table = snapshots.take(path)  # another writer created it first
     assert table is not None
     return table
 
 
-def app_version(location: Location, path: str, app_id: str) -> int | None:
-    """The last version committed for this app transaction id (None: never)."""
-    table = open_table(location, path)
-    return None if table is None else table.transaction_version(app_id)
+def app_version(snapshots: Snapshots, path: str, app_id: str) -> int | None:
+    """The last version committed for this app transaction id (None: never), as of now."""
+    table = snapshots.take(path)
+    if table is None:
+        return None
+    version = table.transaction_version(app_id)
+    snapshots.give(path, table)
+    return version
 
 
 def sql_text(value: str) -> str:
@@ -260,7 +296,7 @@ def partition_predicate(subreddit: str | None, days: Sequence[dt.date] | None, a
 
 
 def insert_new(
-    location: Location,
+    snapshots: Snapshots,
     path: str,
     rows: pa.Table,
     match: str,
@@ -275,7 +311,7 @@ def insert_new(
     commit = CommitProperties(app_transactions=[Transaction(*app)]) if app else None
 
     def attempt() -> int:
-        target = open_table(location, path) or create(location, path, rows.schema, partition_by)
+        target = snapshots.take(path) or create(snapshots, path, rows.schema, partition_by)
         metrics = (
             target.merge(
                 rows, predicate=f"{within} AND {match}", source_alias="s", target_alias="t", merge_schema=True,
@@ -284,13 +320,14 @@ def insert_new(
             .when_not_matched_insert_all()
             .execute()
         )
+        snapshots.give(path, target)
         return int(metrics.get("num_target_rows_inserted", 0))
 
     return retrying(attempt)
 
 
 def set_values(
-    location: Location,
+    snapshots: Snapshots,
     path: str,
     keys: pa.Table,
     key: str,
@@ -304,7 +341,7 @@ def set_values(
     changed = " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in columns)
 
     def attempt() -> int:
-        target = open_table(location, path)
+        target = snapshots.take(path)
         if target is None:
             return 0
         metrics = (
@@ -315,25 +352,27 @@ def set_values(
             .when_matched_update(updates={c: f"s.{c}" for c in columns}, predicate=changed)
             .execute()
         )
+        snapshots.give(path, target)
         return int(metrics.get("num_target_rows_updated", 0))
 
     return retrying(attempt)
 
 
 def replace(
-    location: Location, path: str, rows: pa.Table, where: str, partition_by: Sequence[str], options: ParquetOptions
+    snapshots: Snapshots, path: str, rows: pa.Table, where: str, partition_by: Sequence[str], options: ParquetOptions
 ) -> None:
     """Replace the rows ``where`` selects (partition columns only) by ``rows``, in one commit
     (an overwrite with a predicate: a concurrent commit to those partitions makes one retry)."""
 
     def attempt() -> None:
-        target = open_table(location, path)
+        target = snapshots.take(path)
         if target is None:
             raise ValueError(f"no table at {path} to replace rows of")
         write_deltalake(
             target, rows, partition_by=list(partition_by) or None, mode="overwrite", predicate=where,
-            storage_options=storage_options(location), writer_properties=options.writer(),
+            storage_options=storage_options(snapshots.location), writer_properties=options.writer(),
         )
+        snapshots.give(path, target)
 
     retrying(attempt)
 

@@ -82,7 +82,7 @@ class Lake:
         data = batch.with_partitions(prepared, part, batch.CREATED_COLUMN)
         days = pc.unique(data.column("dt")).to_pylist()
         written = delta.insert_new(
-            self.location, table, data, f"t.{ID_COLUMN} = s.{ID_COLUMN}", partition_predicate(part, days),
+            self.snapshots, table, data, f"t.{ID_COLUMN} = s.{ID_COLUMN}", partition_predicate(part, days),
             PARTITIONS, self.parquet, app=app,
         )
         return WriteResult(table, part, rows.num_rows, written, rows.num_rows - written)
@@ -104,7 +104,7 @@ class Lake:
         if rows.num_rows == 0:
             return WriteResult(table, part, 0, 0, 0)
         data = batch.with_partitions(batch.check_partition_columns(rows, part), part, dt_column)
-        delta.append(self.location, table, data, PARTITIONS, self.parquet, app=app)
+        delta.append(self.snapshots, table, data, PARTITIONS, self.parquet, app=app)
         return WriteResult(table, part, rows.num_rows, rows.num_rows, 0)
 
     def insert_missing(
@@ -118,13 +118,13 @@ class Lake:
         data = batch.with_partitions(batch.check_partition_columns(rows, part), part, dt_column)
         days = set(look_in) | set(pc.unique(data.column("dt")).to_pylist())
         written = delta.insert_new(
-            self.location, table, data, match, partition_predicate(part, days), PARTITIONS, self.parquet
+            self.snapshots, table, data, match, partition_predicate(part, days), PARTITIONS, self.parquet
         )
         return WriteResult(table, part, rows.num_rows, written, rows.num_rows - written)
 
     def app_version(self, table: str, app_id: str) -> int | None:
         """The last version of app transaction ``app_id`` committed with rows of ``table``."""
-        return delta.app_version(self.location, table_name(table), app_id)
+        return delta.app_version(self.snapshots, table_name(table), app_id)
 
     # -- system areas (quality results, audit trail) -----------------------
 
@@ -132,14 +132,14 @@ class Lake:
         """Append rows to a system area (``_quality/…``, ``_audit``): a Delta table partitioned by
         ``dt`` only, outside the tables ``tables()`` lists."""
         data = rows.append_column("dt", batch.utc_dates(rows, dt_column))
-        delta.append(self.location, area, data, ["dt"], self.parquet)
+        delta.append(self.snapshots, area, data, ["dt"], self.parquet)
 
     def replace_area_days(self, area: str, days: Sequence[dt.date], rows: pa.Table, dt_column: str) -> None:
         """Replace the rows of some ``dt`` days of a system area by ``rows`` (of those days), in one
         commit: for an edit of stored results (a forgotten account's name in a sample). Only the
         days are in the logged predicate, never a value."""
         data = rows.append_column("dt", batch.utc_dates(rows, dt_column))
-        delta.replace(self.location, area, data, partition_predicate(None, days, alias=None), ["dt"], self.parquet)
+        delta.replace(self.snapshots, area, data, partition_predicate(None, days, alias=None), ["dt"], self.parquet)
 
     def purge_area(self, area: str) -> list[str]:
         """``purge`` for a system area."""
@@ -168,10 +168,9 @@ class Lake:
 
     def _partitions(self, path: str) -> set[tuple[str | None, dt.date]]:
         """(subreddit, dt) of every live file of a table, from its log (no data file is read)."""
-        target = self.snapshots.current(path)
-        if target is None:
+        actions = self.snapshots.add_actions(path)
+        if actions is None:
             return set()
-        actions = pa.table(target.get_add_actions(flatten=True))
         subs = (
             actions.column("partition.subreddit").to_pylist()
             if "partition.subreddit" in actions.column_names else [None] * actions.num_rows
@@ -329,7 +328,7 @@ class Lake:
         keys = pa.table({delta.MATCH_KEY: pa.array(sorted(found), pa.string()),
                          **{c: pa.array([s.as_py()] * len(found), s.type) for c, s in scalars.items()}})
         delta.set_values(
-            self.location, table, keys, key, list(scalars), partition_predicate(part, hits.column("dt").to_pylist()),
+            self.snapshots, table, keys, key, list(scalars), partition_predicate(part, hits.column("dt").to_pylist()),
             self.parquet,
         )
         return RedactResult(table, part, found, wanted - found, hits.num_rows)
@@ -376,7 +375,7 @@ class Lake:
         keep = pc.is_in(pa.array(ordered, pa.string()), value_set=pa.array(sorted(found), pa.string()))
         keys = pa.table({delta.MATCH_KEY: pa.array(ordered, pa.string()), column: array}).filter(keep)
         delta.set_values(
-            self.location, table, keys, ID_COLUMN, [column], partition_predicate(part, hits.column("dt").to_pylist()),
+            self.snapshots, table, keys, ID_COLUMN, [column], partition_predicate(part, hits.column("dt").to_pylist()),
             self.parquet,
         )
         return RedactResult(table, part, found, wanted - found, hits.num_rows)

@@ -131,7 +131,7 @@ def migrate_table(lake: Lake, table: str, report: MigrationReport) -> None:
                 data = batch.dedup_by_id(data)
             report.duplicates[table] = report.duplicates.get(table, 0) + before - data.num_rows
             data = data.append_column("subreddit", pa.array([sub] * data.num_rows, pa.string()))
-            delta.append(lake.location, table, batch.to_utc(data), delta.PARTITIONS, lake.parquet)
+            delta.append(lake.snapshots, table, batch.to_utc(data), delta.PARTITIONS, lake.parquet)
             report.tables[table] = report.tables.get(table, 0) + data.num_rows
         _remove(lake, files, report)
 
@@ -142,7 +142,7 @@ def migrate_area(lake: Lake, area: str, report: MigrationReport) -> None:
         path = f"{area}/{group}" if group else area
         if delta.open_table(lake.location, path) is None:
             data, _ = _read(lake, files)
-            delta.append(lake.location, path, batch.to_utc(data), ["dt"], lake.parquet)
+            delta.append(lake.snapshots, path, batch.to_utc(data), ["dt"], lake.parquet)
             report.tables[path] = data.num_rows
         _remove(lake, files, report)
 

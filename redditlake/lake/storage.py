@@ -44,10 +44,11 @@ class Storage:
         return [info for info in self._list(directory, recursive=True) if info.type == pafs.FileType.File]
 
     def exists(self, directory: str) -> bool:
-        """True if ``directory`` holds anything (on S3: one listing of at most a page)."""
+        """True if ``directory`` holds anything (on S3: one delimited listing, which names the
+        folders and the files right under it alike)."""
         if self.location.is_local:
             return self.fs.get_file_info(directory).type == pafs.FileType.Directory
-        return bool(self.subfolders(directory)) or bool(self._list(directory, recursive=False))
+        return bool(self._list(directory, recursive=False))
 
     def probe_writable(self) -> None:
         """Write and delete one small object under ``_healthz/``: raises if the lake refuses writes."""
