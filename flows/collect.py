@@ -26,7 +26,9 @@ from redditlake import pipeline, positions
 from redditlake.coverage import listing_cap_gap
 from redditlake.positions import CoverageGap
 from redditlake.landing import Landing
-from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
+from redditlake.clock import now_utc
+from redditlake.pipeline import SubredditSummary
+from redditlake.subreddit_names import validate_subreddit
 from redditlake.quality import gxrun
 from redditlake.quality import results as quality_results
 from redditlake.quality.coverage import coverage_finding

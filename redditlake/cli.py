@@ -250,7 +250,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from redditlake.cli_history import run_follow
     from redditlake.demo import run_archive_demo, run_demo
-    from redditlake.pipeline import validate_subreddit
+    from redditlake.subreddit_names import validate_subreddit
 
     if args.archive:
         subs = [validate_subreddit(s) for s in args.subreddits]

@@ -72,7 +72,7 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 def cmd_follow(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
     from redditlake.errors import RedditLakeError
-    from redditlake.pipeline import validate_subreddit
+    from redditlake.subreddit_names import validate_subreddit
 
     subs = [validate_subreddit(s) for s in args.subreddits]  # fails before Prefect starts
     if args.now:
@@ -134,7 +134,8 @@ def cmd_coverage(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
     from redditlake.coverage import coverage, followed
     from redditlake.lake import Lake
-    from redditlake.pipeline import now_utc, validate_subreddit
+    from redditlake.clock import now_utc
+    from redditlake.subreddit_names import validate_subreddit
     from redditlake.query import print_result
 
     sub = validate_subreddit(args.subreddit)
