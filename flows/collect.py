@@ -23,7 +23,7 @@ from prefect.utilities.annotations import quote
 from redditlake.config import Settings, Sort, TimeFilter
 from redditlake.errors import RedditLakeError
 from redditlake import pipeline, positions
-from redditlake.coverage import listing_cap_gap
+from redditlake.coverage_report import listing_cap_gap
 from redditlake.positions import CoverageGap
 from redditlake.landing import Landing
 from redditlake.clock import now_utc

@@ -25,7 +25,7 @@ from conftest import query_rows as rows, sim_settings
 from redditlake import audit, cli
 from redditlake.lake import Lake
 from redditlake.lake.location import open_location
-from redditlake.results import collect_garbage, verdict
+from redditlake.result_storage import collect_garbage, verdict
 from redditlake.outcome import lines as lines_of
 
 SUB = "python"

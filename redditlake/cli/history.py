@@ -131,7 +131,7 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
 
 def cmd_coverage(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
-    from redditlake.coverage import coverage, followed
+    from redditlake.coverage_report import coverage, followed
     from redditlake.lake import Lake
     from redditlake.clock import now_utc
     from redditlake.subreddit_names import validate_subreddit
