@@ -51,7 +51,7 @@ def save_blocks(bucket: str, prefix: str = "prefect-results", endpoint_url: str 
 async def result_location() -> Location:
     """Where this process's Prefect persists results (the local Prefect home, or the saved
     S3 bucket block of ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK``), as a lake ``Location``
-    that ``redditlake.results`` can list and delete in."""
+    that ``redditlake.result_storage`` can list and delete in."""
     from prefect.results import aget_default_result_storage
     from prefect.settings import get_current_settings
 

@@ -18,7 +18,7 @@ from redditlake.archive.plan import make_plan
 from redditlake.archive.dumps import DumpResult
 from redditlake.archive.search import BackfillResult
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc
+from redditlake.clock import now_utc
 from redditlake.quality import jobs as quality_jobs
 from redditlake.config import Settings
 from flows.common import one_line

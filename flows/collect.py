@@ -23,10 +23,12 @@ from prefect.utilities.annotations import quote
 from redditlake.config import Settings, Sort, TimeFilter
 from redditlake.errors import RedditLakeError
 from redditlake import pipeline, positions
-from redditlake.coverage import listing_cap_gap
+from redditlake.coverage_report import listing_cap_gap
 from redditlake.positions import CoverageGap
 from redditlake.landing import Landing
-from redditlake.pipeline import SubredditSummary, now_utc, validate_subreddit
+from redditlake.clock import now_utc
+from redditlake.pipeline import SubredditSummary
+from redditlake.subreddit_names import validate_subreddit
 from redditlake.quality import gxrun
 from redditlake.quality import results as quality_results
 from redditlake.quality.coverage import coverage_finding

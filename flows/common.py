@@ -14,7 +14,7 @@ from redditlake.lake.location import Location, open_location
 from redditlake.privacy import Pseudonymiser
 from redditlake.reddit.client import RedditClient, make_transport
 from redditlake.reddit.requestlog import RequestLog
-from redditlake.results import GcResult, collect_garbage
+from redditlake.result_storage import GcResult, collect_garbage
 
 
 async def open_client(settings: Settings) -> RedditClient:
@@ -63,7 +63,7 @@ async def gc_results(
     endpoint_url: str | None = None,
     dry_run: bool = False,
 ) -> GcResult:
-    """``redditlake.results.collect_garbage`` on ``results`` (a folder or s3:// URI), by default
+    """``redditlake.result_storage.collect_garbage`` on ``results`` (a folder or s3:// URI), by default
     on the result storage Prefect itself uses in this process; never on or around ``lake``."""
     from blocks.storage import result_location
 

@@ -18,7 +18,8 @@ from redditlake.archive.client import ArchiveClient, archive_transport
 from redditlake.archive.follow import SETTLE, follow_archive
 from redditlake.archive.plan import parse_when
 from redditlake.config import Settings
-from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.clock import now_utc
+from redditlake.subreddit_names import validate_subreddit
 from redditlake.quality import jobs as quality_jobs
 from tasks.quality import record_run
 

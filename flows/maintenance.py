@@ -23,7 +23,8 @@ from redditlake import depth
 from redditlake.config import Settings
 from redditlake.lake.maintenance import CompactionPolicy, compact_due
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.clock import now_utc
+from redditlake.subreddit_names import validate_subreddit
 from redditlake.quality import catalog, results
 
 

@@ -17,7 +17,8 @@ from redditlake.config import ComplianceSettings, Settings
 from redditlake.errors import RedditLakeError
 from redditlake.lake import Lake
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.clock import now_utc
+from redditlake.subreddit_names import validate_subreddit
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.requestlog import requests_for
 from tasks.quality import record_run

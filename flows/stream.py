@@ -14,7 +14,8 @@ from prefect import flow, get_run_logger
 from redditlake.config import Settings
 from redditlake.errors import RedditLakeError
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.clock import now_utc
+from redditlake.subreddit_names import validate_subreddit
 from redditlake.quality import jobs as quality_jobs
 from redditlake.stream.runner import Stream, StreamSummary
 from flows.common import land_request_log

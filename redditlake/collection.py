@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from redditlake.config import Sort, TimeFilter, read_yaml_mapping
 from redditlake.errors import ConfigError, first_problem
+from redditlake.subreddit_names import SUBREDDIT_NAME, SUBREDDIT_PATTERN
 
 FLOW_NAME = "collect-scheduled"
 ENTRYPOINT = "flows/scheduled.py:collect_scheduled"
@@ -54,7 +55,7 @@ class _Strict(BaseModel):
 class SubredditStrategy(_Strict):
     """How one subreddit is collected."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
+    name: str = Field(pattern=f"^{SUBREDDIT_NAME}$")
     collection_frequency: str = "1h"
     post_limit: int = Field(100, ge=1, le=1000)
     collect_comments: bool = True
@@ -218,7 +219,7 @@ class StreamSchedule(_Strict):
     @classmethod
     def _names(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}", name):
+            if not SUBREDDIT_PATTERN.fullmatch(name):
                 raise ValueError(f"{name!r} is not a subreddit name")
         return value
 

@@ -17,22 +17,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from redditlake.clock import utc
 from redditlake.errors import first_problem
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-
-def utc(epoch: Any) -> datetime | None:
-    """Reddit sends epoch floats; ``edited`` is ``false`` when never edited."""
-    if epoch is None or epoch is False or epoch is True:
-        return None
-    return datetime.fromtimestamp(float(epoch), tz=UTC)
 
 
 @dataclass

@@ -15,28 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from redditlake.errors import InvalidSubredditName
 from redditlake.outcome import Outcome
 from redditlake.lake import Lake
-from redditlake.lake.names import SUBREDDIT_PATTERN
 from redditlake.quality.threads import is_cut
 from redditlake.reddit.budget import Priority, request_priority
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import CommentTree, TreeOptions, fetch_comment_tree
 from redditlake.watermark import StoredPosts, created_day, marker_days
-
-def validate_subreddit(name: str) -> str:
-    """A subreddit name becomes a path segment in the lake: this is a security boundary."""
-    name = name.strip()
-    name = name[2:] if name.lower().startswith("r/") else name
-    if not SUBREDDIT_PATTERN.fullmatch(name):
-        raise InvalidSubredditName(name)
-    return name
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
 
 def about_is_stored(lake: Lake, subreddit: str) -> bool:
     """Whether the lake holds the subreddit's ``about`` already. ``subreddits`` keeps one row

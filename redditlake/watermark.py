@@ -17,8 +17,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from redditlake.clock import utc
 from redditlake.lake import Lake
-from redditlake.models import utc
 
 # A marker's collected_at comes from the collector's clock, a post's
 # created_utc from Reddit's: a day of slack keeps skew from hiding markers.
@@ -26,7 +26,7 @@ CLOCK_SLACK = dt.timedelta(days=1)
 
 
 def created_day(thing: dict[str, Any]) -> dt.date:
-    """The ``dt`` partition a post or comment lands in: the day ``models.utc`` gives its ``created_utc``."""
+    """The ``dt`` partition a post or comment lands in: the day ``clock.utc`` gives its ``created_utc``."""
     return utc(thing["created_utc"]).date()
 
 

@@ -66,12 +66,12 @@ def ids(lake: Lake, table: str, sub: str) -> list[str]:
 
 async def live_collect(settings, sub: str) -> None:
     """What a live collection stores: the newest posts of the capped listing, source reddit."""
-    from redditlake import pipeline
+    from redditlake import clock, pipeline
 
     lake = Lake.open(settings.lake.uri)
     async with RedditClient(settings) as client:
         posts = await pipeline.fetch_posts(client, sub, "new", 1000, None)
-        Landing(lake).posts(sub, posts, pipeline.now_utc())
+        Landing(lake).posts(sub, posts, clock.now_utc())
 
 
 async def backfill(settings, source: str, sub: str, kinds=("posts", "comments"), since=SINCE, until=UNTIL):

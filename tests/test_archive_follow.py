@@ -136,7 +136,7 @@ def test_coverage_shows_where_a_followed_subreddit_stands_its_lag_behind_now_and
     the follow records; `coverage` shows it unfilled (the same archive would cut it again)."""
     from collections import Counter
 
-    from redditlake.coverage import coverage, followed
+    from redditlake.coverage_report import coverage, followed
 
     # Big threads: comments close together, many seconds holding two or more.
     sim = make_sim(subreddits=[SUB, "aww"], posts_per_subreddit=300, comments_per_post_mean=5,

@@ -18,7 +18,7 @@ from redditlake.archive.threads import backfill_threads
 from redditlake.config import DataQualitySettings
 from redditlake.lake import Lake
 from redditlake.landing import Landing
-from redditlake.pipeline import now_utc
+from redditlake.clock import now_utc
 from redditlake.quality.batch import Batch, validate
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree

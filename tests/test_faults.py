@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from conftest import sim_settings
-from redditlake import alerts, pipeline
+from redditlake import alerts, clock, pipeline
 from redditlake.errors import ApiUnavailable
 from redditlake.lake import Lake
 from redditlake.landing import Landing
@@ -28,11 +28,11 @@ async def collect_one(settings, lake: Lake, limit: int) -> RedditClient:
     landing = Landing(lake)
     async with RedditClient(settings) as client:
         about = await pipeline.fetch_about(client, SUB)
-        landing.about(SUB, about, pipeline.now_utc())
+        landing.about(SUB, about, clock.now_utc())
         posts = await pipeline.fetch_posts(client, SUB, "new", limit)
-        landing.posts(SUB, posts, pipeline.now_utc())
+        landing.posts(SUB, posts, clock.now_utc())
         batch = await pipeline.fetch_comments(client, SUB, [p["id"] for p in posts])
-        landing.comments(SUB, batch.comments, pipeline.now_utc())
+        landing.comments(SUB, batch.comments, clock.now_utc())
         return client
 
 

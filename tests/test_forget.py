@@ -25,7 +25,7 @@ from conftest import query_rows as rows, sim_settings
 from redditlake import audit, cli
 from redditlake.lake import Lake
 from redditlake.lake.location import open_location
-from redditlake.results import collect_garbage, verdict
+from redditlake.result_storage import collect_garbage, verdict
 from redditlake.outcome import lines as lines_of
 
 SUB = "python"
@@ -438,7 +438,7 @@ def test_gc_command_on_a_folder(tmp_path, capsys):
 
 def test_forget_user_redacts_their_posts_comments_and_profiles_everywhere(tmp_path, capsys, monkeypatch):
     from redditlake.landing import Landing
-    from redditlake.pipeline import now_utc
+    from redditlake.clock import now_utc
 
     lake_dir = tmp_path / "lake"
     landing = Landing(Lake.open(str(lake_dir)), None)
@@ -486,7 +486,7 @@ def files_holding(lake: Lake, needle: str) -> list[str]:
 
 def test_forget_user_drops_the_account_from_quarantine_quality_results_and_catalog(tmp_path, capsys, monkeypatch):
     from redditlake.landing import Landing
-    from redditlake.pipeline import now_utc
+    from redditlake.clock import now_utc
     from redditlake.privacy import Pseudonymiser
     from redditlake.quality import catalog, results
 

@@ -12,7 +12,8 @@ import yaml
 from conftest import sim_env, sim_settings
 from redditlake.lake import Lake
 from redditlake.landing import Landing
-from redditlake.pipeline import fetch_posts, now_utc
+from redditlake.clock import now_utc
+from redditlake.pipeline import fetch_posts
 from redditlake.reddit.client import RedditClient
 from redditlake.cli import main
 from test_cli import redditlake

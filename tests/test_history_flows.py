@@ -13,7 +13,7 @@ import pytest
 from conftest import query_rows, sim_env, sim_settings
 from flows.stream import stream
 from redditlake.cli import main
-from redditlake.coverage import coverage
+from redditlake.coverage_report import coverage
 from redditlake.lake import Lake
 from redditlake.simulator import timeline
 from redditlake.simulator.archive import ArchiveConfig, ArchiveThread

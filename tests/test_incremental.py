@@ -11,7 +11,7 @@ import pytest
 from conftest import query_rows as rows, sim_settings
 from flows.collect import collect
 from flows.refresh import refresh
-from redditlake import pipeline
+from redditlake import clock, pipeline
 from redditlake.lake import Lake
 from redditlake.landing import Landing
 from redditlake.reddit.client import RedditClient
@@ -72,7 +72,7 @@ def test_a_run_that_died_before_its_comments_is_completed_by_the_next(prefect_ap
     async def posts_only():  # the first half of a run, then the process dies
         async with RedditClient(settings) as client:
             posts = await pipeline.fetch_posts(client, SUB, "new", 30)
-        Landing(lake).posts(SUB, posts, pipeline.now_utc())
+        Landing(lake).posts(SUB, posts, clock.now_utc())
 
     asyncio.run(posts_only())
     assert rows(lake, "SELECT count(*) FROM posts") == [(30,)]

@@ -14,7 +14,8 @@ from conftest import LIVE_CREDENTIALS
 from redditlake.config import load_settings
 from redditlake.errors import SubredditUnavailable
 from redditlake.models import Comment, Post
-from redditlake.pipeline import fetch_posts, now_utc
+from redditlake.clock import now_utc
+from redditlake.pipeline import fetch_posts
 from redditlake.reddit.client import RedditClient
 from redditlake.reddit.comments import fetch_comment_tree
 

@@ -34,11 +34,12 @@ DONE = Outcome("r/python pullpush comments", detail="10 rows, 10 new, 1 requests
 @pytest.fixture
 def no_prefect(monkeypatch):
     """The commands' Prefect set-up, and the Reddit credentials check, made no-ops."""
-    from redditlake import cli_common, prefect_server
+    from redditlake import prefect_server
+    from redditlake.cli import common
     from redditlake.reddit import auth
 
     monkeypatch.setattr(prefect_server, "api_for_run", lambda: contextlib.nullcontext(lambda: None))
-    monkeypatch.setattr(cli_common, "quiet_prefect_env", lambda: None)
+    monkeypatch.setattr(common, "quiet_prefect_env", lambda: None)
     monkeypatch.setattr(auth, "verify_credentials", lambda settings: None)
 
 

@@ -464,7 +464,7 @@ def test_quality_check_judges_threads_by_their_fetch_not_by_num_comments(tmp_pat
     assert ("threads r/python: 12 comments counted in num_comments are in no stored tree (70.6%; Reddit hides "
             "deleted, removed and spam-filtered ones)") in lines
     assert not any(" p2" in line or " p1" in line for line in lines if line.startswith("FAIL"))
-    from redditlake.coverage import coverage  # `redditlake coverage` counts cut threads by the same rule
+    from redditlake.coverage_report import coverage  # `redditlake coverage` counts cut threads by the same rule
 
     per_day, _ = coverage(lake, "python")
     assert [dict(zip(per_day.columns, r))["cut_threads"] for r in per_day.rows] == [1]
@@ -816,7 +816,7 @@ def test_html_report_of_ninety_days_draws_trends_with_axes_target_and_legend_tha
 
 
 def test_a_new_sweep_at_the_listing_cap_is_a_coverage_gap_with_its_time_range(tmp_path):
-    from redditlake.coverage import listing_cap_gap
+    from redditlake.coverage_report import listing_cap_gap
     from redditlake.quality.coverage import coverage_finding
 
     now = datetime.now(UTC)

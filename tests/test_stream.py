@@ -15,7 +15,7 @@ import pytest
 from conftest import query_rows, sim_env, sim_settings
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.search import backfill_search
-from redditlake.coverage import coverage
+from redditlake.coverage_report import coverage
 from redditlake.landing import Landing
 from redditlake.lake import Lake
 from redditlake.reddit.client import RedditClient
@@ -175,7 +175,7 @@ def test_a_bad_subreddit_does_not_stop_the_stream(busy_sim, tmp_path):
 def test_a_new_sweep_at_the_cap_is_a_coverage_gap_back_to_the_newest_stored_post(tmp_path):
     from datetime import UTC, datetime, timedelta
 
-    from redditlake.coverage import listing_cap_gap
+    from redditlake.coverage_report import listing_cap_gap
 
     now = datetime(2026, 10, 20, tzinfo=UTC)
     lake = Lake.open(tmp_path / "lake")

@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pytest
 
+from redditlake.collection import StreamSchedule, SubredditStrategy
+from redditlake.errors import InvalidSubredditName
+from redditlake.lake.names import subreddit_partition
 from redditlake.models import Comment, Post, Subreddit
 from redditlake.privacy import Pseudonymiser
 from redditlake.reddit.comments import CommentTree
 from redditlake.reddit.requestlog import endpoint_family, new_record
+from redditlake.subreddit_names import validate_subreddit
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -135,3 +140,24 @@ def test_pseudonyms_are_keyed_stable_and_case_blind():
     assert out["author"] == [a.pseudonym("Alice"), "[deleted]"]
     assert out["author_fullname"][0].startswith("t2_") and out["author_fullname"][1] is None
     assert out["body"] == ["Alice", "b"]  # text is data, not identity: left alone
+
+
+def _accepts(check) -> bool:
+    try:
+        check()
+    except (ValueError, InvalidSubredditName):  # pydantic's ValidationError is a ValueError
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "name", ["python", "AskReddit", "de", "_underscored", "a" * 21, "x", "a" * 22, "../etc", "a/b", "py thon", "pythön", "py\nthon"]
+)
+def test_a_subreddit_name_is_judged_by_one_rule_where_typed_where_configured_and_where_the_lake_writes_it(name):
+    accepted_by = {
+        "the CLI and flows": _accepts(lambda: validate_subreddit(name)),
+        "the lake": _accepts(lambda: subreddit_partition(name)),
+        "collection.yaml subreddits": _accepts(lambda: SubredditStrategy(name=name)),
+        "collection.yaml stream": _accepts(lambda: StreamSchedule(subreddits=[name])),
+    }
+    assert len(set(accepted_by.values())) == 1, accepted_by

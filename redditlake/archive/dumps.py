@@ -31,11 +31,10 @@ from redditlake.archive.client import COMMENTS, POSTS
 from redditlake.archive.lines import SUBREDDIT, Oversized, created_epoch, guess_id, guess_kind, oversized, parse
 from redditlake.archive.progress import Progress
 from redditlake.archive.search import MODELS, epoch
+from redditlake.clock import now_utc, utc
 from redditlake.errors import RedditLakeError
 from redditlake.landing import Landing
-from redditlake.models import utc
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, append, latest
 
 MAX_WINDOW = 2**31

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from redditlake.archive.client import FLAVOURS
+from redditlake.clock import now_utc
 from redditlake.errors import RedditLakeError
-from redditlake.pipeline import now_utc, validate_subreddit
+from redditlake.subreddit_names import validate_subreddit
 
 
 def parse_when(value: str, flag: str) -> datetime:

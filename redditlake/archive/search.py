@@ -19,10 +19,10 @@ from datetime import datetime
 
 from redditlake.archive.client import COMMENTS, POSTS, ArchiveClient
 from redditlake.archive.progress import Progress
+from redditlake.clock import now_utc, utc
 from redditlake.landing import Landing
-from redditlake.models import Comment, Post, utc
+from redditlake.models import Comment, Post
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc
 from redditlake.positions import BackfillProgress, CoverageGap, append, latest
 from redditlake.reddit.requestlog import requests_for
 

@@ -21,9 +21,10 @@ from datetime import datetime
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.progress import Progress
 from redditlake.archive.search import BackfillResult
+from redditlake.clock import now_utc
 from redditlake.landing import Landing
 from redditlake.models import Comment, CommentFetch
-from redditlake.pipeline import fetched_trees, now_utc, posts_needing_comments
+from redditlake.pipeline import fetched_trees, posts_needing_comments
 from redditlake.reddit.requestlog import requests_for
 
 THREADS = "threads"  # the ``kind`` of these results (comments, by thread)

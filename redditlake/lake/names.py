@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-# Reddit's own rule for subreddit names (letters, digits, underscore, 2–21).
-SUBREDDIT_PATTERN = re.compile(r"[A-Za-z0-9_]{2,21}")
+# The subreddit-name rule has its own leaf module so that every layer can check names with it.
+from redditlake.subreddit_names import SUBREDDIT_PATTERN
 # Lower-case words joined by underscores. The first character must be a
 # letter: names starting with "_" are reserved for the lake's own folders
 # (``_locks``) and are ignored by pyarrow's dataset discovery anyway.

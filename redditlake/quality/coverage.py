@@ -1,6 +1,6 @@
 """Listing coverage as an integrity finding: a ``new`` sweep that reached Reddit's 1,000-item
 cap could not see further back, so posts between the newest stored before it and the oldest it
-saw may be unreachable. ``redditlake.coverage.listing_cap_gap`` finds the cut and its range
+saw may be unreachable. ``redditlake.coverage_report.listing_cap_gap`` finds the cut and its range
 (recorded in ``coverage_gaps``); this turns it into the quality catalog's row."""
 
 from __future__ import annotations

@@ -22,12 +22,11 @@ from typing import Any
 
 from redditlake.archive.client import COMMENTS, POSTS
 from redditlake.archive.search import MODELS
+from redditlake.clock import now_utc, utc
 from redditlake.config import Settings
 from redditlake.errors import ApiUnavailable, SubredditUnavailable
 from redditlake.landing import Landing
-from redditlake.models import utc
 from redditlake.outcome import Outcome
-from redditlake.pipeline import now_utc
 from redditlake.positions import CoverageGap, StreamPosition, append, latest
 from redditlake.reddit.client import RedditClient
 from redditlake.stream.follower import Follower, Gap

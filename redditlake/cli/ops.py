@@ -1,7 +1,4 @@
-"""The operations commands: ``sim``, ``server``, ``health``, ``deploy``, ``alerts``, ``serve``.
-
-Kept apart from ``cli.py`` (which wires them in) so the collection commands stay small.
-"""
+"""The operations commands: ``sim``, ``server``, ``health``, ``deploy``, ``alerts``, ``serve``."""
 
 from __future__ import annotations
 
@@ -9,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from redditlake.cli_common import prefect_api_required, quiet_prefect_env, settings_from
+from redditlake.cli.common import prefect_api_required, quiet_prefect_env, settings_from
 from redditlake.errors import RedditLakeError, first_problem
 
 

@@ -1,7 +1,4 @@
-"""``redditlake quality``: latest scores, ``check``, ``catalog``, ``report``.
-
-Kept apart from ``cli.py`` (which wires it in) so the collection commands stay small.
-"""
+"""``redditlake quality``: latest scores, ``check``, ``catalog``, ``report``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """The history and real-time commands: ``backfill``, ``follow``, ``stream``, ``coverage``.
 
-Kept apart from ``cli.py`` (which wires them in) so the collection commands stay small.
 Arguments are checked before Prefect starts, so a bad date or a missing dump file costs nothing.
 """
 
@@ -54,7 +53,7 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 
     plan = make_plan(args.subreddits, args.since, args.until, args.source, args.threads)  # fails before Prefect starts
     with api_for_run() as prefect_ready:  # a server, if one is needed, starts now, in the background
-        from redditlake.cli_common import quiet_prefect_env
+        from redditlake.cli.common import quiet_prefect_env
 
         quiet_prefect_env()
         from flows.backfill import backfill
@@ -72,7 +71,7 @@ def cmd_backfill(args: argparse.Namespace, settings) -> int:
 def cmd_follow(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
     from redditlake.errors import RedditLakeError
-    from redditlake.pipeline import validate_subreddit
+    from redditlake.subreddit_names import validate_subreddit
 
     subs = [validate_subreddit(s) for s in args.subreddits]  # fails before Prefect starts
     if args.now:
@@ -92,7 +91,7 @@ def run_follow(subs: list[str], settings, *, source: str = "arcticshift", commen
 
     failed = False
     with api_for_run() as prefect_ready:
-        from redditlake.cli_common import quiet_prefect_env
+        from redditlake.cli.common import quiet_prefect_env
 
         quiet_prefect_env()
         from flows.follow import follow
@@ -116,7 +115,7 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
     with api_for_run() as prefect_ready:
         if not settings.reddit.block:
             verify_credentials(settings)
-        from redditlake.cli_common import quiet_prefect_env
+        from redditlake.cli.common import quiet_prefect_env
 
         quiet_prefect_env()
         from flows.stream import stream
@@ -132,9 +131,10 @@ def cmd_stream(args: argparse.Namespace, settings) -> int:
 
 def cmd_coverage(args: argparse.Namespace, settings) -> int:
     from redditlake.archive.plan import parse_when
-    from redditlake.coverage import coverage, followed
+    from redditlake.coverage_report import coverage, followed
     from redditlake.lake import Lake
-    from redditlake.pipeline import now_utc, validate_subreddit
+    from redditlake.clock import now_utc
+    from redditlake.subreddit_names import validate_subreddit
     from redditlake.query import print_result
 
     sub = validate_subreddit(args.subreddit)
