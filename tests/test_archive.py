@@ -106,13 +106,14 @@ else:
 
 
 def kill_once_progress_shows(job: dict) -> None:
-    """Run ``CHILD`` on ``job``; SIGKILL it as soon as its first checkpoint is published in the lake."""
+    """Run ``CHILD`` on ``job``; SIGKILL it as soon as its first checkpoint is committed in the lake
+    (a commit in the table's ``_delta_log``: its data file alone is invisible until then)."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(job, default=str)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     progress = Path(job["lake"]) / "backfill_progress"
     deadline = time.monotonic() + 240  # imports alone can take a while on a loaded machine
     try:
-        while not any(p.name.endswith(".parquet") and not p.name.startswith(".") for p in progress.rglob("*")):
+        while not any((progress / "_delta_log").glob("*.json")):
             assert proc.poll() is None, f"the backfill ended before a checkpoint showed: {proc.stderr.read()[-2000:]}"
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
             time.sleep(0.01)
