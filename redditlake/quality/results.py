@@ -112,6 +112,7 @@ def recent_metrics(
             break
     return pa.concat_tables(parts) if parts else SCHEMAS["data_quality_metrics"].empty_table()
 
+
 def forget_ids(lake: Lake, values: Iterable[str]) -> int:
     """Replace ``values`` (case-insensitively) by ``[deleted]`` in every ``unexpected_ids`` sample
     of the stored expectation results; returns how many were replaced. The days holding one are
@@ -121,18 +122,20 @@ def forget_ids(lake: Lake, values: Iterable[str]) -> int:
     kind = "expectation_results"
     if not wanted:
         return 0
-    held = [d for d in days(lake, kind)
-            if any(i and i.lower() in wanted
-                   for ids in read(lake, kind, [d]).column("unexpected_ids").to_pylist() if ids for i in ids)]
+    held: dict[dt.date, pa.Table] = {}
+    for day in days(lake, kind):  # each day read once; only the days naming one are kept
+        rows = read(lake, kind, [day])
+        if any(i and i.lower() in wanted for ids in rows.column("unexpected_ids").to_pylist() if ids for i in ids):
+            held[day] = rows
     if not held:
         return 0
-    rows = read(lake, kind, held)
+    rows = pa.concat_tables(list(held.values()))
     samples = rows.column("unexpected_ids").to_pylist()
     out = [None if ids is None else [FORGOTTEN if i and i.lower() in wanted else i for i in ids] for ids in samples]
     replaced = sum(a != b for ids, new in zip(samples, out) if ids for a, b in zip(ids, new))
     at = rows.schema.get_field_index("unexpected_ids")
     rows = rows.set_column(at, rows.schema.field(at), pa.array(out, rows.schema.field(at).type))
-    lake.replace_area_days(area(kind), held, rows, TIME_COLUMN[kind])
+    lake.replace_area_days(area(kind), list(held), rows, TIME_COLUMN[kind])
     return replaced
 
 
