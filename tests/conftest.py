@@ -69,6 +69,12 @@ def sim_settings(sim: SimulatorThread, lake: str, **collect) -> Settings:
     )
 
 
+def archive_settings(sim, archive, lake_uri: str, **archive_opts):
+    """``sim_settings`` with both archive sources pointed at the archive simulator, unthrottled."""
+    s = sim_settings(sim, lake_uri)
+    opts = {"pullpush_url": archive.url, "arcticshift_url": archive.url, "requests_per_minute": 60_000, **archive_opts}
+    return s.model_copy(update={"archive": s.archive.model_copy(update=opts)})
+
 @pytest.fixture
 def make_sim():
     """Start simulators with a given config; all are stopped after the test."""

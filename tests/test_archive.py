@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import query_rows, sim_settings
+from conftest import archive_settings, query_rows
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.dumps import ingest_dump, iter_lines
 from redditlake.archive.plan import make_plan
@@ -45,10 +45,7 @@ def archived(make_sim):
 
 
 def settings_for(sim, archive, lake_uri, **archive_opts):
-    s = sim_settings(sim, lake_uri)
-    opts = {"pullpush_url": archive.url, "arcticshift_url": archive.url, "requests_per_minute": 60_000,
-            "page_size": 25, **archive_opts}
-    return s.model_copy(update={"archive": s.archive.model_copy(update=opts)})
+    return archive_settings(sim, archive, lake_uri, **{"page_size": 25, **archive_opts})
 
 
 def truth(sim, sub: str, since=SINCE, until=UNTIL) -> tuple[set[str], set[str]]:

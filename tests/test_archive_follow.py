@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from conftest import query_rows, sim_env, sim_settings
+from conftest import archive_settings, query_rows, sim_env
 from redditlake.cli import main
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.follow import follow_archive
@@ -25,6 +25,12 @@ def at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+async def follow_once(settings, lake: Lake, world, origin: float):
+    """One follow run of SUB at the world's now, from ``origin`` when the lake holds no position."""
+    async with ArchiveClient.for_source("arcticshift", settings) as client:
+        return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
+
+
 def archived(world, since: float, until: float) -> tuple[set[str], set[str]]:
     with world.lock:
         sub = world.subreddit(SUB)
@@ -38,17 +44,11 @@ def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_la
     world = sim.world
     config = ArchiveConfig(requests_per_window=100_000, max_size=50, lag_seconds=LAG, settled_after=SETTLED)
     with ArchiveThread(world, config) as archive:
-        s = sim_settings(sim, str(tmp_path / "lake"))
-        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
-            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": 50})})
+        settings = archive_settings(sim, archive, str(tmp_path / "lake"), page_size=50)
         lake = Lake.open(settings.lake.uri)
         origin = world.now - 86400
 
-        async def run_once():
-            async with ArchiveClient.for_source("arcticshift", settings) as client:
-                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
-
-        first = asyncio.run(run_once())
+        first = asyncio.run(follow_once(settings, lake, world, origin))
         assert first.ok
         stored = {r[0] for r in query_rows(lake, "SELECT id FROM comments")}
         # A comment landed by the follow pass, deleted by its author afterwards (not settled yet).
@@ -60,7 +60,7 @@ def test_a_subreddit_followed_through_the_archive_lands_every_item_once_and_a_la
 
         for _ in range(8):  # two days of content time, a run every 6 hours
             world.advance(STEP)
-            assert asyncio.run(run_once()).ok
+            assert asyncio.run(follow_once(settings, lake, world, origin)).ok
 
         posts, comments = archived(world, origin, world.now - LAG)
         rows = query_rows(lake, "SELECT id, source FROM comments")
@@ -106,9 +106,7 @@ def test_collection_yaml_source_arcticshift_deploys_the_follow_flow_and_its_runs
     sim = make_sim(subreddits=[SUB], posts_per_subreddit=200, comments_per_post_mean=4)
     world = sim.world
     with ArchiveThread(world, ArchiveConfig(requests_per_window=100_000, lag_seconds=LAG, settled_after=SETTLED)) as archive:
-        s = sim_settings(sim, str(tmp_path / "lake"))
-        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
-            "arcticshift_url": archive.url, "requests_per_minute": 60_000})})
+        settings = archive_settings(sim, archive, str(tmp_path / "lake"))
         state = asyncio.run(follow(**spec["parameters"], now=str(int(world.now)), settings=settings, return_state=True))
         assert state.is_completed(), state.message
         world.advance(STEP)
@@ -144,17 +142,11 @@ def test_coverage_shows_where_a_followed_subreddit_stands_its_lag_behind_now_and
     world = sim.world
     config = ArchiveConfig(requests_per_window=100_000, max_size=2, lag_seconds=LAG, settled_after=SETTLED)
     with ArchiveThread(world, config) as archive:
-        s = sim_settings(sim, str(tmp_path / "lake"))
-        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
-            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": 2})})
+        settings = archive_settings(sim, archive, str(tmp_path / "lake"), page_size=2)
         lake = Lake.open(settings.lake.uri)
         origin = world.now - 2 * 86400  # past the settle pass's 36 h: both passes cut the same seconds
 
-        async def run_once():
-            async with ArchiveClient.for_source("arcticshift", settings) as client:
-                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
-
-        assert asyncio.run(run_once()).ok
+        assert asyncio.run(follow_once(settings, lake, world, origin)).ok
     cutoff = world.now - LAG  # what the archive had
     with world.lock:
         sub = world.subreddit(SUB)
@@ -201,18 +193,12 @@ def test_the_follow_position_never_passes_what_the_archive_had_so_the_next_run_l
     world = sim.world
     config = ArchiveConfig(requests_per_window=100_000, max_size=PAGE, lag_seconds=LAG, settled_after=SETTLED)
     with ArchiveThread(world, config) as archive:
-        s = sim_settings(sim, str(tmp_path / "lake"))
-        settings = s.model_copy(update={"archive": s.archive.model_copy(update={
-            "arcticshift_url": archive.url, "requests_per_minute": 60_000, "page_size": PAGE})})
+        settings = archive_settings(sim, archive, str(tmp_path / "lake"), page_size=PAGE)
         lake = Lake.open(settings.lake.uri)
         origin = world.now - 86400
 
-        async def run_once():
-            async with ArchiveClient.for_source("arcticshift", settings) as client:
-                return await follow_archive(client, Landing(lake), SUB, at(world.now), start=at(origin))
-
         for _ in range(3):
-            assert asyncio.run(run_once()).ok
+            assert asyncio.run(follow_once(settings, lake, world, origin)).ok
             posts, comments = archived(world, origin, world.now - LAG)
             positions = dict(query_rows(lake, "SELECT job, arg_max(position_utc, collected_at) FROM backfill_progress "
                                               "GROUP BY job"))

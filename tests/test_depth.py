@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from conftest import query_rows, sim_settings
+from conftest import archive_settings, query_rows
 from redditlake import depth
 from redditlake.archive.client import ArchiveClient
 from redditlake.archive.dumps import ingest_dump
@@ -36,12 +36,6 @@ def archived(make_sim):
     archive = ArchiveThread(sim.world, ArchiveConfig(requests_per_window=100_000, max_size=100)).start()
     yield sim, archive
     archive.stop()
-
-
-def archive_settings(sim, archive, lake_uri):
-    s = sim_settings(sim, lake_uri)
-    return s.model_copy(update={"archive": s.archive.model_copy(update={
-        "pullpush_url": archive.url, "arcticshift_url": archive.url, "requests_per_minute": 60_000})})
 
 
 def stored_depths(lake: Lake) -> dict[str, tuple[str, int | None]]:
